@@ -1,0 +1,16 @@
+"""Top-level URL configuration."""
+
+from django.contrib import admin
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+
+def health(request: HttpRequest) -> JsonResponse:
+    """Answer a liveness probe without touching the database."""
+    return JsonResponse({"status": "ok"})
+
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("health", health, name="health"),
+]

@@ -1,0 +1,85 @@
+"""The one error family of Mipaka.
+
+Every error a user can cause is a ``GeoError`` with a stable ``code``. The
+command line translates it once into ``CommandError`` and the HTTP API once
+into ``{"error": {"code", "message"}}``; nothing else catches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "invalid_input"
+    NO_INPUT = "no_input"
+    UNKNOWN_PARENT = "unknown_parent"
+    IMPORT_IN_PROGRESS = "import_in_progress"
+    REMOVAL_REFUSED = "removal_refused"
+    DOWNLOAD_FAILED = "download_failed"
+    BOUNDARY_NOT_FOUND = "not_found"
+    INVALID_QUERY = "invalid_query"
+
+
+class GeoError(Exception):
+    """Base of every error Mipaka reports to a user."""
+
+    code: ErrorCode = ErrorCode.INVALID_INPUT
+    http_status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInput(GeoError):
+    """Input files that cannot be imported; ``problems`` has one line per problem."""
+
+    code = ErrorCode.INVALID_INPUT
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        header = f"{count} problem{'s' if count != 1 else ''} in the input; nothing was changed"
+        super().__init__("\n".join([header, *self.problems]))
+
+
+class NoInput(GeoError):
+    """The paths given hold no file an import can use."""
+
+    code = ErrorCode.NO_INPUT
+
+
+class ImportInProgress(GeoError):
+    """Another import holds the import lock."""
+
+    code = ErrorCode.IMPORT_IN_PROGRESS
+    http_status = 409
+
+
+class RemovalRefused(GeoError):
+    """The import would remove boundaries that something still depends on."""
+
+    code = ErrorCode.REMOVAL_REFUSED
+    http_status = 409
+
+
+class DownloadFailed(GeoError):
+    """A file could not be fetched or did not validate."""
+
+    code = ErrorCode.DOWNLOAD_FAILED
+    http_status = 502
+
+
+class BoundaryNotFound(GeoError):
+    """No boundary has the requested id."""
+
+    code = ErrorCode.BOUNDARY_NOT_FOUND
+    http_status = 404
+
+
+class InvalidQuery(GeoError):
+    """A request parameter is missing or malformed."""
+
+    code = ErrorCode.INVALID_QUERY

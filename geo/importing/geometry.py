@@ -1,0 +1,121 @@
+"""Pure geometry stages of the import: repair, measure, simplify.
+
+Everything here works on shapely geometries in WGS84 degrees and touches no
+database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+import shapely
+
+# About 500 m at the equator: keeps district shapes recognisable at the
+# zoom levels a country map uses, at a vertex budget below the extracts'
+# own simplified files.
+DEFAULT_TOLERANCE_DEG = 0.005
+
+
+def repair_geometry(shape: shapely.MultiPolygon, quirks: Counter[str]) -> shapely.MultiPolygon | None:
+    """Return a valid MultiPolygon with counter-clockwise exteriors (RFC 7946).
+
+    Invalid input (self-intersections, bow-ties, overlapping parts) is
+    repaired with GEOS ``make_valid`` in its "structure" mode, which keeps
+    areas and drops collapsed lines; only polygonal parts are kept. Returns
+    None when nothing polygonal is left. Every fix is counted in ``quirks``.
+    """
+    if not shapely.is_valid(shape):
+        quirks["repaired_invalid"] += 1
+        shape = _polygonal(shapely.make_valid(shape, method="structure", keep_collapsed=False))
+        if shape is None:
+            quirks["degenerate_geometry"] += 1
+            return None
+    exteriors = shapely.get_exterior_ring(shapely.get_parts(shape))
+    clockwise = int(np.count_nonzero(~shapely.is_ccw(exteriors)))
+    if clockwise:
+        quirks["clockwise_ring"] += clockwise
+        shape = shapely.orient_polygons(shape, exterior_cw=False)
+    return shape
+
+
+def _polygonal(shape: shapely.Geometry) -> shapely.MultiPolygon | None:
+    parts = [p for p in shapely.get_parts(shape) if isinstance(p, shapely.Polygon | shapely.MultiPolygon)]
+    polygons = [q for p in parts for q in shapely.get_parts(p) if not q.is_empty]
+    return shapely.multipolygons(polygons) if polygons else None
+
+
+def bounding_box(shape: shapely.MultiPolygon) -> tuple[float, float, float, float]:
+    """Return (west, south, east, north), the smallest box around the shape on the globe.
+
+    A shape with parts on both sides of the antimeridian (Fiji, Chukotka, the
+    Chatham Islands) gets ``west > east``: the box wraps through 180°, instead
+    of a useless box that spans the whole globe.
+
+    >>> import shapely
+    >>> fiji = shapely.MultiPolygon([shapely.box(177, -19, 180, -16), shapely.box(-180, -19, -178, -16)])
+    >>> bounding_box(fiji)
+    (177.0, -19.0, -178.0, -16.0)
+    """
+    bounds = shapely.bounds(shapely.get_parts(shape))
+    south, north = float(bounds[:, 1].min()), float(bounds[:, 3].max())
+    intervals = sorted(zip(bounds[:, 0].tolist(), bounds[:, 2].tolist(), strict=True))
+    merged: list[list[float]] = []
+    for low, high in intervals:
+        if merged and low <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    # The widest empty arc of longitude decides where the box is open.
+    wrap_gap = 360.0 - (merged[-1][1] - merged[0][0])
+    widest, west, east = wrap_gap, merged[0][0], merged[-1][1]
+    for left, right in zip(merged, merged[1:], strict=False):
+        gap = right[0] - left[1]
+        if gap > widest:
+            widest, west, east = gap, right[0], left[1]
+    return west, south, east, north
+
+
+def simplify_coverage(
+    shapes: Sequence[shapely.MultiPolygon | None], *, tolerance_deg: float = DEFAULT_TOLERANCE_DEG
+) -> list[shapely.MultiPolygon | None]:
+    """Simplify sibling boundaries together, so shared borders stay shared.
+
+    Parameters
+    ----------
+    shapes
+        The siblings' full geometries (None for a boundary without one).
+    tolerance_deg
+        Largest displacement allowed, in degrees. Larger values keep fewer
+        vertices.
+
+    Returns
+    -------
+    list
+        One simplified geometry per input, in order. GEOS's coverage
+        simplification moves each shared edge once for both neighbours, so it
+        opens no gap and makes no overlap between them. A result that comes
+        back invalid is repaired; one that vanishes falls back to the
+        unsimplified shape, so no boundary disappears from a map.
+    """
+    present = [i for i, shape in enumerate(shapes) if shape is not None]
+    result: list[shapely.MultiPolygon | None] = [None] * len(shapes)
+    if not present:
+        return result
+    originals = np.array([shapes[i] for i in present], dtype=object)
+    simplified = shapely.coverage_simplify(originals, tolerance_deg, simplify_boundary=True)
+    for index, original, shape in zip(present, originals, simplified, strict=True):
+        result[index] = _finish(shape, original)
+    return result
+
+
+def _finish(shape: shapely.Geometry, original: shapely.MultiPolygon) -> shapely.MultiPolygon:
+    if shape is None or shape.is_empty:
+        return original
+    if not shapely.is_valid(shape):
+        repaired = _polygonal(shapely.make_valid(shape, method="structure", keep_collapsed=False))
+        shape = repaired if repaired is not None else original
+    if not isinstance(shape, shapely.MultiPolygon):
+        shape = shapely.multipolygons(shapely.get_parts(shape))
+    return shapely.orient_polygons(shape, exterior_cw=False)

@@ -1,0 +1,268 @@
+"""The only writer of boundaries: one run's plan, applied inside its transaction.
+
+Rows travel to PostgreSQL by COPY into a temporary staging table, then one
+INSERT and one UPDATE move them into place: a few statements per run, not a
+few per feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import shapely
+from django.db import connection
+
+from geo.exceptions import ImportInProgress, RemovalRefused
+from geo.importing.geometry import bounding_box
+from geo.importing.plan import ImportPlan, PlannedBoundary, StoredBoundary
+from geo.models import GeometrySource, ImportRun, ImportStatus
+
+# pg_advisory_xact_lock key shared by every import: "mipaka" in ASCII, as an int.
+IMPORT_LOCK_KEY = 0x6D6970616B61
+
+
+@dataclass(frozen=True, slots=True)
+class GeometryUpdate:
+    """New geometry for one boundary (``full`` None: the source had none)."""
+
+    full: shapely.MultiPolygon | None
+    source: GeometrySource
+    digest: str
+
+
+def acquire_import_lock(*, wait: bool) -> None:
+    """Take the import lock for the current transaction, or refuse clearly.
+
+    Raises
+    ------
+    ImportInProgress
+        Another import holds the lock and ``wait`` is false.
+    """
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+            return
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+        (acquired,) = cursor.fetchone()
+    if not acquired:
+        other = ImportRun.objects.filter(status=ImportStatus.RUNNING).order_by("-started_at").first()
+        who = f" (run #{other.pk}, pid {other.pid}, started {other.started_at:%Y-%m-%d %H:%M:%S} UTC)" if other else ""
+        raise ImportInProgress(
+            f"another import is running{who}; nothing was changed. Wait for it, or re-run with --wait"
+        )
+
+
+def mark_abandoned_runs(*, current_run_id: int) -> int:
+    """Mark runs still 'running' as abandoned; only call while holding the lock.
+
+    Holding the lock proves no other import is alive, so any other 'running'
+    record belongs to a process that was killed (its transaction rolled back).
+    """
+    return (
+        ImportRun.objects.filter(status=ImportStatus.RUNNING)
+        .exclude(pk=current_run_id)
+        .update(status=ImportStatus.ABANDONED, error="process ended before finishing; nothing it did was kept")
+    )
+
+
+def read_snapshot() -> list[StoredBoundary]:
+    """Read every stored boundary without geometry, with its alias and workspace counts."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT b.id, b.osm_id, b.name, b.name_en, b.level, b.parent_id, b.country_id, b.path,
+                   b.geometry_digest, COALESCE(a.n, 0), COALESCE(w.n, 0)
+            FROM geo_boundary b
+            LEFT JOIN (SELECT boundary_id, count(*) AS n FROM geo_boundaryalias GROUP BY 1) a
+              ON a.boundary_id = b.id
+            LEFT JOIN (SELECT country_id, count(*) AS n FROM geo_workspace GROUP BY 1) w
+              ON w.country_id = b.id
+            """
+        )
+        return [StoredBoundary(*row) for row in cursor.fetchall()]
+
+
+def read_full_geometries(ids: Iterable[int]) -> dict[int, shapely.MultiPolygon]:
+    """Load stored full-resolution geometries (to re-simplify unchanged siblings)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, ST_AsBinary(geometry) FROM geo_boundary WHERE id = ANY(%s) AND geometry IS NOT NULL",
+            [wanted],
+        )
+        return {row_id: shapely.from_wkb(bytes(wkb)) for row_id, wkb in cursor.fetchall()}
+
+
+def check_removals(plan: ImportPlan, *, allow_alias_removal: bool) -> None:
+    """Refuse removals that would break a workspace or silently drop aliases.
+
+    Raises
+    ------
+    RemovalRefused
+        A removed boundary is a workspace's country, or carries aliases and
+        ``allow_alias_removal`` is false.
+    """
+    countries = [row for row in plan.removed if row.workspace_count]
+    if countries:
+        names = ", ".join(f"{row.path} ({row.osm_id})" for row in countries)
+        raise RemovalRefused(
+            f"cannot remove {names}: it is the country of a workspace; nothing was changed"
+        )
+    aliased = [row for row in plan.removed if row.alias_count]
+    if aliased and not allow_alias_removal:
+        names = "; ".join(f"{row.path} ({row.osm_id}, {row.alias_count} aliases)" for row in aliased[:10])
+        more = f" and {len(aliased) - 10} more" if len(aliased) > 10 else ""
+        raise RemovalRefused(
+            f"this import would remove {len(aliased)} boundaries that carry aliases: {names}{more}. "
+            "Nothing was changed; re-run with --allow-alias-removal to remove them and their aliases"
+        )
+
+
+STAGING_COLUMNS = (
+    "id", "is_new", "osm_id", "name", "name_en", "level", "parent_id", "country_id", "path",
+    "set_geometry", "geometry", "geometry_source", "bbox_west", "bbox_south", "bbox_east",
+    "bbox_north", "vertex_count", "geometry_digest", "set_simplified", "simplified_geometry",
+)  # fmt: skip
+
+
+def write_plan(
+    plan: ImportPlan,
+    *,
+    run_id: int,
+    geometries: dict[str, GeometryUpdate],
+    simplified: dict[str, shapely.MultiPolygon | None],
+) -> int:
+    """Apply the plan; return how many boundary rows were written or deleted."""
+    boundaries = plan.boundaries
+    new = [b for b in boundaries.values() if b.stored is None]
+    ids = {b.osm_id: b.stored.id for b in boundaries.values() if b.stored is not None}
+    ids.update(zip((b.osm_id for b in new), _reserve_ids(len(new)), strict=True))
+
+    rows = []
+    for planned in boundaries.values():
+        row = _staging_row(planned, ids, geometries.get(planned.osm_id), planned.osm_id in simplified, simplified)
+        if row is not None:
+            rows.append(row)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            CREATE TEMP TABLE import_staging (
+                id bigint, is_new boolean, osm_id text, name text, name_en text, level smallint,
+                parent_id bigint, country_id bigint, path text, set_geometry boolean,
+                geometry geometry(MultiPolygon, 4326), geometry_source text,
+                bbox_west double precision, bbox_south double precision,
+                bbox_east double precision, bbox_north double precision, vertex_count integer,
+                geometry_digest text, set_simplified boolean,
+                simplified_geometry geometry(MultiPolygon, 4326)
+            ) ON COMMIT DROP
+            """
+        )
+        with cursor.cursor.copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        cursor.execute(
+            """
+            INSERT INTO geo_boundary (
+                id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
+                simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
+                area_km2, vertex_count, geometry_digest, created_at, updated_at, last_import_id)
+            SELECT id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
+                simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
+                ST_Area(geometry::geography, false) / 1e6, vertex_count, geometry_digest,
+                now(), now(), %s
+            FROM import_staging WHERE is_new
+            """,
+            [run_id],
+        )
+        cursor.execute(
+            """
+            UPDATE geo_boundary b SET
+                osm_id = s.osm_id, name = s.name, name_en = s.name_en, level = s.level,
+                parent_id = s.parent_id, country_id = s.country_id, path = s.path,
+                geometry = CASE WHEN s.set_geometry THEN s.geometry ELSE b.geometry END,
+                geometry_source = CASE WHEN s.set_geometry THEN s.geometry_source ELSE b.geometry_source END,
+                bbox_west = CASE WHEN s.set_geometry THEN s.bbox_west ELSE b.bbox_west END,
+                bbox_south = CASE WHEN s.set_geometry THEN s.bbox_south ELSE b.bbox_south END,
+                bbox_east = CASE WHEN s.set_geometry THEN s.bbox_east ELSE b.bbox_east END,
+                bbox_north = CASE WHEN s.set_geometry THEN s.bbox_north ELSE b.bbox_north END,
+                area_km2 = CASE WHEN s.set_geometry THEN ST_Area(s.geometry::geography, false) / 1e6
+                                ELSE b.area_km2 END,
+                vertex_count = CASE WHEN s.set_geometry THEN s.vertex_count ELSE b.vertex_count END,
+                geometry_digest = CASE WHEN s.set_geometry THEN s.geometry_digest ELSE b.geometry_digest END,
+                simplified_geometry = CASE WHEN s.set_simplified THEN s.simplified_geometry
+                                           ELSE b.simplified_geometry END,
+                updated_at = now(), last_import_id = %s
+            FROM import_staging s WHERE b.id = s.id AND NOT s.is_new
+            """,
+            [run_id],
+        )
+        removed_ids = [row.id for row in plan.removed]
+        if removed_ids:
+            cursor.execute("DELETE FROM geo_boundaryalias WHERE boundary_id = ANY(%s)", [removed_ids])
+            cursor.execute("DELETE FROM geo_boundary WHERE id = ANY(%s)", [removed_ids])
+    return len(rows) + len(plan.removed)
+
+
+def _reserve_ids(count: int) -> Sequence[int]:
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('geo_boundary', 'id')) FROM generate_series(1, %s)",
+            [count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _staging_row(
+    planned: PlannedBoundary,
+    ids: dict[str, int],
+    geometry: GeometryUpdate | None,
+    set_simplified: bool,
+    simplified: dict[str, shapely.MultiPolygon | None],
+) -> tuple[object, ...] | None:
+    row = planned.stored
+    parent_id = ids[planned.parent_osm_id] if planned.parent_osm_id else None
+    country_id = ids[planned.country_osm_id]
+    identity_changed = row is None or (
+        row.osm_id,
+        row.name,
+        row.name_en,
+        row.level,
+        row.parent_id,
+        row.country_id,
+        row.path,
+    ) != (planned.osm_id, planned.name, planned.name_en, planned.level, parent_id, country_id, planned.path)
+    if not (identity_changed or geometry is not None or set_simplified):
+        return None
+    full = geometry.full if geometry else None
+    bbox = bounding_box(full) if full is not None else (None, None, None, None)
+    simple = simplified.get(planned.osm_id) if set_simplified else None
+    return (
+        ids[planned.osm_id],
+        row is None,
+        planned.osm_id,
+        planned.name,
+        planned.name_en,
+        planned.level,
+        parent_id,
+        country_id,
+        planned.path,
+        geometry is not None,
+        _ewkb(full),
+        str(geometry.source) if geometry else str(GeometrySource.NONE),
+        *bbox,
+        int(shapely.get_num_coordinates(full)) if full is not None else 0,
+        geometry.digest if geometry else "",
+        set_simplified,
+        _ewkb(simple),
+    )
+
+
+def _ewkb(shape: shapely.MultiPolygon | None) -> str | None:
+    if shape is None:
+        return None
+    return str(shapely.to_wkb(shapely.set_srid(shape, 4326), hex=True, include_srid=True))

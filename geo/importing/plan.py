@@ -1,0 +1,404 @@
+"""Decide what an import changes: the pure planning stage.
+
+Given the parsed features and a snapshot of what is stored (no geometry), the
+planner resolves parents, merges the extracts' self-parented duplicates,
+matches features to stored boundaries (by ``osm_id``, else by parent and name),
+works out removals, paths and the diff. It touches no database.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from geo.importing.sources import same_relation
+from geo.importing.types import (
+    Change,
+    DiffEntry,
+    GeometryState,
+    Problem,
+    SourceFeature,
+    SourceFile,
+)
+from geo.models import PATH_SEPARATOR
+
+MAX_DEPTH = 4
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBoundary:
+    """A stored boundary, as much of it as planning needs (no geometry)."""
+
+    id: int
+    osm_id: str
+    name: str
+    name_en: str
+    level: int
+    parent_id: int | None
+    country_id: int | None
+    path: str
+    geometry_digest: str
+    alias_count: int = 0
+    workspace_count: int = 0
+
+
+@dataclass(slots=True)
+class PlannedBoundary:
+    """A boundary as it will be after the run."""
+
+    osm_id: str
+    name: str
+    name_en: str
+    level: int
+    parent_osm_id: str | None
+    stored: StoredBoundary | None = None
+    feature: SourceFeature | None = None
+    country_osm_id: str = ""
+    path: str = ""
+    geometry_changed: bool = False
+
+    @property
+    def in_run(self) -> bool:
+        """Whether this run read a feature for the boundary."""
+        return self.feature is not None
+
+
+@dataclass(slots=True)
+class ImportPlan:
+    """Everything the load stage needs, and the diff a dry run prints."""
+
+    boundaries: dict[str, PlannedBoundary] = field(default_factory=dict)
+    removed: list[StoredBoundary] = field(default_factory=list)
+    diff: list[DiffEntry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    quirks: Counter[str] = field(default_factory=Counter)
+    skipped: list[str] = field(default_factory=list)
+    dirty_groups: set[tuple[str | None, int]] = field(default_factory=set)
+
+    def group_members(self, key: tuple[str | None, int]) -> list[PlannedBoundary]:
+        """The boundaries simplified together: same parent, same level."""
+        parent, level = key
+        return [b for b in self.boundaries.values() if b.parent_osm_id == parent and b.level == level]
+
+
+def boundary_name(feature: SourceFeature) -> str:
+    """Choose the display name as RapidPro does: ``name_en`` first for countries."""
+    if feature.level == 0:
+        return feature.name_en or feature.name or feature.osm_id
+    return feature.name or feature.name_en or feature.osm_id
+
+
+def plan_import(
+    features: Sequence[SourceFeature],
+    *,
+    sources: Sequence[SourceFile],
+    stored: Iterable[StoredBoundary],
+    country: str | None = None,
+    skip_invalid: bool = False,
+) -> ImportPlan:
+    """Plan a run; problems go to ``plan.problems`` (the caller decides to stop or skip)."""
+    plan = ImportPlan()
+    stored_by_osm = {row.osm_id: row for row in stored}
+    stored_by_id = {row.id: row for row in stored_by_osm.values()}
+    run = _deduplicate(features, plan)
+
+    # A parent may be in the run or already stored; check both before anything else.
+    valid = _resolve_parents(run, stored_by_osm, stored_by_id, plan, skip_invalid=skip_invalid)
+    countries = _countries(valid, stored_by_osm, stored_by_id)
+    if country:
+        kept = {k: f for k, f in valid.items() if same_relation(countries.get(k, ""), country)}
+        plan.skipped.extend(f"{f.file}: feature {f.index} ({k}) is not in country {country}" for k, f in valid.items() if k not in kept)
+        valid = kept
+
+    rekeys = _rekeys(valid, stored_by_osm, stored_by_id)
+    matched_stored = {stored_by_osm[k].id for k in valid if k in stored_by_osm}
+    matched_stored.update(rekeys.values())
+    id_to_osm = {row.id: row.osm_id for row in stored_by_id.values()}
+    for new_osm, stored_id in rekeys.items():
+        id_to_osm[stored_id] = new_osm
+
+    supplied = _supplied_levels(sources, valid, countries, stored_by_osm)
+    boundaries = plan.boundaries
+    for row in stored_by_id.values():
+        osm = id_to_osm[row.id]
+        boundaries[osm] = PlannedBoundary(
+            osm_id=osm,
+            name=row.name,
+            name_en=row.name_en,
+            level=row.level,
+            parent_osm_id=id_to_osm.get(row.parent_id) if row.parent_id else None,
+            stored=row,
+        )
+    for osm_id, feature in valid.items():
+        planned = boundaries.get(osm_id)
+        if planned is None:
+            planned = boundaries[osm_id] = PlannedBoundary(
+                osm_id=osm_id, name="", name_en="", level=feature.level, parent_osm_id=None
+            )
+        planned.feature = feature
+        planned.name = boundary_name(feature)
+        planned.name_en = feature.name_en
+        planned.level = feature.level
+        planned.parent_osm_id = feature.parent_ref
+
+    _remove_unseen(plan, supplied, matched_stored, id_to_osm)
+    _assign_paths(plan)
+    _diff(plan, rekeys, stored_by_id)
+    return plan
+
+
+def _deduplicate(features: Sequence[SourceFeature], plan: ImportPlan) -> dict[str, SourceFeature]:
+    by_id: dict[str, list[SourceFeature]] = defaultdict(list)
+    for feature in features:
+        by_id[feature.osm_id].append(feature)
+    run: dict[str, SourceFeature] = {}
+    for osm_id, copies in by_id.items():
+        copies.sort(key=lambda f: f.level)
+        first = copies[0]
+        for other in copies[1:]:
+            if other.level > first.level and other.parent_ref == osm_id:
+                # posm-extracts repeat some admin1 features at admin2, naming
+                # themselves as parent (Guernsey, Malta): one place, kept once.
+                plan.quirks["self_parented_duplicate"] += 1
+            elif other.level == first.level and other.geometry_digest == first.geometry_digest:
+                plan.quirks["repeated_feature"] += 1
+            else:
+                plan.problems.append(
+                    Problem(
+                        other.file,
+                        f"osm_id also used by {first.file} feature {first.index} (level {first.level})",
+                        index=other.index,
+                        osm_id=osm_id,
+                        field="osm_id",
+                    )
+                )
+        run[osm_id] = first
+    return run
+
+
+def _resolve_parents(
+    run: dict[str, SourceFeature],
+    stored_by_osm: dict[str, StoredBoundary],
+    stored_by_id: dict[int, StoredBoundary],
+    plan: ImportPlan,
+    *,
+    skip_invalid: bool,
+) -> dict[str, SourceFeature]:
+    valid = dict(run)
+    for feature in sorted(run.values(), key=lambda f: f.level):
+        if feature.osm_id not in valid:
+            continue
+        problem = _parent_problem(feature, valid, stored_by_osm)
+        if problem is None:
+            continue
+        if skip_invalid:
+            plan.skipped.append(str(problem))
+            _drop_with_descendants(valid, feature.osm_id)
+        else:
+            plan.problems.append(problem)
+    return valid
+
+
+def _parent_problem(
+    feature: SourceFeature, run: dict[str, SourceFeature], stored_by_osm: dict[str, StoredBoundary]
+) -> Problem | None:
+    if feature.level == 0:
+        return None
+    field_name = "parent_id / is_in_country" if feature.level == 1 else "parent_id / is_in_state"
+    ref = feature.parent_ref
+    if ref is None:
+        message = f"level {feature.level} feature has no parent"
+    elif ref == feature.osm_id:
+        message = "names itself as its parent"
+    else:
+        parent_level = run[ref].level if ref in run else stored_by_osm[ref].level if ref in stored_by_osm else None
+        if parent_level is None:
+            message = f"parent {ref} exists nowhere (not in this run, not imported before)"
+        elif parent_level >= feature.level:
+            message = f"parent {ref} is at level {parent_level}, not above level {feature.level}"
+        else:
+            return None
+    return Problem(feature.file, message, index=feature.index, osm_id=feature.osm_id, field=field_name)
+
+
+def _drop_with_descendants(valid: dict[str, SourceFeature], osm_id: str) -> None:
+    doomed = {osm_id}
+    changed = True
+    while changed:
+        changed = False
+        for key, feature in valid.items():
+            if key not in doomed and feature.parent_ref in doomed:
+                doomed.add(key)
+                changed = True
+    for key in doomed:
+        valid.pop(key, None)
+
+
+def _countries(
+    run: dict[str, SourceFeature],
+    stored_by_osm: dict[str, StoredBoundary],
+    stored_by_id: dict[int, StoredBoundary],
+) -> dict[str, str]:
+    """Map each run feature's osm_id to its country's osm_id, walking up parents."""
+    result: dict[str, str] = {}
+    for osm_id in run:
+        current: str | None = osm_id
+        for _ in range(MAX_DEPTH + 1):
+            if current is None:
+                break
+            if current in run:
+                feature = run[current]
+                if feature.level == 0:
+                    result[osm_id] = current
+                    break
+                current = feature.parent_ref
+            elif current in stored_by_osm:
+                row = stored_by_osm[current]
+                country = stored_by_id.get(row.country_id) if row.country_id else None
+                result[osm_id] = country.osm_id if country else row.osm_id
+                break
+            else:
+                break
+    return result
+
+
+def _rekeys(
+    run: dict[str, SourceFeature],
+    stored_by_osm: dict[str, StoredBoundary],
+    stored_by_id: dict[int, StoredBoundary],
+) -> dict[str, int]:
+    """New osm_id → stored id, for features re-keyed under the same parent and name."""
+    unmatched: dict[tuple[int | None, int, str], list[StoredBoundary]] = defaultdict(list)
+    for row in stored_by_id.values():
+        if row.osm_id not in run:
+            unmatched[(row.parent_id, row.level, row.name.casefold())].append(row)
+    rekeys: dict[str, int] = {}
+    for osm_id, feature in run.items():
+        if osm_id in stored_by_osm or feature.level == 0 or feature.parent_ref not in stored_by_osm:
+            continue
+        parent = stored_by_osm[feature.parent_ref]
+        candidates = unmatched.get((parent.id, feature.level, boundary_name(feature).casefold()))
+        # Only an unambiguous match is a re-key; two same-named siblings are not guessed at.
+        if candidates and len(candidates) == 1:
+            rekeys[osm_id] = candidates.pop().id
+    return rekeys
+
+
+def _supplied_levels(
+    sources: Sequence[SourceFile],
+    run: dict[str, SourceFeature],
+    countries: dict[str, str],
+    stored_by_osm: dict[str, StoredBoundary],
+) -> set[tuple[str, int]]:
+    """(country osm_id, level) pairs whose whole content this run supplies."""
+    known_countries = [k for k, f in run.items() if f.level == 0]
+    known_countries += [k for k, row in stored_by_osm.items() if row.level == 0]
+    supplied: set[tuple[str, int]] = set()
+    for source in sources:
+        if source.country_key:
+            supplied.update(
+                (osm_id, source.level) for osm_id in known_countries if same_relation(osm_id, source.country_key)
+            )
+    for osm_id, feature in run.items():
+        if osm_id in countries:
+            supplied.add((countries[osm_id], feature.level))
+    return supplied
+
+
+def _remove_unseen(
+    plan: ImportPlan, supplied: set[tuple[str, int]], matched: set[int], id_to_osm: dict[int, str]
+) -> None:
+    boundaries = plan.boundaries
+    country_of = {}
+    for planned in boundaries.values():
+        row = planned.stored
+        if row is not None and row.country_id is not None:
+            country_of[planned.osm_id] = id_to_osm.get(row.country_id, "")
+    doomed: set[str] = set()
+    for osm_id, planned in boundaries.items():
+        row = planned.stored
+        if row is None or row.id in matched or planned.in_run:
+            continue
+        if (country_of.get(osm_id, ""), row.level) in supplied:
+            doomed.add(osm_id)
+    # Whatever hangs below a removed boundary and was not re-supplied goes with it.
+    changed = True
+    while changed:
+        changed = False
+        for osm_id, planned in boundaries.items():
+            if osm_id not in doomed and not planned.in_run and planned.parent_osm_id in doomed:
+                doomed.add(osm_id)
+                changed = True
+    for osm_id in sorted(doomed, key=lambda k: -boundaries[k].level):
+        planned = boundaries.pop(osm_id)
+        assert planned.stored is not None
+        plan.removed.append(planned.stored)
+    for planned in boundaries.values():
+        if planned.parent_osm_id in doomed and planned.feature is not None:
+            feature = planned.feature
+            plan.problems.append(
+                Problem(
+                    feature.file,
+                    f"parent {planned.parent_osm_id} is missing from the file supplied for its level",
+                    index=feature.index,
+                    osm_id=feature.osm_id,
+                    field="parent_id / is_in_state",
+                )
+            )
+
+
+def _assign_paths(plan: ImportPlan) -> None:
+    boundaries = plan.boundaries
+    for planned in sorted(boundaries.values(), key=lambda b: b.level):
+        parent = boundaries.get(planned.parent_osm_id) if planned.parent_osm_id else None
+        if parent is None:
+            planned.path = planned.name
+            planned.country_osm_id = planned.osm_id
+        else:
+            planned.path = parent.path + PATH_SEPARATOR + planned.name
+            planned.country_osm_id = parent.country_osm_id
+
+
+def _diff(plan: ImportPlan, rekeys: dict[str, int], stored_by_id: dict[int, StoredBoundary]) -> None:
+    boundaries = plan.boundaries
+    for planned in boundaries.values():
+        feature, row = planned.feature, planned.stored
+        if feature is None:
+            continue
+        group = (planned.parent_osm_id, planned.level)
+        if row is None:
+            planned.geometry_changed = feature.geometry_state is not GeometryState.MISSING
+            plan.diff.append(DiffEntry(Change.ADDED, planned.osm_id, planned.level, planned.path))
+            plan.dirty_groups.add(group)
+            continue
+        if planned.osm_id in rekeys:
+            plan.diff.append(
+                DiffEntry(Change.REKEYED, planned.osm_id, planned.level, planned.path, f"was {row.osm_id}")
+            )
+        if planned.name != row.name:
+            plan.diff.append(
+                DiffEntry(Change.RENAMED, planned.osm_id, planned.level, planned.path, f"was {row.name!r}")
+            )
+        old_parent = stored_by_id.get(row.parent_id) if row.parent_id else None
+        old_parent_osm = old_parent.osm_id if old_parent else None
+        new_parent = boundaries.get(planned.parent_osm_id) if planned.parent_osm_id else None
+        new_parent_stored_id = new_parent.stored.id if new_parent and new_parent.stored else None
+        if row.parent_id != new_parent_stored_id:
+            plan.diff.append(
+                DiffEntry(Change.MOVED, planned.osm_id, planned.level, planned.path, f"from {old_parent_osm}")
+            )
+            plan.dirty_groups.add(group)
+            plan.dirty_groups.add((old_parent_osm, row.level))
+        if feature.geometry_state is not GeometryState.UNCHANGED and feature.geometry_digest != row.geometry_digest:
+            planned.geometry_changed = True
+            plan.diff.append(DiffEntry(Change.GEOMETRY, planned.osm_id, planned.level, planned.path))
+            plan.dirty_groups.add(group)
+        if planned.name_en != row.name_en or planned.level != row.level:
+            plan.diff.append(DiffEntry(Change.UPDATED, planned.osm_id, planned.level, planned.path))
+    for row in plan.removed:
+        detail = f"{row.alias_count} aliases" if row.alias_count else ""
+        parent = stored_by_id.get(row.parent_id) if row.parent_id else None
+        plan.diff.append(DiffEntry(Change.REMOVED, row.osm_id, row.level, row.path, detail))
+        plan.dirty_groups.add((parent.osm_id if parent else None, row.level))
+    plan.diff.sort(key=lambda e: (e.level, e.path, str(e.change)))

@@ -1,0 +1,295 @@
+"""``import_geojson``: one import run from paths to committed boundaries.
+
+The run is one durable transaction holding the import lock: either everything
+it planned is written, or nothing is (an error, a refusal, Ctrl-C or a killed
+process all leave the database as it was). Its ``ImportRun`` record is written
+outside that transaction, so the outcome of a failed run is kept too.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+from geo.exceptions import GeoError, InvalidInput
+from geo.importing.geometry import DEFAULT_TOLERANCE_DEG, repair_geometry, simplify_coverage
+from geo.importing.load import (
+    GeometryUpdate,
+    acquire_import_lock,
+    check_removals,
+    mark_abandoned_runs,
+    read_full_geometries,
+    read_snapshot,
+    write_plan,
+)
+from geo.importing.parse import parse_source
+from geo.importing.plan import ImportPlan, plan_import
+from geo.importing.sources import discover_sources
+from geo.importing.types import GeometryState, ImportReport, SourceFeature
+from geo.models import GeometrySource, ImportRun, ImportStatus
+
+
+class Progress(Protocol):
+    """Receives progress of the stages of a run (a terminal bar, a run record)."""
+
+    def start(self, stage: str, total: int) -> None:
+        """Begin a stage of ``total`` steps."""
+
+    def advance(self, amount: int = 1) -> None:
+        """Record ``amount`` more steps done."""
+
+
+class RunRecordProgress:
+    """Writes progress to the run's ``ImportRun`` row, at most once a second.
+
+    It uses a connection of its own, outside the import's transaction, so
+    whoever watches (the admin, a web page, a Celery caller) sees it move.
+    """
+
+    def __init__(self, run_id: int, *, also: Progress | None = None) -> None:
+        self.run_id = run_id
+        self.also = also
+        self.stage = ""
+        self.done = 0
+        self.total = 0
+        self._last_write = 0.0
+        self._connection = connections.create_connection("default")
+
+    def start(self, stage: str, total: int) -> None:
+        self.stage, self.done, self.total = stage, 0, total
+        self._write(force=True)
+        if self.also:
+            self.also.start(stage, total)
+
+    def advance(self, amount: int = 1) -> None:
+        self.done += amount
+        self._write(force=False)
+        if self.also:
+            self.also.advance(amount)
+
+    def close(self) -> None:
+        """Write the last figures and release the connection."""
+        self._write(force=True)
+        self._connection.close()
+
+    def _write(self, *, force: bool) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_write < 1.0:
+            return
+        self._last_write = now
+        with self._connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE geo_importrun SET progress_stage = %s, progress_done = %s, progress_total = %s"
+                " WHERE id = %s",
+                [self.stage, self.done, self.total, self.run_id],
+            )
+
+
+def import_geojson(
+    paths: Sequence[str | Path],
+    *,
+    country: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    allow_alias_removal: bool = False,
+    wait: bool = False,
+    tolerance_deg: float = DEFAULT_TOLERANCE_DEG,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Import boundaries from posm-extracts GeoJSON files, folders or zips.
+
+    Parameters
+    ----------
+    paths
+        Files, folders and zip archives, in any mix.
+    country
+        Import only this country (``R171496``) out of a larger set.
+    dry_run
+        Plan and report the diff; write nothing.
+    skip_invalid
+        Import what is valid and list the rest in ``report.skipped``, instead
+        of stopping at the first broken feature.
+    allow_alias_removal
+        Let the run remove boundaries that carry workspace aliases.
+    wait
+        Wait for a running import to finish instead of refusing.
+    tolerance_deg
+        Simplification tolerance in degrees (see ``simplify_coverage``).
+    progress
+        Optional receiver of stage progress (e.g. a terminal progress bar).
+
+    Raises
+    ------
+    GeoError
+        Input that cannot be imported, a refused removal, or a concurrent run.
+        The database is unchanged whenever this is raised.
+    """
+    started = time.monotonic()
+    selection = discover_sources(paths, country=country)
+    run = ImportRun.objects.create(
+        options={
+            "paths": [str(p) for p in paths],
+            "country": country,
+            "dry_run": dry_run,
+            "skip_invalid": skip_invalid,
+            "allow_alias_removal": allow_alias_removal,
+            "tolerance_deg": tolerance_deg,
+        },
+        files=[source.label for source in selection.files],
+        pid=os.getpid(),
+        hostname=socket.gethostname(),
+    )
+    report = ImportReport(run_id=run.pk, dry_run=dry_run, files=run.files, skipped=list(selection.skipped))
+    if selection.twins_unused:
+        report.quirks["simplified_twin_unused"] = selection.twins_unused
+    recorder = RunRecordProgress(run.pk, also=progress)
+    try:
+        with transaction.atomic(durable=True):
+            if not dry_run:
+                acquire_import_lock(wait=wait)
+                mark_abandoned_runs(current_run_id=run.pk)
+            _run(selection.files, report, recorder, run_id=run.pk, country=country, dry_run=dry_run,
+                 skip_invalid=skip_invalid, allow_alias_removal=allow_alias_removal,
+                 tolerance_deg=tolerance_deg)  # fmt: skip
+    except GeoError as exc:
+        _finish(run, report, status=ImportStatus.FAILED, error=exc.message, started=started)
+        raise
+    except BaseException as exc:  # Ctrl-C, or a bug: still record that nothing was kept
+        _finish(run, report, status=ImportStatus.FAILED, error=f"{type(exc).__name__}: {exc}", started=started)
+        raise
+    finally:
+        recorder.close()
+    status = ImportStatus.DRY_RUN if dry_run else ImportStatus.SUCCEEDED if report.changed else ImportStatus.UNCHANGED
+    _finish(run, report, status=status, error="", started=started)
+    return report
+
+
+def _run(
+    sources: Sequence,  # type: ignore[type-arg]
+    report: ImportReport,
+    progress: RunRecordProgress,
+    *,
+    run_id: int,
+    country: str | None,
+    dry_run: bool,
+    skip_invalid: bool,
+    allow_alias_removal: bool,
+    tolerance_deg: float,
+) -> None:
+    snapshot = read_snapshot()
+    known = {row.osm_id: row.geometry_digest for row in snapshot}
+    features: list[SourceFeature] = []
+    problems: list[str] = []
+    progress.start("read", len(sources))
+    for source in sources:
+        parsed = parse_source(source, known_digests=known)
+        features.extend(parsed.features)
+        report.quirks.update(parsed.quirks)
+        problems.extend(str(problem) for problem in parsed.problems)
+        progress.advance()
+    report.features_read = len(features)
+    if problems and not skip_invalid:
+        raise InvalidInput(problems)
+    report.skipped.extend(problems)
+
+    plan = plan_import(features, sources=sources, stored=snapshot, country=country, skip_invalid=skip_invalid)
+    report.quirks.update(plan.quirks)
+    report.skipped.extend(plan.skipped)
+    if plan.problems:
+        raise InvalidInput([str(problem) for problem in plan.problems])
+    check_removals(plan, allow_alias_removal=allow_alias_removal)
+    report.diff = plan.diff
+    report.total_after = len(plan.boundaries)
+    touched = {entry.osm_id for entry in plan.diff}
+    report.unchanged = sum(
+        1 for b in plan.boundaries.values() if b.in_run and b.stored is not None and b.osm_id not in touched
+    )
+    if dry_run or not (plan.diff or _paths_changed(plan)):
+        return
+
+    geometries = _repair(plan, report.quirks, progress)
+    simplified = _simplify(plan, geometries, progress, tolerance_deg=tolerance_deg)
+    progress.start("write", 1)
+    write_plan(plan, run_id=run_id, geometries=geometries, simplified=simplified)
+    progress.advance()
+
+
+def _paths_changed(plan: ImportPlan) -> bool:
+    return any(b.stored is not None and b.stored.path != b.path for b in plan.boundaries.values())
+
+
+def _repair(plan: ImportPlan, quirks: Counter[str], progress: Progress) -> dict[str, GeometryUpdate]:
+    changed = [b for b in plan.boundaries.values() if b.feature is not None and (b.stored is None or b.geometry_changed)]
+    progress.start("repair", len(changed))
+    updates: dict[str, GeometryUpdate] = {}
+    for planned in changed:
+        feature = planned.feature
+        assert feature is not None
+        if feature.geometry_state is GeometryState.UNCHANGED:
+            progress.advance()
+            continue
+        full = repair_geometry(feature.geometry, quirks) if feature.geometry is not None else None
+        if full is None:
+            source = GeometrySource.NONE
+        else:
+            source = GeometrySource.SIMPLIFIED if feature.from_simplified else GeometrySource.FULL
+        updates[planned.osm_id] = GeometryUpdate(full=full, source=source, digest=feature.geometry_digest)
+        progress.advance()
+    return updates
+
+
+def _simplify(
+    plan: ImportPlan, geometries: dict[str, GeometryUpdate], progress: Progress, *, tolerance_deg: float
+) -> dict[str, object]:
+    groups = {key: plan.group_members(key) for key in plan.dirty_groups}
+    groups = {key: members for key, members in groups.items() if members}
+    # Countries have no siblings to share borders with in one run: each is its own coverage.
+    expanded: list[list] = []  # type: ignore[type-arg]
+    for (parent, _level), members in groups.items():
+        if parent is None:
+            expanded.extend([member] for member in members)
+        else:
+            expanded.append(members)
+    unchanged_ids = [
+        m.stored.id for members in expanded for m in members
+        if m.osm_id not in geometries and m.stored is not None
+    ]  # fmt: skip
+    stored = read_full_geometries(unchanged_ids)
+    progress.start("simplify", len(expanded))
+    simplified: dict[str, object] = {}
+    for members in expanded:
+        shapes = []
+        for member in members:
+            if member.osm_id in geometries:
+                shapes.append(geometries[member.osm_id].full)
+            else:
+                shapes.append(stored.get(member.stored.id) if member.stored else None)
+        for member, shape in zip(members, simplify_coverage(shapes, tolerance_deg=tolerance_deg), strict=True):
+            simplified[member.osm_id] = shape
+        progress.advance()
+    return simplified
+
+
+def _finish(run: ImportRun, report: ImportReport, *, status: ImportStatus, error: str, started: float) -> None:
+    report.seconds = time.monotonic() - started
+    run.status = status
+    run.error = error
+    run.finished_at = timezone.now()
+    run.counts = {
+        "features_read": report.features_read,
+        "boundaries_after": report.total_after,
+        "quirks": dict(report.quirks),
+        "changes": dict(report.counts()),
+        "skipped": len(report.skipped),
+        "seconds": round(report.seconds, 3),
+    }
+    run.diff = {"entries": [str(entry) for entry in report.diff[:5000]], "skipped": report.skipped[:5000]}
+    run.save(update_fields=["status", "error", "finished_at", "counts", "diff"])

@@ -1,0 +1,137 @@
+"""Frozen values passed between the import stages.
+
+discover → parse → (plan, repair, simplify) → load. Every stage but ``load``
+is pure; each hands the next one of these types, never a loose dict.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import shapely
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """One GeoJSON file chosen for import.
+
+    ``group`` names the set of files it belongs to: the relation id of
+    ``R<id>admin<N>.json`` files, or the folder or zip of ``admin_level_<N>.json``
+    files. ``read`` returns its bytes (from disk or from inside a zip).
+    """
+
+    label: str
+    group: str
+    level: int
+    simplified: bool
+    # The country relation id the file name promises (None for admin_level files).
+    country_key: str | None
+    read: Callable[[], bytes] = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with one feature (or a whole file, when ``index`` is None)."""
+
+    file: str
+    message: str
+    index: int | None = None
+    osm_id: str | None = None
+    field: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.index is not None:
+            where.append(f"feature {self.index}")
+        if self.osm_id:
+            where.append(f"osm_id {self.osm_id}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class GeometryState(StrEnum):
+    MISSING = "missing"  # null, {} or empty coordinates in the source
+    BUILT = "built"  # parsed and checked, ready to repair
+    UNCHANGED = "unchanged"  # same digest as the stored boundary: not rebuilt
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFeature:
+    """One feature as read from a file, properties cleaned, geometry unrepaired."""
+
+    file: str
+    index: int
+    level: int
+    osm_id: str
+    name: str
+    name_en: str
+    parent_ref: str | None
+    country_ref: str | None
+    geometry_digest: str
+    geometry_state: GeometryState
+    geometry: shapely.MultiPolygon | None
+    from_simplified: bool
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """The features of one file, its problems, and the quirks met on the way."""
+
+    source: SourceFile
+    features: list[SourceFeature]
+    problems: list[Problem]
+    quirks: Counter[str]
+
+
+class Change(StrEnum):
+    ADDED = "added"
+    RENAMED = "renamed"
+    REKEYED = "rekeyed"
+    MOVED = "moved"
+    GEOMETRY = "geometry changed"
+    UPDATED = "updated"
+    REMOVED = "removed"
+
+
+@dataclass(frozen=True, slots=True)
+class DiffEntry:
+    """One line of an import's diff."""
+
+    change: Change
+    osm_id: str
+    level: int
+    path: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        detail = f" ({self.detail})" if self.detail else ""
+        return f"{self.change:<16} L{self.level} {self.osm_id:<12} {self.path}{detail}"
+
+
+@dataclass(slots=True)
+class ImportReport:
+    """What a run read, found, changed (or would change, for a dry run)."""
+
+    run_id: int | None
+    dry_run: bool
+    files: list[str]
+    features_read: int = 0
+    quirks: Counter[str] = field(default_factory=Counter)
+    skipped: list[str] = field(default_factory=list)
+    diff: list[DiffEntry] = field(default_factory=list)
+    unchanged: int = 0
+    total_after: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        """Whether the run changed (or would change) any boundary."""
+        return bool(self.diff)
+
+    def counts(self) -> Counter[str]:
+        """Diff entries counted by kind of change."""
+        return Counter(str(entry.change) for entry in self.diff)

@@ -1,0 +1,121 @@
+"""``manage.py import_geojson``: a thin shell over ``geo.importing.import_geojson``."""
+
+from __future__ import annotations
+
+import sys
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from geo.exceptions import GeoError
+from geo.importing import ImportReport, import_geojson
+from geo.importing.geometry import DEFAULT_TOLERANCE_DEG
+
+
+class TerminalProgress:
+    """A tqdm bar per stage, shown only on a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: tqdm | None = None  # type: ignore[type-arg]
+
+    def start(self, stage: str, total: int) -> None:
+        self.close()
+        self.bar = tqdm(total=total, desc=f"{stage:<9}", unit="", leave=False, file=sys.stderr)
+
+    def advance(self, amount: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(amount)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class Command(BaseCommand):
+    help = (
+        "Import administrative boundaries from posm-extracts GeoJSON: files "
+        "(R<id>admin<N>[_simplified].json, admin_level_<N>[_simplified].json), folders and zips. "
+        "All or nothing; prints the diff."
+    )
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("paths", nargs="+", help="files, folders or zip archives")
+        parser.add_argument("--country", help="import only this country (e.g. R171496)")
+        parser.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+        parser.add_argument(
+            "--skip-invalid",
+            action="store_true",
+            help="import the valid features and list the broken ones, instead of stopping",
+        )
+        parser.add_argument(
+            "--allow-alias-removal",
+            action="store_true",
+            help="allow removing boundaries that carry workspace aliases (the aliases go too)",
+        )
+        parser.add_argument("--wait", action="store_true", help="wait for a running import instead of refusing")
+        parser.add_argument(
+            "--tolerance",
+            type=float,
+            default=DEFAULT_TOLERANCE_DEG,
+            help=f"simplification tolerance in degrees (default {DEFAULT_TOLERANCE_DEG})",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        progress = TerminalProgress() if sys.stderr.isatty() and options["verbosity"] > 0 else None
+        try:
+            report = import_geojson(
+                options["paths"],
+                country=options["country"],
+                dry_run=options["dry_run"],
+                skip_invalid=options["skip_invalid"],
+                allow_alias_removal=options["allow_alias_removal"],
+                wait=options["wait"],
+                tolerance_deg=options["tolerance"],
+                progress=progress,
+            )
+        except GeoError as exc:
+            raise CommandError(exc.message) from exc
+        finally:
+            if progress:
+                progress.close()
+        self._print_report(report, verbosity=options["verbosity"])
+
+    def _print_report(self, report: ImportReport, *, verbosity: int) -> None:
+        write = self.stdout.write
+        if verbosity == 0:
+            return
+        limit = None if verbosity > 1 else 50
+        entries = report.diff if limit is None else report.diff[:limit]
+        for entry in entries:
+            write(str(entry))
+        if limit is not None and len(report.diff) > limit:
+            write(f"… and {len(report.diff) - limit} more changes (-v 2 lists them all)")
+        for line in report.skipped if verbosity > 1 else report.skipped[:20]:
+            write(f"skipped: {line}")
+        if verbosity <= 1 and len(report.skipped) > 20:
+            write(f"… and {len(report.skipped) - 20} more skipped (-v 2 lists them all)")
+
+        counts = report.counts()
+        rows = [
+            ("files read", len(report.files)),
+            ("features read", report.features_read),
+            *((f"  {kind}", n) for kind, n in sorted(counts.items())),
+            ("unchanged", report.unchanged),
+            ("boundaries after", report.total_after),
+            *((f"quirk: {name.replace('_', ' ')}", n) for name, n in sorted(report.quirks.items())),
+            ("skipped", len(report.skipped)),
+            ("seconds", f"{report.seconds:.1f}"),
+        ]
+        width = max(len(label) for label, _ in rows)
+        write("")
+        for label, value in rows:
+            write(f"{label:<{width}}  {value:>8}")
+        if report.dry_run:
+            write(self.style.WARNING(f"Dry run (run #{report.run_id}): nothing was written."))
+        elif report.changed:
+            write(self.style.SUCCESS(f"Import #{report.run_id} committed: {sum(counts.values())} changes."))
+        else:
+            write(self.style.SUCCESS(f"Import #{report.run_id}: no changes, everything was up to date."))

@@ -1,0 +1,186 @@
+"""Administrative boundaries, the workspaces that use them, and import runs.
+
+The models hold data and invariants only. Reads live in ``geo.lookup``; the only
+writer of boundaries is ``geo.importing.load``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.contrib.gis.db import models
+from django.db.models import CheckConstraint, Q
+from django.db.models.functions import Upper
+
+PATH_SEPARATOR = " > "
+
+
+class Level(models.IntegerChoices):
+    COUNTRY = 0, "country"
+    STATE = 1, "state"
+    DISTRICT = 2, "district"
+    WARD = 3, "ward"
+
+
+class GeometrySource(models.TextChoices):
+    """Which source file a boundary's full geometry came from."""
+
+    FULL = "full", "full resolution"
+    SIMPLIFIED = "simplified", "source's simplified file only"
+    NONE = "none", "no geometry"
+
+
+class BoundaryManager(models.Manager["Boundary"]):
+    """Default manager: never loads the (large) geometry columns unless asked."""
+
+    def get_queryset(self) -> models.QuerySet[Boundary]:
+        return super().get_queryset().defer("geometry", "simplified_geometry")
+
+
+class Boundary(models.Model):
+    """One administrative boundary: a country, state, district or ward.
+
+    ``osm_id`` is the stable key, kept exactly as the source spells it
+    (``R171496``, ``W123``, ``171496``, GADM-style ``RWA.1_1``). ``path`` is the
+    denormalised name chain RapidPro stores in contact fields
+    (``Rwanda > Kigali City > Gasabo``).
+    """
+
+    osm_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    name_en = models.CharField(max_length=255, blank=True, default="")
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    # The level-0 ancestor; a country points at itself so "everything of a
+    # country" is one indexed equality.
+    country = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    path = models.TextField()
+
+    # Full resolution as imported (repaired, counter-clockwise exteriors).
+    geometry = models.MultiPolygonField(srid=4326, null=True, blank=True)
+    # Simplified with its siblings as one coverage, so neighbours stay joined.
+    simplified_geometry = models.MultiPolygonField(srid=4326, null=True, blank=True)
+    geometry_source = models.CharField(
+        max_length=16, choices=GeometrySource.choices, default=GeometrySource.NONE
+    )
+    # Bounding box in degrees; west > east when it crosses the antimeridian.
+    bbox_west = models.FloatField(null=True, blank=True)
+    bbox_south = models.FloatField(null=True, blank=True)
+    bbox_east = models.FloatField(null=True, blank=True)
+    bbox_north = models.FloatField(null=True, blank=True)
+    area_km2 = models.FloatField(null=True, blank=True)
+    vertex_count = models.PositiveIntegerField(default=0)
+    # Digest of the source geometry as read; an equal digest on re-import
+    # skips parsing, repair and simplification of that geometry.
+    geometry_digest = models.CharField(max_length=64, blank=True, default="")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_import = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects: ClassVar[BoundaryManager] = BoundaryManager()
+    with_geometry: ClassVar[models.Manager[Boundary]] = models.Manager()
+
+    class Meta:
+        constraints = [
+            CheckConstraint(condition=Q(level__gte=0, level__lte=3), name="boundary_level_range"),
+            CheckConstraint(
+                condition=Q(level=0, parent__isnull=True) | Q(level__gt=0, parent__isnull=False),
+                name="boundary_parent_matches_level",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["country", "level"], name="boundary_country_level"),
+            models.Index(fields=["path"], name="boundary_path"),
+            models.Index(Upper("name"), name="boundary_upper_name"),
+        ]
+        base_manager_name = "with_geometry"
+        verbose_name_plural = "boundaries"
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.osm_id})"
+
+
+class Workspace(models.Model):
+    """A tenant: its own aliases and tokens, optionally scoped to one country."""
+
+    name = models.CharField(max_length=128, unique=True)
+    country = models.ForeignKey(
+        Boundary,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"level": Level.COUNTRY},
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BoundaryAlias(models.Model):
+    """Another name a workspace uses for a boundary (``Kigari`` for Kigali City)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="aliases")
+    # PROTECT: an import must never drop aliases silently; it asks for a flag.
+    boundary = models.ForeignKey(Boundary, on_delete=models.PROTECT, related_name="aliases")
+    name = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workspace", "boundary", "name"], name="alias_unique_per_boundary"
+            ),
+        ]
+        indexes = [models.Index(Upper("name"), name="alias_upper_name")]
+        verbose_name_plural = "boundary aliases"
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.boundary_id}"
+
+
+class ImportStatus(models.TextChoices):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    UNCHANGED = "unchanged"
+    DRY_RUN = "dry_run", "dry run"
+    FAILED = "failed"
+    ABANDONED = "abandoned"
+
+
+class ImportRun(models.Model):
+    """The record of one ``import_geojson`` run, kept whatever its outcome.
+
+    It is written outside the import's own transaction, so its progress fields
+    can be read while the import runs and its outcome survives a rollback.
+    """
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.RUNNING
+    )
+    options = models.JSONField(default=dict)
+    files = models.JSONField(default=list)
+    counts = models.JSONField(default=dict)
+    diff = models.JSONField(default=dict)
+    error = models.TextField(blank=True, default="")
+    progress_stage = models.CharField(max_length=32, blank=True, default="")
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    hostname = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"import #{self.pk} ({self.status})"
