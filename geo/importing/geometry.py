@@ -77,6 +77,33 @@ def bounding_box(shape: shapely.MultiPolygon) -> tuple[float, float, float, floa
     return west, south, east, north
 
 
+# PostGIS's sphere for geography calculations without the spheroid.
+EARTH_RADIUS_M = 6371008.7714
+
+
+def area_km2(shape: shapely.MultiPolygon) -> float:
+    """Return the area on the sphere, in square kilometres.
+
+    Uses the ring-area formula of Chamberlain & Duquette (2007) on every ring,
+    vectorised with numpy: within 0.5% of the spheroid, and about a hundred
+    times faster than ``ST_Area(geography)`` on detailed coastlines. Rings
+    must not cross the antimeridian (the extracts split parts there).
+    """
+    total = 0.0
+    for polygon in shapely.get_parts(shape):
+        for position, ring in enumerate(shapely.get_rings(polygon)):
+            ring_area = abs(_ring_area_m2(shapely.get_coordinates(ring)))
+            total += ring_area if position == 0 else -ring_area
+    return total / 1e6
+
+
+def _ring_area_m2(coords: np.ndarray) -> float:
+    lon = np.radians(coords[:-1, 0])
+    lat = np.radians(coords[:-1, 1])
+    # sum over i of (lon[i+1] - lon[i-1]) * sin(lat[i]), cyclically
+    return float(np.sum((np.roll(lon, -1) - np.roll(lon, 1)) * np.sin(lat)) * EARTH_RADIUS_M**2 / 2)
+
+
 def simplify_coverage(
     shapes: Sequence[shapely.MultiPolygon | None], *, tolerance_deg: float = DEFAULT_TOLERANCE_DEG
 ) -> list[shapely.MultiPolygon | None]:

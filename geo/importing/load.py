@@ -14,7 +14,7 @@ import shapely
 from django.db import connection
 
 from geo.exceptions import ImportInProgress, RemovalRefused
-from geo.importing.geometry import bounding_box
+from geo.importing.geometry import area_km2, bounding_box
 from geo.importing.plan import ImportPlan, PlannedBoundary, StoredBoundary
 from geo.models import GeometrySource, ImportRun, ImportStatus
 
@@ -121,10 +121,16 @@ def check_removals(plan: ImportPlan, *, allow_alias_removal: bool) -> None:
         )
 
 
+# Column name and PostgreSQL type of the staging table, in COPY order.
 STAGING_COLUMNS = (
-    "id", "is_new", "osm_id", "name", "name_en", "level", "parent_id", "country_id", "path",
-    "set_geometry", "geometry", "geometry_source", "bbox_west", "bbox_south", "bbox_east",
-    "bbox_north", "vertex_count", "geometry_digest", "set_simplified", "simplified_geometry",
+    ("id", "bigint"), ("is_new", "boolean"), ("osm_id", "text"), ("name", "text"),
+    ("name_en", "text"), ("level", "smallint"), ("parent_id", "bigint"), ("country_id", "bigint"),
+    ("path", "text"), ("set_geometry", "boolean"), ("geometry_wkb", "bytea"),
+    ("geometry_source", "text"), ("bbox_west", "double precision"),
+    ("bbox_south", "double precision"), ("bbox_east", "double precision"),
+    ("bbox_north", "double precision"), ("area_km2", "double precision"),
+    ("vertex_count", "integer"), ("geometry_digest", "text"), ("set_simplified", "boolean"),
+    ("simplified_wkb", "bytea"),
 )  # fmt: skip
 
 
@@ -146,23 +152,26 @@ def write_plan(
         row = _staging_row(planned, ids, geometries.get(planned.osm_id), planned.osm_id in simplified, simplified)
         if row is not None:
             rows.append(row)
+    columns = ", ".join(name for name, _ in STAGING_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            CREATE TEMP TABLE import_staging (
-                id bigint, is_new boolean, osm_id text, name text, name_en text, level smallint,
-                parent_id bigint, country_id bigint, path text, set_geometry boolean,
-                geometry geometry(MultiPolygon, 4326), geometry_source text,
-                bbox_west double precision, bbox_south double precision,
-                bbox_east double precision, bbox_north double precision, vertex_count integer,
-                geometry_digest text, set_simplified boolean,
-                simplified_geometry geometry(MultiPolygon, 4326)
-            ) ON COMMIT DROP
-            """
+            "CREATE TEMP TABLE import_staging ("
+            + ", ".join(f"{name} {kind}" for name, kind in STAGING_COLUMNS)
+            + ") ON COMMIT DROP"
         )
-        with cursor.cursor.copy(f"COPY import_staging ({', '.join(STAGING_COLUMNS)}) FROM STDIN") as copy:
+        # Binary COPY: WKB travels as raw bytes, with no hex round trip.
+        with cursor.cursor.copy(f"COPY import_staging ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types([kind for _, kind in STAGING_COLUMNS])
             for row in rows:
                 copy.write_row(row)
+        cursor.execute(
+            """
+            CREATE TEMP VIEW import_staged AS
+            SELECT *, ST_GeomFromWKB(geometry_wkb, 4326) AS geometry,
+                   ST_GeomFromWKB(simplified_wkb, 4326) AS simplified_geometry
+            FROM import_staging
+            """
+        )
         cursor.execute(
             """
             INSERT INTO geo_boundary (
@@ -171,9 +180,8 @@ def write_plan(
                 area_km2, vertex_count, geometry_digest, created_at, updated_at, last_import_id)
             SELECT id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
                 simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
-                ST_Area(geometry::geography, false) / 1e6, vertex_count, geometry_digest,
-                now(), now(), %s
-            FROM import_staging WHERE is_new
+                area_km2, vertex_count, geometry_digest, now(), now(), %s
+            FROM import_staged WHERE is_new
             """,
             [run_id],
         )
@@ -188,14 +196,13 @@ def write_plan(
                 bbox_south = CASE WHEN s.set_geometry THEN s.bbox_south ELSE b.bbox_south END,
                 bbox_east = CASE WHEN s.set_geometry THEN s.bbox_east ELSE b.bbox_east END,
                 bbox_north = CASE WHEN s.set_geometry THEN s.bbox_north ELSE b.bbox_north END,
-                area_km2 = CASE WHEN s.set_geometry THEN ST_Area(s.geometry::geography, false) / 1e6
-                                ELSE b.area_km2 END,
+                area_km2 = CASE WHEN s.set_geometry THEN s.area_km2 ELSE b.area_km2 END,
                 vertex_count = CASE WHEN s.set_geometry THEN s.vertex_count ELSE b.vertex_count END,
                 geometry_digest = CASE WHEN s.set_geometry THEN s.geometry_digest ELSE b.geometry_digest END,
                 simplified_geometry = CASE WHEN s.set_simplified THEN s.simplified_geometry
                                            ELSE b.simplified_geometry END,
                 updated_at = now(), last_import_id = %s
-            FROM import_staging s WHERE b.id = s.id AND NOT s.is_new
+            FROM import_staged s WHERE b.id = s.id AND NOT s.is_new
             """,
             [run_id],
         )
@@ -203,6 +210,9 @@ def write_plan(
         if removed_ids:
             cursor.execute("DELETE FROM geo_boundaryalias WHERE boundary_id = ANY(%s)", [removed_ids])
             cursor.execute("DELETE FROM geo_boundary WHERE id = ANY(%s)", [removed_ids])
+        # ON COMMIT DROP is not enough when the run is nested in an outer transaction (tests).
+        cursor.execute("DROP VIEW import_staged")
+        cursor.execute("DROP TABLE import_staging")
     return len(rows) + len(plan.removed)
 
 
@@ -252,17 +262,16 @@ def _staging_row(
         country_id,
         planned.path,
         geometry is not None,
-        _ewkb(full),
+        _wkb(full),
         str(geometry.source) if geometry else str(GeometrySource.NONE),
         *bbox,
+        area_km2(full) if full is not None else None,
         int(shapely.get_num_coordinates(full)) if full is not None else 0,
         geometry.digest if geometry else "",
         set_simplified,
-        _ewkb(simple),
+        _wkb(simple),
     )
 
 
-def _ewkb(shape: shapely.MultiPolygon | None) -> str | None:
-    if shape is None:
-        return None
-    return str(shapely.to_wkb(shapely.set_srid(shape, 4326), hex=True, include_srid=True))
+def _wkb(shape: shapely.MultiPolygon | None) -> bytes | None:
+    return None if shape is None else bytes(shapely.to_wkb(shape))

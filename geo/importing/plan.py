@@ -9,7 +9,7 @@ works out removals, paths and the diff. It touches no database.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from geo.importing.sources import same_relation
@@ -76,10 +76,17 @@ class ImportPlan:
     skipped: list[str] = field(default_factory=list)
     dirty_groups: set[tuple[str | None, int]] = field(default_factory=set)
 
-    def group_members(self, key: tuple[str | None, int]) -> list[PlannedBoundary]:
-        """The boundaries simplified together: same parent, same level."""
-        parent, level = key
-        return [b for b in self.boundaries.values() if b.parent_osm_id == parent and b.level == level]
+    def group_members(
+        self, keys: Iterable[tuple[str | None, int]]
+    ) -> dict[tuple[str | None, int], list[PlannedBoundary]]:
+        """The boundaries simplified together (same parent, same level), per group key."""
+        wanted = set(keys)
+        groups: dict[tuple[str | None, int], list[PlannedBoundary]] = {}
+        for planned in self.boundaries.values():
+            key = (planned.parent_osm_id, planned.level)
+            if key in wanted:
+                groups.setdefault(key, []).append(planned)
+        return groups
 
 
 def boundary_name(feature: SourceFeature) -> str:
@@ -96,15 +103,20 @@ def plan_import(
     stored: Iterable[StoredBoundary],
     country: str | None = None,
     skip_invalid: bool = False,
+    broken: Collection[str] = frozenset(),
 ) -> ImportPlan:
-    """Plan a run; problems go to ``plan.problems`` (the caller decides to stop or skip)."""
+    """Plan a run; problems go to ``plan.problems`` (the caller decides to stop or skip).
+
+    ``broken`` names features left out for problems already reported: their
+    children are not reported again for a missing parent.
+    """
     plan = ImportPlan()
     stored_by_osm = {row.osm_id: row for row in stored}
     stored_by_id = {row.id: row for row in stored_by_osm.values()}
     run = _deduplicate(features, plan)
 
     # A parent may be in the run or already stored; check both before anything else.
-    valid = _resolve_parents(run, stored_by_osm, stored_by_id, plan, skip_invalid=skip_invalid)
+    valid = _resolve_parents(run, stored_by_osm, plan, skip_invalid=skip_invalid, broken=broken)
     countries = _countries(valid, stored_by_osm, stored_by_id)
     if country:
         kept = {k: f for k, f in valid.items() if same_relation(countries.get(k, ""), country)}
@@ -180,14 +192,14 @@ def _deduplicate(features: Sequence[SourceFeature], plan: ImportPlan) -> dict[st
 def _resolve_parents(
     run: dict[str, SourceFeature],
     stored_by_osm: dict[str, StoredBoundary],
-    stored_by_id: dict[int, StoredBoundary],
     plan: ImportPlan,
     *,
     skip_invalid: bool,
+    broken: Collection[str],
 ) -> dict[str, SourceFeature]:
     valid = dict(run)
     for feature in sorted(run.values(), key=lambda f: f.level):
-        if feature.osm_id not in valid:
+        if feature.osm_id not in valid or feature.parent_ref in broken:
             continue
         problem = _parent_problem(feature, valid, stored_by_osm)
         if problem is None:

@@ -9,6 +9,9 @@ outside that transaction, so the outcome of a failed run is kept too.
 from __future__ import annotations
 
 import os
+import multiprocessing
+from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
 import socket
 import time
 from collections import Counter
@@ -16,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+import shapely
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -31,10 +35,15 @@ from geo.importing.load import (
     write_plan,
 )
 from geo.importing.parse import parse_source
-from geo.importing.plan import ImportPlan, plan_import
+from geo.importing.plan import ImportPlan, PlannedBoundary, plan_import
 from geo.importing.sources import discover_sources
-from geo.importing.types import GeometryState, ImportReport, SourceFeature
+from geo.importing.types import GeometryState, ImportReport, SourceFeature, SourceFile
 from geo.models import GeometrySource, ImportRun, ImportStatus
+
+
+WORKERS = max(1, min(4, os.cpu_count() or 1))
+# Below this much input, forking workers costs more than it saves.
+PARALLEL_MIN_BYTES = 4_000_000
 
 
 class Progress(Protocol):
@@ -173,7 +182,7 @@ def import_geojson(
 
 
 def _run(
-    sources: Sequence,  # type: ignore[type-arg]
+    sources: Sequence[SourceFile],
     report: ImportReport,
     progress: RunRecordProgress,
     *,
@@ -188,23 +197,30 @@ def _run(
     known = {row.osm_id: row.geometry_digest for row in snapshot}
     features: list[SourceFeature] = []
     problems: list[str] = []
+    broken_ids: set[str] = set()
     progress.start("read", len(sources))
-    for source in sources:
-        parsed = parse_source(source, known_digests=known)
-        features.extend(parsed.features)
-        report.quirks.update(parsed.quirks)
-        problems.extend(str(problem) for problem in parsed.problems)
-        progress.advance()
+    with _workers(sources) as pool:
+        for parsed in pool.map(partial(parse_source, known_digests=known), sources):
+            features.extend(parsed.features)
+            report.quirks.update(parsed.quirks)
+            problems.extend(str(problem) for problem in parsed.problems)
+            broken_ids.update(problem.osm_id for problem in parsed.problems if problem.osm_id)
+            progress.advance()
     report.features_read = len(features)
-    if problems and not skip_invalid:
-        raise InvalidInput(problems)
-    report.skipped.extend(problems)
-
-    plan = plan_import(features, sources=sources, stored=snapshot, country=country, skip_invalid=skip_invalid)
+    if skip_invalid:
+        report.skipped.extend(problems)
+        problems = []
+    # Plan even when files had problems, so one run reports every problem at once;
+    # children of a broken feature are not blamed for its absence.
+    plan = plan_import(
+        features, sources=sources, stored=snapshot, country=country, skip_invalid=skip_invalid,
+        broken=broken_ids if not skip_invalid else frozenset(),
+    )  # fmt: skip
     report.quirks.update(plan.quirks)
     report.skipped.extend(plan.skipped)
-    if plan.problems:
-        raise InvalidInput([str(problem) for problem in plan.problems])
+    problems.extend(str(problem) for problem in plan.problems)
+    if problems:
+        raise InvalidInput(problems)
     check_removals(plan, allow_alias_removal=allow_alias_removal)
     report.diff = plan.diff
     report.total_after = len(plan.boundaries)
@@ -216,7 +232,7 @@ def _run(
         return
 
     geometries = _repair(plan, report.quirks, progress)
-    simplified = _simplify(plan, geometries, progress, tolerance_deg=tolerance_deg)
+    simplified = _simplify(plan, geometries, progress, sources=sources, tolerance_deg=tolerance_deg)
     progress.start("write", 1)
     write_plan(plan, run_id=run_id, geometries=geometries, simplified=simplified)
     progress.advance()
@@ -247,12 +263,17 @@ def _repair(plan: ImportPlan, quirks: Counter[str], progress: Progress) -> dict[
 
 
 def _simplify(
-    plan: ImportPlan, geometries: dict[str, GeometryUpdate], progress: Progress, *, tolerance_deg: float
-) -> dict[str, object]:
-    groups = {key: plan.group_members(key) for key in plan.dirty_groups}
+    plan: ImportPlan,
+    geometries: dict[str, GeometryUpdate],
+    progress: Progress,
+    *,
+    sources: Sequence[SourceFile],
+    tolerance_deg: float,
+) -> dict[str, shapely.MultiPolygon | None]:
+    groups = plan.group_members(plan.dirty_groups)
     groups = {key: members for key, members in groups.items() if members}
     # Countries have no siblings to share borders with in one run: each is its own coverage.
-    expanded: list[list] = []  # type: ignore[type-arg]
+    expanded: list[list[PlannedBoundary]] = []
     for (parent, _level), members in groups.items():
         if parent is None:
             expanded.extend([member] for member in members)
@@ -264,18 +285,47 @@ def _simplify(
     ]  # fmt: skip
     stored = read_full_geometries(unchanged_ids)
     progress.start("simplify", len(expanded))
-    simplified: dict[str, object] = {}
-    for members in expanded:
-        shapes = []
-        for member in members:
-            if member.osm_id in geometries:
-                shapes.append(geometries[member.osm_id].full)
-            else:
-                shapes.append(stored.get(member.stored.id) if member.stored else None)
-        for member, shape in zip(members, simplify_coverage(shapes, tolerance_deg=tolerance_deg), strict=True):
-            simplified[member.osm_id] = shape
-        progress.advance()
+
+    def shapes_of(members: list[PlannedBoundary]) -> list[shapely.MultiPolygon | None]:
+        return [
+            geometries[m.osm_id].full if m.osm_id in geometries else stored.get(m.stored.id) if m.stored else None
+            for m in members
+        ]
+
+    simplified: dict[str, shapely.MultiPolygon | None] = {}
+    work = partial(simplify_coverage, tolerance_deg=tolerance_deg)
+    with _workers(sources) as pool:
+        for members, shapes in zip(expanded, pool.map(work, map(shapes_of, expanded)), strict=True):
+            for member, shape in zip(members, shapes, strict=True):
+                simplified[member.osm_id] = shape
+            progress.advance()
     return simplified
+
+
+class _InProcess(Executor):
+    """An executor that runs everything here, for runs too small to fork for."""
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):  # type: ignore[no-untyped-def,override]  # noqa: ARG002
+        return map(fn, *iterables)
+
+
+def _workers(sources: Sequence[SourceFile]) -> Executor:
+    """Worker processes for the pure, CPU-bound stages (GEOS holds the GIL).
+
+    Workers are forked: they inherit the loaded code and never touch the
+    database connection, which stays with this process.
+    """
+    size = sum(_size_hint(source) for source in sources)
+    if WORKERS == 1 or size < PARALLEL_MIN_BYTES:
+        return _InProcess()
+    return ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("fork"))
+
+
+def _size_hint(source: SourceFile) -> int:
+    path = getattr(source.read, "__self__", None)
+    if isinstance(path, Path):
+        return path.stat().st_size
+    return PARALLEL_MIN_BYTES  # zip members: assume large
 
 
 def _finish(run: ImportRun, report: ImportReport, *, status: ImportStatus, error: str, started: float) -> None:

@@ -164,9 +164,17 @@ def _expand_zip(path: Path) -> Iterable[tuple[str, str, Callable[[], bytes]]]:
         yield f"{path}!{member}", folder, _zip_reader(path, member)
 
 
-def _zip_reader(path: Path, member: str) -> Callable[[], bytes]:
-    def read() -> bytes:
-        with zipfile.ZipFile(path) as archive:
-            return archive.read(member)
+@dataclass(frozen=True, slots=True)
+class ZipMember:
+    """Reads one member of a zip archive; picklable, so worker processes can read it."""
 
-    return read
+    path: Path
+    member: str
+
+    def __call__(self) -> bytes:
+        with zipfile.ZipFile(self.path) as archive:
+            return archive.read(self.member)
+
+
+def _zip_reader(path: Path, member: str) -> Callable[[], bytes]:
+    return ZipMember(path, member)

@@ -1,0 +1,20 @@
+"""pytest wiring: real PostGIS through pytest-django, and the data folders tests read."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+POSM_EXTRACTS = Path(
+    os.environ.get("POSM_EXTRACTS_DIR", ROOT.parent / "shared" / "data" / "posm-extracts" / "geojson")
+)
+
+
+@pytest.fixture
+def posm_extracts() -> Path:
+    """The shared posm-extracts folder; tests that read it fail loudly if it is gone."""
+    assert POSM_EXTRACTS.is_dir(), f"posm-extracts data not found at {POSM_EXTRACTS} (set POSM_EXTRACTS_DIR)"
+    return POSM_EXTRACTS

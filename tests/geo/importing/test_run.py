@@ -1,0 +1,264 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.db import connection
+
+from geo.exceptions import ImportInProgress, InvalidInput, RemovalRefused
+from geo.importing import import_geojson
+from geo.importing.load import IMPORT_LOCK_KEY
+from geo.models import Boundary, BoundaryAlias, GeometrySource, ImportRun, ImportStatus, Workspace
+from tests.builders import collection, feature, square, tiny_country, wiggly_square, write
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.django_db
+
+
+def rewrite(path: Path, edit: object) -> None:
+    """Apply ``edit(features)`` to the features of a written collection."""
+    data = json.loads(path.read_text())
+    edit(data["features"])  # type: ignore[operator]
+    path.write_text(json.dumps(data))
+
+
+def snapshot() -> list[tuple[object, ...]]:
+    return list(Boundary.objects.order_by("osm_id").values_list("id", "osm_id", "name", "parent__osm_id", "path", "updated_at"))
+
+
+def test_imports_hierarchy_paths_and_geometry(tmp_path: Path) -> None:
+    """A country, its states and districts land with parents, paths, geometry and bboxes."""
+    report = import_geojson([tiny_country(tmp_path)])
+    assert report.counts() == {"added": 7}
+    assert Boundary.objects.filter(level=0).count() == 1
+    gamma = Boundary.with_geometry.get(osm_id="R121")
+    assert gamma.path == "Tinyland > East > Gamma"
+    assert gamma.parent is not None and gamma.parent.osm_id == "R12"
+    assert gamma.country is not None and gamma.country.osm_id == "R1"
+    assert gamma.geometry_source == GeometrySource.FULL
+    assert (gamma.bbox_west, gamma.bbox_south, gamma.bbox_east, gamma.bbox_north) == (1.0, 0.0, 2.0, 1.0)
+    assert gamma.area_km2 == pytest.approx(12364, rel=1e-2)
+    assert gamma.geometry is not None and gamma.simplified_geometry is not None
+    assert gamma.simplified_geometry.num_coords < gamma.geometry.num_coords
+    country = Boundary.objects.get(osm_id="R1")
+    assert country.country_id == country.pk
+    run = ImportRun.objects.get(pk=report.run_id)
+    assert run.status == ImportStatus.SUCCEEDED
+    assert run.counts["changes"] == {"added": 7}
+
+
+def test_default_manager_does_not_load_geometry(tmp_path: Path, django_assert_num_queries: object) -> None:
+    """Name queries never fetch the geometry columns."""
+    import_geojson([tiny_country(tmp_path)])
+    boundary = Boundary.objects.get(osm_id="R121")
+    assert set(boundary.get_deferred_fields()) == {"geometry", "simplified_geometry"}
+
+
+def test_identical_reimport_changes_nothing_and_says_so(tmp_path: Path) -> None:
+    """A second identical run writes nothing and is recorded as unchanged."""
+    import_geojson([tiny_country(tmp_path)])
+    before = snapshot()
+    report = import_geojson([tmp_path])
+    assert report.changed is False
+    assert report.unchanged == 7
+    assert snapshot() == before
+    assert ImportRun.objects.get(pk=report.run_id).status == ImportStatus.UNCHANGED
+
+
+def test_rename_keeps_the_boundary_and_descendant_paths_follow(tmp_path: Path) -> None:
+    """Renaming a state keeps its row; its districts' paths follow."""
+    import_geojson([tiny_country(tmp_path)])
+    east_id = Boundary.objects.get(osm_id="R12").pk
+
+    def rename(features: list[dict]) -> None:  # type: ignore[type-arg]
+        features[1]["properties"]["name"] = "Orient"
+
+    rewrite(tmp_path / "R1admin1.json", rename)
+    report = import_geojson([tmp_path])
+    assert [(str(e.change), e.osm_id) for e in report.diff] == [("renamed", "R12")]
+    assert Boundary.objects.get(osm_id="R12").pk == east_id
+    assert Boundary.objects.get(osm_id="R122").path == "Tinyland > Orient > Delta"
+
+
+def test_rekeyed_boundary_keeps_its_row_and_aliases(tmp_path: Path) -> None:
+    """A new osm_id with the same parent and name re-keys the row instead of replacing it."""
+    import_geojson([tiny_country(tmp_path)])
+    alpha = Boundary.objects.get(osm_id="R111")
+    workspace = Workspace.objects.create(name="w")
+    BoundaryAlias.objects.create(workspace=workspace, boundary=alpha, name="Alfa")
+
+    def rekey(features: list[dict]) -> None:  # type: ignore[type-arg]
+        features[0]["properties"]["osm_id"] = "W999"
+
+    rewrite(tmp_path / "R1admin2.json", rekey)
+    report = import_geojson([tmp_path])
+    assert [(str(e.change), e.osm_id, e.detail) for e in report.diff] == [("rekeyed", "W999", "was R111")]
+    assert Boundary.objects.get(osm_id="W999").pk == alpha.pk
+    assert BoundaryAlias.objects.get().boundary_id == alpha.pk
+
+
+def test_moved_boundary_changes_parent_and_path(tmp_path: Path) -> None:
+    """A district whose parent changes is moved, and its path follows."""
+    import_geojson([tiny_country(tmp_path)])
+
+    def move(features: list[dict]) -> None:  # type: ignore[type-arg]
+        features[2]["properties"]["is_in_state"] = "R11"
+
+    rewrite(tmp_path / "R1admin2.json", move)
+    report = import_geojson([tmp_path])
+    assert [(str(e.change), e.osm_id, e.detail) for e in report.diff] == [("moved", "R121", "from R12")]
+    assert Boundary.objects.get(osm_id="R121").path == "Tinyland > West > Gamma"
+
+
+def test_removal_only_for_levels_the_run_supplied(tmp_path: Path) -> None:
+    """Importing the state file alone removes no districts; a district file without one removes it."""
+    import_geojson([tiny_country(tmp_path)])
+    report = import_geojson([tmp_path / "R1admin1.json"])
+    assert report.changed is False
+    assert Boundary.objects.count() == 7
+
+    rewrite(tmp_path / "R1admin2.json", lambda features: features.pop())
+    report = import_geojson([tmp_path])
+    assert [(str(e.change), e.osm_id) for e in report.diff] == [("removed", "R122")]
+    assert not Boundary.objects.filter(osm_id="R122").exists()
+
+
+def test_removing_aliased_boundaries_needs_the_flag(tmp_path: Path) -> None:
+    """Removal that would drop aliases stops the run, unless explicitly allowed."""
+    import_geojson([tiny_country(tmp_path)])
+    workspace = Workspace.objects.create(name="w")
+    BoundaryAlias.objects.create(workspace=workspace, boundary=Boundary.objects.get(osm_id="R122"), name="D")
+    rewrite(tmp_path / "R1admin2.json", lambda features: features.pop())
+    before = snapshot()
+    with pytest.raises(RemovalRefused, match=r"R122, 1 aliases\).*--allow-alias-removal"):
+        import_geojson([tmp_path])
+    assert snapshot() == before
+    assert ImportRun.objects.order_by("-pk").first().status == ImportStatus.FAILED  # type: ignore[union-attr]
+
+    import_geojson([tmp_path], allow_alias_removal=True)
+    assert not Boundary.objects.filter(osm_id="R122").exists()
+    assert not BoundaryAlias.objects.exists()
+
+
+def test_workspace_country_is_never_removed(tmp_path: Path) -> None:
+    """A country a workspace uses cannot be removed, flag or not."""
+    import_geojson([tiny_country(tmp_path)])
+    Workspace.objects.create(name="w", country=Boundary.objects.get(osm_id="R1"))
+    write(tmp_path, "R1admin0.json", collection(feature("R2", "Other", coordinates=square(5, 5))))
+    with pytest.raises(RemovalRefused, match="country of a workspace"):
+        import_geojson([tmp_path / "R1admin0.json"], allow_alias_removal=True)
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path) -> None:
+    """--dry-run reports what would change and leaves the database as it was."""
+    import_geojson([tiny_country(tmp_path)])
+    rewrite(tmp_path / "R1admin2.json", lambda features: features.pop())
+    before = snapshot()
+    report = import_geojson([tmp_path], dry_run=True)
+    assert [(str(e.change), e.osm_id) for e in report.diff] == [("removed", "R122")]
+    assert snapshot() == before
+    assert ImportRun.objects.get(pk=report.run_id).status == ImportStatus.DRY_RUN
+
+
+def test_broken_input_stops_the_run_and_changes_nothing(tmp_path: Path) -> None:
+    """An unknown parent and a bad coordinate each get a line; nothing is written."""
+    import_geojson([tiny_country(tmp_path)])
+    before = snapshot()
+    write(
+        tmp_path,
+        "R1admin2.json",
+        collection(
+            feature("R111", "Alpha", coordinates=square(0, 0), country="R1", state="R404"),
+            feature("R112", "Beta", coordinates=[[[0, 0], [1, 0], [1, 95], [0, 0]]], country="R1", state="R11"),
+        ),
+    )
+    with pytest.raises(InvalidInput) as caught:
+        import_geojson([tmp_path])
+    problems = caught.value.problems
+    assert any("R1admin2.json, feature 1, osm_id R112, field 'geometry.coordinates'" in p for p in problems)
+    assert any("feature 0, osm_id R111, field 'parent_id / is_in_state': parent R404 exists nowhere" in p for p in problems)
+    assert snapshot() == before
+
+
+def test_skip_invalid_imports_the_rest(tmp_path: Path) -> None:
+    """--skip-invalid imports valid features and lists what it skipped."""
+    write(tmp_path, "R1admin0.json", collection(feature("R1", "Land", coordinates=square(0, 0, 4))))
+    write(
+        tmp_path,
+        "R1admin1.json",
+        collection(
+            feature("R11", "Good", coordinates=square(0, 0), country="R1"),
+            feature("R12", "Orphan", coordinates=square(1, 0), country="R9"),
+            feature("R13", "Line", geometry={"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, country="R1"),
+        ),
+    )
+    report = import_geojson([tmp_path], skip_invalid=True)
+    assert sorted(Boundary.objects.values_list("osm_id", flat=True)) == ["R1", "R11"]
+    assert len(report.skipped) == 2
+
+
+def test_self_parented_duplicates_are_merged(tmp_path: Path) -> None:
+    """An admin2 copy of an admin1 feature naming itself as parent (Guernsey) is kept once."""
+    write(tmp_path, "R1admin0.json", collection(feature("R1", "Isles", coordinates=square(0, 0, 2))))
+    write(tmp_path, "R1admin1.json", collection(feature("R11", "Sark", coordinates=square(0, 0), country="R1")))
+    write(tmp_path, "R1admin2.json", collection(feature("R11", "Sark", coordinates=square(0, 0), country="R1", state="R11")))
+    report = import_geojson([tmp_path])
+    assert report.quirks["self_parented_duplicate"] == 1
+    assert Boundary.objects.get(osm_id="R11").level == 1
+
+
+def test_concurrent_import_is_refused_or_waits(tmp_path: Path) -> None:
+    """While another import holds the lock, a run refuses clearly, or waits with wait=True."""
+    tiny_country(tmp_path)
+    settings = connection.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=settings["NAME"], autocommit=True
+    ) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_KEY])
+        with pytest.raises(ImportInProgress, match="another import is running.*--wait"):
+            import_geojson([tmp_path])
+        assert not Boundary.objects.exists()
+        threading.Timer(0.5, lambda: other.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_KEY])).start()
+        started = time.monotonic()
+        import_geojson([tmp_path], wait=True)
+        assert time.monotonic() - started >= 0.4
+    assert Boundary.objects.count() == 7
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_import_leaves_nothing_behind(posm_extracts: Path) -> None:
+    """SIGKILL in the middle of a run keeps none of its work; the next run marks it abandoned."""
+    settings = connection.settings_dict
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"postgis://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}",
+        DJANGO_SETTINGS_MODULE="config.settings",
+    )
+    files = sorted(str(p) for p in posm_extracts.glob("R2202162admin*.json"))  # France: a few seconds of work
+    process = subprocess.Popen([sys.executable, "manage.py", "import_geojson", *files], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run = ImportRun.objects.filter(status=ImportStatus.RUNNING).first()
+            if run and run.progress_stage in {"repair", "simplify", "write"}:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the import never reached its geometry stages")
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not Boundary.objects.exists()
+
+    folder = ROOT / "fixtures" / "sample"
+    import_geojson([folder])
+    assert ImportRun.objects.get(pk=run.pk).status == ImportStatus.ABANDONED
