@@ -12,6 +12,8 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
+    """Stable machine-readable codes, shared by the command line and the API."""
+
     INVALID_INPUT = "invalid_input"
     NO_INPUT = "no_input"
     UNKNOWN_PARENT = "unknown_parent"

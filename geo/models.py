@@ -16,6 +16,8 @@ PATH_SEPARATOR = " > "
 
 
 class Level(models.IntegerChoices):
+    """Administrative levels, as RapidPro numbers them."""
+
     COUNTRY = 0, "country"
     STATE = 1, "state"
     DISTRICT = 2, "district"
@@ -34,6 +36,7 @@ class BoundaryManager(models.Manager["Boundary"]):
     """Default manager: never loads the (large) geometry columns unless asked."""
 
     def get_queryset(self) -> models.QuerySet[Boundary]:
+        """Return boundaries with both geometry columns deferred."""
         return super().get_queryset().defer("geometry", "simplified_geometry")
 
 
@@ -148,6 +151,8 @@ class BoundaryAlias(models.Model):
 
 
 class ImportStatus(models.TextChoices):
+    """Outcome of an import run."""
+
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     UNCHANGED = "unchanged"

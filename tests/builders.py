@@ -24,7 +24,10 @@ def wiggly_square(x: float, y: float, size: float = 1.0, steps: int = 40) -> Coo
     corners = [(x, y), (x + size, y), (x + size, y + size), (x, y + size)]
     for (ax, ay), (bx, by) in zip(corners, corners[1:] + corners[:1], strict=True):
         # Rounded so that neighbours compute bit-identical shared vertices.
-        ring.extend([round(ax + (bx - ax) * i / steps, 9), round(ay + (by - ay) * i / steps, 9)] for i in range(steps))
+        ring.extend(
+            [round(ax + (bx - ax) * i / steps, 9), round(ay + (by - ay) * i / steps, 9)]
+            for i in range(steps)
+        )
     ring.append(ring[0])
     return [ring]
 
@@ -43,7 +46,9 @@ def feature(
 ) -> dict[str, Any]:
     """A feature with posm-extracts properties (every value a string, "None" when missing)."""
     if geometry == "auto":
-        geometry = None if coordinates is None else {"type": geometry_type, "coordinates": coordinates}
+        geometry = (
+            None if coordinates is None else {"type": geometry_type, "coordinates": coordinates}
+        )
     properties = {
         "osm_id": osm_id,
         "name": name,
@@ -71,16 +76,26 @@ def write(folder: Path, name: str, content: dict[str, Any] | str | bytes) -> Pat
     if isinstance(content, bytes):
         path.write_bytes(content)
     else:
-        path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+        path.write_text(
+            content if isinstance(content, str) else json.dumps(content), encoding="utf-8"
+        )
     return path
 
 
-def tiny_country(folder: Path, *, district_names: tuple[str, str, str, str] = ("Alpha", "Beta", "Gamma", "Delta")) -> Path:
+def tiny_country(
+    folder: Path, *, district_names: tuple[str, str, str, str] = ("Alpha", "Beta", "Gamma", "Delta")
+) -> Path:
     """Write a 2x2 country R1 with states R11 (west) and R12 (east), two districts each.
 
     Districts: R111 (0,0), R112 (0,1) in R11; R121 (1,0), R122 (1,1) in R12.
     """
-    write(folder, "R1admin0.json", collection(feature("R1", "Tinyland", name_en="Tinyland", coordinates=wiggly_square(0, 0, 2, 80))))
+    write(
+        folder,
+        "R1admin0.json",
+        collection(
+            feature("R1", "Tinyland", name_en="Tinyland", coordinates=wiggly_square(0, 0, 2, 80))
+        ),
+    )
     west = [[[0, 0], [1, 0], [1, 2], [0, 2], [0, 0]]]
     east = [[[1, 0], [2, 0], [2, 2], [1, 2], [1, 0]]]
     write(

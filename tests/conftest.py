@@ -9,12 +9,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 POSM_EXTRACTS = Path(
-    os.environ.get("POSM_EXTRACTS_DIR", ROOT.parent / "shared" / "data" / "posm-extracts" / "geojson")
+    os.environ.get(
+        "POSM_EXTRACTS_DIR", ROOT.parent / "shared" / "data" / "posm-extracts" / "geojson"
+    )
 )
 
 
 @pytest.fixture
 def posm_extracts() -> Path:
     """The shared posm-extracts folder; tests that read it fail loudly if it is gone."""
-    assert POSM_EXTRACTS.is_dir(), f"posm-extracts data not found at {POSM_EXTRACTS} (set POSM_EXTRACTS_DIR)"
+    assert POSM_EXTRACTS.is_dir(), (
+        f"posm-extracts data not found at {POSM_EXTRACTS} (set POSM_EXTRACTS_DIR)"
+    )
     return POSM_EXTRACTS

@@ -6,6 +6,7 @@ database.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 
@@ -18,7 +19,9 @@ import shapely
 DEFAULT_TOLERANCE_DEG = 0.005
 
 
-def repair_geometry(shape: shapely.MultiPolygon, quirks: Counter[str]) -> shapely.MultiPolygon | None:
+def repair_geometry(
+    shape: shapely.MultiPolygon, quirks: Counter[str]
+) -> shapely.MultiPolygon | None:
     """Return a valid MultiPolygon with counter-clockwise exteriors (RFC 7946).
 
     Invalid input (self-intersections, bow-ties, overlapping parts) is
@@ -41,7 +44,9 @@ def repair_geometry(shape: shapely.MultiPolygon, quirks: Counter[str]) -> shapel
 
 
 def _polygonal(shape: shapely.Geometry) -> shapely.MultiPolygon | None:
-    parts = [p for p in shapely.get_parts(shape) if isinstance(p, shapely.Polygon | shapely.MultiPolygon)]
+    parts = [
+        p for p in shapely.get_parts(shape) if isinstance(p, shapely.Polygon | shapely.MultiPolygon)
+    ]
     polygons = [q for p in parts for q in shapely.get_parts(p) if not q.is_empty]
     return shapely.multipolygons(polygons) if polygons else None
 
@@ -54,7 +59,9 @@ def bounding_box(shape: shapely.MultiPolygon) -> tuple[float, float, float, floa
     of a useless box that spans the whole globe.
 
     >>> import shapely
-    >>> fiji = shapely.MultiPolygon([shapely.box(177, -19, 180, -16), shapely.box(-180, -19, -178, -16)])
+    >>> fiji = shapely.MultiPolygon(
+    ...     [shapely.box(177, -19, 180, -16), shapely.box(-180, -19, -178, -16)]
+    ... )
     >>> bounding_box(fiji)
     (177.0, -19.0, -178.0, -16.0)
     """
@@ -70,7 +77,7 @@ def bounding_box(shape: shapely.MultiPolygon) -> tuple[float, float, float, floa
     # The widest empty arc of longitude decides where the box is open.
     wrap_gap = 360.0 - (merged[-1][1] - merged[0][0])
     widest, west, east = wrap_gap, merged[0][0], merged[-1][1]
-    for left, right in zip(merged, merged[1:], strict=False):
+    for left, right in itertools.pairwise(merged):
         gap = right[0] - left[1]
         if gap > widest:
             widest, west, east = gap, right[0], left[1]

@@ -46,8 +46,14 @@ def acquire_import_lock(*, wait: bool) -> None:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
         (acquired,) = cursor.fetchone()
     if not acquired:
-        other = ImportRun.objects.filter(status=ImportStatus.RUNNING).order_by("-started_at").first()
-        who = f" (run #{other.pk}, pid {other.pid}, started {other.started_at:%Y-%m-%d %H:%M:%S} UTC)" if other else ""
+        other = (
+            ImportRun.objects.filter(status=ImportStatus.RUNNING).order_by("-started_at").first()
+        )
+        who = (
+            f" (run #{other.pk}, pid {other.pid}, started {other.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+            if other
+            else ""
+        )
         raise ImportInProgress(
             f"another import is running{who}; nothing was changed. Wait for it, or re-run with --wait"
         )
@@ -62,7 +68,10 @@ def mark_abandoned_runs(*, current_run_id: int) -> int:
     return (
         ImportRun.objects.filter(status=ImportStatus.RUNNING)
         .exclude(pk=current_run_id)
-        .update(status=ImportStatus.ABANDONED, error="process ended before finishing; nothing it did was kept")
+        .update(
+            status=ImportStatus.ABANDONED,
+            error="process ended before finishing; nothing it did was kept",
+        )
     )
 
 
@@ -113,7 +122,9 @@ def check_removals(plan: ImportPlan, *, allow_alias_removal: bool) -> None:
         )
     aliased = [row for row in plan.removed if row.alias_count]
     if aliased and not allow_alias_removal:
-        names = "; ".join(f"{row.path} ({row.osm_id}, {row.alias_count} aliases)" for row in aliased[:10])
+        names = "; ".join(
+            f"{row.path} ({row.osm_id}, {row.alias_count} aliases)" for row in aliased[:10]
+        )
         more = f" and {len(aliased) - 10} more" if len(aliased) > 10 else ""
         raise RemovalRefused(
             f"this import would remove {len(aliased)} boundaries that carry aliases: {names}{more}. "
@@ -149,7 +160,9 @@ def write_plan(
 
     rows = []
     for planned in boundaries.values():
-        row = _staging_row(planned, ids, geometries.get(planned.osm_id), planned.osm_id in simplified, simplified)
+        row = _staging_row(
+            planned, ids, geometries.get(planned.osm_id), planned.osm_id in simplified, simplified
+        )
         if row is not None:
             rows.append(row)
     columns = ", ".join(name for name, _ in STAGING_COLUMNS)
@@ -160,7 +173,9 @@ def write_plan(
             + ") ON COMMIT DROP"
         )
         # Binary COPY: WKB travels as raw bytes, with no hex round trip.
-        with cursor.cursor.copy(f"COPY import_staging ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        with cursor.cursor.copy(
+            f"COPY import_staging ({columns}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
             copy.set_types([kind for _, kind in STAGING_COLUMNS])
             for row in rows:
                 copy.write_row(row)
@@ -208,7 +223,9 @@ def write_plan(
         )
         removed_ids = [row.id for row in plan.removed]
         if removed_ids:
-            cursor.execute("DELETE FROM geo_boundaryalias WHERE boundary_id = ANY(%s)", [removed_ids])
+            cursor.execute(
+                "DELETE FROM geo_boundaryalias WHERE boundary_id = ANY(%s)", [removed_ids]
+            )
             cursor.execute("DELETE FROM geo_boundary WHERE id = ANY(%s)", [removed_ids])
         # ON COMMIT DROP is not enough when the run is nested in an outer transaction (tests).
         cursor.execute("DROP VIEW import_staged")
@@ -245,7 +262,15 @@ def _staging_row(
         row.parent_id,
         row.country_id,
         row.path,
-    ) != (planned.osm_id, planned.name, planned.name_en, planned.level, parent_id, country_id, planned.path)
+    ) != (
+        planned.osm_id,
+        planned.name,
+        planned.name_en,
+        planned.level,
+        parent_id,
+        country_id,
+        planned.path,
+    )
     if not (identity_changed or geometry is not None or set_simplified):
         return None
     full = geometry.full if geometry else None

@@ -79,7 +79,7 @@ class ImportPlan:
     def group_members(
         self, keys: Iterable[tuple[str | None, int]]
     ) -> dict[tuple[str | None, int], list[PlannedBoundary]]:
-        """The boundaries simplified together (same parent, same level), per group key."""
+        """Group the boundaries simplified together (same parent, same level)."""
         wanted = set(keys)
         groups: dict[tuple[str | None, int], list[PlannedBoundary]] = {}
         for planned in self.boundaries.values():
@@ -120,7 +120,11 @@ def plan_import(
     countries = _countries(valid, stored_by_osm, stored_by_id)
     if country:
         kept = {k: f for k, f in valid.items() if same_relation(countries.get(k, ""), country)}
-        plan.skipped.extend(f"{f.file}: feature {f.index} ({k}) is not in country {country}" for k, f in valid.items() if k not in kept)
+        plan.skipped.extend(
+            f"{f.file}: feature {f.index} ({k}) is not in country {country}"
+            for k, f in valid.items()
+            if k not in kept
+        )
         valid = kept
 
     rekeys = _rekeys(valid, stored_by_osm, stored_by_id)
@@ -224,14 +228,22 @@ def _parent_problem(
     elif ref == feature.osm_id:
         message = "names itself as its parent"
     else:
-        parent_level = run[ref].level if ref in run else stored_by_osm[ref].level if ref in stored_by_osm else None
+        parent_level = (
+            run[ref].level
+            if ref in run
+            else stored_by_osm[ref].level
+            if ref in stored_by_osm
+            else None
+        )
         if parent_level is None:
             message = f"parent {ref} exists nowhere (not in this run, not imported before)"
         elif parent_level >= feature.level:
             message = f"parent {ref} is at level {parent_level}, not above level {feature.level}"
         else:
             return None
-    return Problem(feature.file, message, index=feature.index, osm_id=feature.osm_id, field=field_name)
+    return Problem(
+        feature.file, message, index=feature.index, osm_id=feature.osm_id, field=field_name
+    )
 
 
 def _drop_with_descendants(valid: dict[str, SourceFeature], osm_id: str) -> None:
@@ -280,7 +292,7 @@ def _rekeys(
     stored_by_osm: dict[str, StoredBoundary],
     stored_by_id: dict[int, StoredBoundary],
 ) -> dict[str, int]:
-    """New osm_id → stored id, for features re-keyed under the same parent and name."""
+    """Map new osm_ids to the stored rows they re-key (same parent and name)."""
     unmatched: dict[tuple[int | None, int, str], list[StoredBoundary]] = defaultdict(list)
     for row in stored_by_id.values():
         if row.osm_id not in run:
@@ -310,7 +322,9 @@ def _supplied_levels(
     for source in sources:
         if source.country_key:
             supplied.update(
-                (osm_id, source.level) for osm_id in known_countries if same_relation(osm_id, source.country_key)
+                (osm_id, source.level)
+                for osm_id in known_countries
+                if same_relation(osm_id, source.country_key)
             )
     for osm_id, feature in run.items():
         if osm_id in countries:
@@ -372,7 +386,9 @@ def _assign_paths(plan: ImportPlan) -> None:
             planned.country_osm_id = parent.country_osm_id
 
 
-def _diff(plan: ImportPlan, rekeys: dict[str, int], stored_by_id: dict[int, StoredBoundary]) -> None:
+def _diff(
+    plan: ImportPlan, rekeys: dict[str, int], stored_by_id: dict[int, StoredBoundary]
+) -> None:
     boundaries = plan.boundaries
     for planned in boundaries.values():
         feature, row = planned.feature, planned.stored
@@ -386,11 +402,15 @@ def _diff(plan: ImportPlan, rekeys: dict[str, int], stored_by_id: dict[int, Stor
             continue
         if planned.osm_id in rekeys:
             plan.diff.append(
-                DiffEntry(Change.REKEYED, planned.osm_id, planned.level, planned.path, f"was {row.osm_id}")
+                DiffEntry(
+                    Change.REKEYED, planned.osm_id, planned.level, planned.path, f"was {row.osm_id}"
+                )
             )
         if planned.name != row.name:
             plan.diff.append(
-                DiffEntry(Change.RENAMED, planned.osm_id, planned.level, planned.path, f"was {row.name!r}")
+                DiffEntry(
+                    Change.RENAMED, planned.osm_id, planned.level, planned.path, f"was {row.name!r}"
+                )
             )
         old_parent = stored_by_id.get(row.parent_id) if row.parent_id else None
         old_parent_osm = old_parent.osm_id if old_parent else None
@@ -398,13 +418,24 @@ def _diff(plan: ImportPlan, rekeys: dict[str, int], stored_by_id: dict[int, Stor
         new_parent_stored_id = new_parent.stored.id if new_parent and new_parent.stored else None
         if row.parent_id != new_parent_stored_id:
             plan.diff.append(
-                DiffEntry(Change.MOVED, planned.osm_id, planned.level, planned.path, f"from {old_parent_osm}")
+                DiffEntry(
+                    Change.MOVED,
+                    planned.osm_id,
+                    planned.level,
+                    planned.path,
+                    f"from {old_parent_osm}",
+                )
             )
             plan.dirty_groups.add(group)
             plan.dirty_groups.add((old_parent_osm, row.level))
-        if feature.geometry_state is not GeometryState.UNCHANGED and feature.geometry_digest != row.geometry_digest:
+        if (
+            feature.geometry_state is not GeometryState.UNCHANGED
+            and feature.geometry_digest != row.geometry_digest
+        ):
             planned.geometry_changed = True
-            plan.diff.append(DiffEntry(Change.GEOMETRY, planned.osm_id, planned.level, planned.path))
+            plan.diff.append(
+                DiffEntry(Change.GEOMETRY, planned.osm_id, planned.level, planned.path)
+            )
             plan.dirty_groups.add(group)
         if planned.name_en != row.name_en or planned.level != row.level:
             plan.diff.append(DiffEntry(Change.UPDATED, planned.osm_id, planned.level, planned.path))

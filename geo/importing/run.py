@@ -8,14 +8,14 @@ outside that transaction, so the outcome of a failed run is kept too.
 
 from __future__ import annotations
 
-import os
 import multiprocessing
-from concurrent.futures import Executor, ProcessPoolExecutor
-from functools import partial
+import os
 import socket
 import time
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -39,7 +39,6 @@ from geo.importing.plan import ImportPlan, PlannedBoundary, plan_import
 from geo.importing.sources import discover_sources
 from geo.importing.types import GeometryState, ImportReport, SourceFeature, SourceFile
 from geo.models import GeometrySource, ImportRun, ImportStatus
-
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 # Below this much input, forking workers costs more than it saves.
@@ -73,12 +72,14 @@ class RunRecordProgress:
         self._connection = connections.create_connection("default")
 
     def start(self, stage: str, total: int) -> None:
+        """Begin a stage and record it at once."""
         self.stage, self.done, self.total = stage, 0, total
         self._write(force=True)
         if self.also:
             self.also.start(stage, total)
 
     def advance(self, amount: int = 1) -> None:
+        """Count steps; the record is written at most once a second."""
         self.done += amount
         self._write(force=False)
         if self.also:
@@ -156,7 +157,9 @@ def import_geojson(
         pid=os.getpid(),
         hostname=socket.gethostname(),
     )
-    report = ImportReport(run_id=run.pk, dry_run=dry_run, files=run.files, skipped=list(selection.skipped))
+    report = ImportReport(
+        run_id=run.pk, dry_run=dry_run, files=run.files, skipped=list(selection.skipped)
+    )
     if selection.twins_unused:
         report.quirks["simplified_twin_unused"] = selection.twins_unused
     recorder = RunRecordProgress(run.pk, also=progress)
@@ -172,11 +175,23 @@ def import_geojson(
         _finish(run, report, status=ImportStatus.FAILED, error=exc.message, started=started)
         raise
     except BaseException as exc:  # Ctrl-C, or a bug: still record that nothing was kept
-        _finish(run, report, status=ImportStatus.FAILED, error=f"{type(exc).__name__}: {exc}", started=started)
+        _finish(
+            run,
+            report,
+            status=ImportStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            started=started,
+        )
         raise
     finally:
         recorder.close()
-    status = ImportStatus.DRY_RUN if dry_run else ImportStatus.SUCCEEDED if report.changed else ImportStatus.UNCHANGED
+    status = (
+        ImportStatus.DRY_RUN
+        if dry_run
+        else ImportStatus.SUCCEEDED
+        if report.changed
+        else ImportStatus.UNCHANGED
+    )
     _finish(run, report, status=status, error="", started=started)
     return report
 
@@ -226,7 +241,9 @@ def _run(
     report.total_after = len(plan.boundaries)
     touched = {entry.osm_id for entry in plan.diff}
     report.unchanged = sum(
-        1 for b in plan.boundaries.values() if b.in_run and b.stored is not None and b.osm_id not in touched
+        1
+        for b in plan.boundaries.values()
+        if b.in_run and b.stored is not None and b.osm_id not in touched
     )
     if dry_run or not (plan.diff or _paths_changed(plan)):
         return
@@ -242,8 +259,14 @@ def _paths_changed(plan: ImportPlan) -> bool:
     return any(b.stored is not None and b.stored.path != b.path for b in plan.boundaries.values())
 
 
-def _repair(plan: ImportPlan, quirks: Counter[str], progress: Progress) -> dict[str, GeometryUpdate]:
-    changed = [b for b in plan.boundaries.values() if b.feature is not None and (b.stored is None or b.geometry_changed)]
+def _repair(
+    plan: ImportPlan, quirks: Counter[str], progress: Progress
+) -> dict[str, GeometryUpdate]:
+    changed = [
+        b
+        for b in plan.boundaries.values()
+        if b.feature is not None and (b.stored is None or b.geometry_changed)
+    ]
     progress.start("repair", len(changed))
     updates: dict[str, GeometryUpdate] = {}
     for planned in changed:
@@ -257,7 +280,9 @@ def _repair(plan: ImportPlan, quirks: Counter[str], progress: Progress) -> dict[
             source = GeometrySource.NONE
         else:
             source = GeometrySource.SIMPLIFIED if feature.from_simplified else GeometrySource.FULL
-        updates[planned.osm_id] = GeometryUpdate(full=full, source=source, digest=feature.geometry_digest)
+        updates[planned.osm_id] = GeometryUpdate(
+            full=full, source=source, digest=feature.geometry_digest
+        )
         progress.advance()
     return updates
 
@@ -288,7 +313,11 @@ def _simplify(
 
     def shapes_of(members: list[PlannedBoundary]) -> list[shapely.MultiPolygon | None]:
         return [
-            geometries[m.osm_id].full if m.osm_id in geometries else stored.get(m.stored.id) if m.stored else None
+            geometries[m.osm_id].full
+            if m.osm_id in geometries
+            else stored.get(m.stored.id)
+            if m.stored
+            else None
             for m in members
         ]
 
@@ -305,7 +334,7 @@ def _simplify(
 class _InProcess(Executor):
     """An executor that runs everything here, for runs too small to fork for."""
 
-    def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):  # type: ignore[no-untyped-def,override]  # noqa: ARG002
+    def map(self, fn, *iterables, timeout=None, chunksize=1, buffersize=None):  # type: ignore[no-untyped-def]
         return map(fn, *iterables)
 
 
@@ -328,7 +357,9 @@ def _size_hint(source: SourceFile) -> int:
     return PARALLEL_MIN_BYTES  # zip members: assume large
 
 
-def _finish(run: ImportRun, report: ImportReport, *, status: ImportStatus, error: str, started: float) -> None:
+def _finish(
+    run: ImportRun, report: ImportReport, *, status: ImportStatus, error: str, started: float
+) -> None:
     report.seconds = time.monotonic() - started
     run.status = status
     run.error = error
@@ -341,5 +372,8 @@ def _finish(run: ImportRun, report: ImportReport, *, status: ImportStatus, error
         "skipped": len(report.skipped),
         "seconds": round(report.seconds, 3),
     }
-    run.diff = {"entries": [str(entry) for entry in report.diff[:5000]], "skipped": report.skipped[:5000]}
+    run.diff = {
+        "entries": [str(entry) for entry in report.diff[:5000]],
+        "skipped": report.skipped[:5000],
+    }
     run.save(update_fields=["status", "error", "finished_at", "counts", "diff"])

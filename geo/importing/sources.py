@@ -67,6 +67,24 @@ def discover_sources(paths: Sequence[str | Path], *, country: str | None = None)
             raise NoInput(f"{path}: no such file or folder")
         candidates.extend(_expand(path))
 
+    chosen = _chosen_by_country_and_level(candidates, country=country, selection=selection)
+    for pair in (chosen[key] for key in sorted(chosen, key=lambda key: (key[1], key[0]))):
+        # Full resolution wins; the _simplified twin stands in only when it is alone.
+        selection.files.append(pair.get(False) or pair[True])
+        selection.twins_unused += len(pair) - 1
+    if not selection.files:
+        where = ", ".join(str(p) for p in paths)
+        raise NoInput(f"{where}: no R<id>admin<N>.json or admin_level_<N>.json file found")
+    return selection
+
+
+def _chosen_by_country_and_level(
+    candidates: Iterable[tuple[str, str, Callable[[], bytes]]],
+    *,
+    country: str | None,
+    selection: SourceSelection,
+) -> dict[tuple[str, int], dict[bool, SourceFile]]:
+    """Group usable files by (group, level), then by whether they are simplified."""
     chosen: dict[tuple[str, int], dict[bool, SourceFile]] = {}
     problems: list[str] = []
     seen_labels: set[str] = set()
@@ -79,46 +97,27 @@ def discover_sources(paths: Sequence[str | Path], *, country: str | None = None)
             selection.skipped.append(
                 f"{label}: name matches neither R<id>admin<N>.json nor admin_level_<N>.json"
             )
-            continue
-        if source.level > MAX_LEVEL:
+        elif source.level > MAX_LEVEL:
             problems.append(
                 f"{label}: level {source.level} is not supported (levels are 0 to {MAX_LEVEL})"
             )
-            continue
-        if country and source.country_key and not same_relation(source.group, country):
+        elif country and source.country_key and not same_relation(source.country_key, country):
             selection.skipped.append(f"{label}: not country {country}")
-            continue
-        if country and source.country_key is None and not _is_level_file(label):
-            continue
-        slot = chosen.setdefault((source.group, source.level), {})
-        if source.simplified in slot:
-            problems.append(
-                f"{label}: same country and level as {slot[source.simplified].label}; give only one"
-            )
-            continue
-        slot[source.simplified] = source
+        else:
+            slot = chosen.setdefault((source.group, source.level), {})
+            if source.simplified in slot:
+                problems.append(
+                    f"{label}: same country and level as {slot[source.simplified].label}; give only one"
+                )
+            else:
+                slot[source.simplified] = source
     if problems:
         raise InvalidInput(problems)
-
-    for (_, _), pair in sorted(chosen.items(), key=lambda item: (item[0][1], item[0][0])):
-        if False in pair:
-            selection.files.append(pair[False])
-            if True in pair:
-                selection.twins_unused += 1
-        else:
-            selection.files.append(pair[True])
-    if not selection.files:
-        where = ", ".join(str(p) for p in paths)
-        raise NoInput(f"{where}: no R<id>admin<N>.json or admin_level_<N>.json file found")
-    return selection
+    return chosen
 
 
 def _base_name(label: str) -> str:
     return re.split(r"[/!]", label)[-1]
-
-
-def _is_level_file(label: str) -> bool:
-    return LEVEL_FILE.match(_base_name(label)) is not None
 
 
 def _classify(label: str, folder: str, reader: Callable[[], bytes]) -> SourceFile | None:
@@ -172,6 +171,7 @@ class ZipMember:
     member: str
 
     def __call__(self) -> bytes:
+        """Return the member's bytes."""
         with zipfile.ZipFile(self.path) as archive:
             return archive.read(self.member)
 

@@ -54,6 +54,8 @@ class Problem:
 
 
 class GeometryState(StrEnum):
+    """What parsing made of a feature's geometry."""
+
     MISSING = "missing"  # null, {} or empty coordinates in the source
     BUILT = "built"  # parsed and checked, ready to repair
     UNCHANGED = "unchanged"  # same digest as the stored boundary: not rebuilt
@@ -88,6 +90,8 @@ class ParsedFile:
 
 
 class Change(StrEnum):
+    """Kinds of change an import makes to a boundary."""
+
     ADDED = "added"
     RENAMED = "renamed"
     REKEYED = "rekeyed"
@@ -116,7 +120,7 @@ class DiffEntry:
 class ImportReport:
     """What a run read, found, changed (or would change, for a dry run)."""
 
-    run_id: int | None
+    run_id: int
     dry_run: bool
     files: list[str]
     features_read: int = 0

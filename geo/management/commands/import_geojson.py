@@ -18,23 +18,28 @@ class TerminalProgress:
     """A tqdm bar per stage, shown only on a terminal."""
 
     def __init__(self) -> None:
-        self.bar: tqdm | None = None  # type: ignore[type-arg]
+        self.bar: tqdm | None = None
 
     def start(self, stage: str, total: int) -> None:
+        """Close the previous stage's bar and open one for this stage."""
         self.close()
         self.bar = tqdm(total=total, desc=f"{stage:<9}", unit="", leave=False, file=sys.stderr)
 
     def advance(self, amount: int = 1) -> None:
+        """Move the bar."""
         if self.bar is not None:
             self.bar.update(amount)
 
     def close(self) -> None:
+        """Remove the bar from the terminal."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
 
 class Command(BaseCommand):
+    """Import boundaries; GeoError becomes a one-line CommandError (no traceback)."""
+
     help = (
         "Import administrative boundaries from posm-extracts GeoJSON: files "
         "(R<id>admin<N>[_simplified].json, admin_level_<N>[_simplified].json), folders and zips. "
@@ -42,6 +47,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
+        """Declare the command's options."""
         parser.add_argument("paths", nargs="+", help="files, folders or zip archives")
         parser.add_argument("--country", help="import only this country (e.g. R171496)")
         parser.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
@@ -55,7 +61,9 @@ class Command(BaseCommand):
             action="store_true",
             help="allow removing boundaries that carry workspace aliases (the aliases go too)",
         )
-        parser.add_argument("--wait", action="store_true", help="wait for a running import instead of refusing")
+        parser.add_argument(
+            "--wait", action="store_true", help="wait for a running import instead of refusing"
+        )
         parser.add_argument(
             "--tolerance",
             type=float,
@@ -64,6 +72,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Run the import and print its diff and summary."""
         progress = TerminalProgress() if sys.stderr.isatty() and options["verbosity"] > 0 else None
         try:
             report = import_geojson(
@@ -116,6 +125,14 @@ class Command(BaseCommand):
         if report.dry_run:
             write(self.style.WARNING(f"Dry run (run #{report.run_id}): nothing was written."))
         elif report.changed:
-            write(self.style.SUCCESS(f"Import #{report.run_id} committed: {sum(counts.values())} changes."))
+            write(
+                self.style.SUCCESS(
+                    f"Import #{report.run_id} committed: {sum(counts.values())} changes."
+                )
+            )
         else:
-            write(self.style.SUCCESS(f"Import #{report.run_id}: no changes, everything was up to date."))
+            write(
+                self.style.SUCCESS(
+                    f"Import #{report.run_id}: no changes, everything was up to date."
+                )
+            )

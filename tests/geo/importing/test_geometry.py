@@ -34,7 +34,9 @@ def test_repair_orients_exteriors_counter_clockwise() -> None:
 
 def test_bounding_box_wraps_across_the_antimeridian() -> None:
     """Parts either side of 180° give west > east, not a globe-wide box."""
-    fiji = shapely.MultiPolygon([shapely.box(177, -19, 180, -16), shapely.box(-180, -19, -178, -16)])
+    fiji = shapely.MultiPolygon(
+        [shapely.box(177, -19, 180, -16), shapely.box(-180, -19, -178, -16)]
+    )
     assert bounding_box(fiji) == (177.0, -19.0, -178.0, -16.0)
     assert bounding_box(shapely.MultiPolygon([shapely.box(1, 2, 3, 4)])) == (1.0, 2.0, 3.0, 4.0)
 
@@ -43,17 +45,26 @@ def test_area_matches_a_one_degree_cell_at_the_equator() -> None:
     """A 1°x1° cell at the equator is about 12,364 km² on PostGIS's sphere."""
     cell = shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])
     assert area_km2(cell) == pytest.approx(12364.0, rel=1e-3)
-    holed = shapely.MultiPolygon([shapely.box(0, 0, 1, 1).difference(shapely.box(0.25, 0.25, 0.75, 0.75))])
+    holed = shapely.MultiPolygon(
+        [shapely.box(0, 0, 1, 1).difference(shapely.box(0.25, 0.25, 0.75, 0.75))]
+    )
     assert area_km2(holed) == pytest.approx(12364.0 * 0.75, rel=1e-3)
 
 
 def test_simplify_coverage_keeps_neighbours_joined() -> None:
     """Siblings simplified together still tile exactly the same area: no gap, no overlap."""
-    squares = [shapely.MultiPolygon([shapely.Polygon(wiggly_square(x, y)[0])]) for x in range(2) for y in range(2)]
+    squares = [
+        shapely.MultiPolygon([shapely.Polygon(wiggly_square(x, y)[0])])
+        for x in range(2)
+        for y in range(2)
+    ]
     simplified = simplify_coverage([*squares, None], tolerance_deg=0.01)
     assert simplified[-1] is None
     shapes = [s for s in simplified if s is not None]
-    assert sum(shapely.get_num_coordinates(s) for s in shapes) < sum(shapely.get_num_coordinates(s) for s in squares) / 10
+    assert (
+        sum(shapely.get_num_coordinates(s) for s in shapes)
+        < sum(shapely.get_num_coordinates(s) for s in squares) / 10
+    )
     union = shapely.union_all(shapes)
     assert union.area == pytest.approx(sum(s.area for s in shapes))  # no overlap
     assert union.area == pytest.approx(4.0)  # no gap

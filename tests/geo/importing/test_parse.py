@@ -12,7 +12,9 @@ from tests.builders import collection, feature, square
 
 def source_of(content: object, name: str = "R1admin1.json", level: int = 1) -> SourceFile:
     data = content if isinstance(content, bytes) else json.dumps(content).encode()
-    return SourceFile(label=name, group="R1", level=level, simplified=False, country_key="R1", read=lambda: data)
+    return SourceFile(
+        label=name, group="R1", level=level, simplified=False, country_key="R1", read=lambda: data
+    )
 
 
 @pytest.mark.parametrize(
@@ -42,10 +44,22 @@ def test_optional_ref_reads_ints_and_none() -> None:
 
 def test_parse_reads_posm_properties() -> None:
     """Properties become a SourceFeature with the parent from is_in_country at level 1."""
-    parsed = parse_source(source_of(collection(feature("R11", "Kigali ", name_en="None", country="R1", coordinates=square(0, 0)))))
+    parsed = parse_source(
+        source_of(
+            collection(
+                feature("R11", "Kigali ", name_en="None", country="R1", coordinates=square(0, 0))
+            )
+        )
+    )
     assert parsed.problems == []
     (feat,) = parsed.features
-    assert (feat.osm_id, feat.name, feat.name_en, feat.parent_ref, feat.country_ref) == ("R11", "Kigali", "", "R1", "R1")
+    assert (feat.osm_id, feat.name, feat.name_en, feat.parent_ref, feat.country_ref) == (
+        "R11",
+        "Kigali",
+        "",
+        "R1",
+        "R1",
+    )
     assert feat.geometry_state is GeometryState.BUILT
     assert feat.geometry is not None
     assert feat.geometry.geom_type == "MultiPolygon"
@@ -54,16 +68,25 @@ def test_parse_reads_posm_properties() -> None:
 
 def test_parent_id_wins_over_is_in_state() -> None:
     """Newer extracts' parent_id property is preferred to is_in_state."""
-    parsed = parse_source(source_of(collection(feature(5, "W", state="R2", parent_id=7, coordinates=square(0, 0))), level=3))
+    parsed = parse_source(
+        source_of(
+            collection(feature(5, "W", state="R2", parent_id=7, coordinates=square(0, 0))), level=3
+        )
+    )
     (feat,) = parsed.features
     assert (feat.osm_id, feat.parent_ref) == ("5", "7")
     assert parsed.quirks["integer_id"] == 1
 
 
-@pytest.mark.parametrize("geometry", [None, {}, {"type": "Polygon", "coordinates": []}, {"type": "MultiPolygon", "coordinates": []}])
+@pytest.mark.parametrize(
+    "geometry",
+    [None, {}, {"type": "Polygon", "coordinates": []}, {"type": "MultiPolygon", "coordinates": []}],
+)
 def test_missing_geometries_are_kept_without_shape(geometry: object) -> None:
     """Null, {} and empty geometries keep the boundary, with no shape, and are counted."""
-    parsed = parse_source(source_of(collection(feature("R11", "A", country="R1", geometry=geometry))))
+    parsed = parse_source(
+        source_of(collection(feature("R11", "A", country="R1", geometry=geometry)))
+    )
     (feat,) = parsed.features
     assert feat.geometry_state is GeometryState.MISSING
     assert feat.geometry is None
@@ -73,16 +96,45 @@ def test_missing_geometries_are_kept_without_shape(geometry: object) -> None:
 @pytest.mark.parametrize(
     ("geometry", "field", "message"),
     [
-        ({"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, "geometry.type", "unknown geometry type 'LineString'"),
-        ({"type": "Polygon", "coordinates": [[["a", 0], [1, 0], [1, 1], ["a", 0]]]}, "geometry.coordinates", "must be numbers"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1, None], [1, 1], [0, 0]]]}, "geometry.coordinates", "must be numbers"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [181, 0], [1, 1], [0, 0]]]}, "geometry.coordinates", "outside longitude"),
-        ({"type": "Polygon", "coordinates": [[[0, 0], [1, 0, 5], [1, 1], [0, 0]]]}, "geometry.coordinates", "pairs"),
+        (
+            {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+            "geometry.type",
+            "unknown geometry type 'LineString'",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[["a", 0], [1, 0], [1, 1], ["a", 0]]]},
+            "geometry.coordinates",
+            "must be numbers",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, None], [1, 1], [0, 0]]]},
+            "geometry.coordinates",
+            "must be numbers",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [181, 0], [1, 1], [0, 0]]]},
+            "geometry.coordinates",
+            "outside longitude",
+        ),
+        (
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 0, 5], [1, 1], [0, 0]]]},
+            "geometry.coordinates",
+            "pairs",
+        ),
     ],
 )
-def test_broken_geometry_is_a_problem_naming_file_feature_and_field(geometry: object, field: str, message: str) -> None:
+def test_broken_geometry_is_a_problem_naming_file_feature_and_field(
+    geometry: object, field: str, message: str
+) -> None:
     """Geometry that cannot mean anything becomes a one-line problem, and the feature is left out."""
-    parsed = parse_source(source_of(collection(feature("R10", "Ok", country="R1", coordinates=square(0, 0)), feature("R11", "Bad", country="R1", geometry=geometry))))
+    parsed = parse_source(
+        source_of(
+            collection(
+                feature("R10", "Ok", country="R1", coordinates=square(0, 0)),
+                feature("R11", "Bad", country="R1", geometry=geometry),
+            )
+        )
+    )
     assert [f.osm_id for f in parsed.features] == ["R10"]
     (problem,) = parsed.problems
     assert (problem.index, problem.osm_id, problem.field) == (1, "R11", field)
@@ -107,7 +159,9 @@ def test_broken_files_are_problems(content: object, message: str) -> None:
 
 def test_feature_without_id_is_a_problem() -> None:
     """A feature with no osm_id (or "None") cannot be keyed, so it is a problem."""
-    parsed = parse_source(source_of(collection(feature("None", "Nameless", coordinates=square(0, 0)))))
+    parsed = parse_source(
+        source_of(collection(feature("None", "Nameless", coordinates=square(0, 0))))
+    )
     assert parsed.features == []
     assert parsed.problems[0].field == "osm_id"
 
@@ -115,7 +169,9 @@ def test_feature_without_id_is_a_problem() -> None:
 def test_unclosed_and_degenerate_rings_are_fixed_and_counted() -> None:
     """Unclosed rings are closed; rings of under four points are dropped; both counted."""
     coordinates = [[[0, 0], [1, 0], [1, 1], [0, 1]], [[0.2, 0.2], [0.3, 0.3], [0.2, 0.2]]]
-    parsed = parse_source(source_of(collection(feature("R11", "A", country="R1", coordinates=coordinates))))
+    parsed = parse_source(
+        source_of(collection(feature("R11", "A", country="R1", coordinates=coordinates)))
+    )
     (feat,) = parsed.features
     assert feat.geometry is not None
     assert feat.geometry.area == pytest.approx(1.0)

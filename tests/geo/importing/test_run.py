@@ -17,7 +17,7 @@ from geo.exceptions import ImportInProgress, InvalidInput, RemovalRefused
 from geo.importing import import_geojson
 from geo.importing.load import IMPORT_LOCK_KEY
 from geo.models import Boundary, BoundaryAlias, GeometrySource, ImportRun, ImportStatus, Workspace
-from tests.builders import collection, feature, square, tiny_country, wiggly_square, write
+from tests.builders import collection, feature, square, tiny_country, write
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +31,11 @@ def rewrite(path: Path, edit: object) -> None:
 
 
 def snapshot() -> list[tuple[object, ...]]:
-    return list(Boundary.objects.order_by("osm_id").values_list("id", "osm_id", "name", "parent__osm_id", "path", "updated_at"))
+    return list(
+        Boundary.objects.order_by("osm_id").values_list(
+            "id", "osm_id", "name", "parent__osm_id", "path", "updated_at"
+        )
+    )
 
 
 def test_imports_hierarchy_paths_and_geometry(tmp_path: Path) -> None:
@@ -44,7 +48,12 @@ def test_imports_hierarchy_paths_and_geometry(tmp_path: Path) -> None:
     assert gamma.parent is not None and gamma.parent.osm_id == "R12"
     assert gamma.country is not None and gamma.country.osm_id == "R1"
     assert gamma.geometry_source == GeometrySource.FULL
-    assert (gamma.bbox_west, gamma.bbox_south, gamma.bbox_east, gamma.bbox_north) == (1.0, 0.0, 2.0, 1.0)
+    assert (gamma.bbox_west, gamma.bbox_south, gamma.bbox_east, gamma.bbox_north) == (
+        1.0,
+        0.0,
+        2.0,
+        1.0,
+    )
     assert gamma.area_km2 == pytest.approx(12364, rel=1e-2)
     assert gamma.geometry is not None and gamma.simplified_geometry is not None
     assert gamma.simplified_geometry.num_coords < gamma.geometry.num_coords
@@ -55,7 +64,9 @@ def test_imports_hierarchy_paths_and_geometry(tmp_path: Path) -> None:
     assert run.counts["changes"] == {"added": 7}
 
 
-def test_default_manager_does_not_load_geometry(tmp_path: Path, django_assert_num_queries: object) -> None:
+def test_default_manager_does_not_load_geometry(
+    tmp_path: Path, django_assert_num_queries: object
+) -> None:
     """Name queries never fetch the geometry columns."""
     import_geojson([tiny_country(tmp_path)])
     boundary = Boundary.objects.get(osm_id="R121")
@@ -78,7 +89,7 @@ def test_rename_keeps_the_boundary_and_descendant_paths_follow(tmp_path: Path) -
     import_geojson([tiny_country(tmp_path)])
     east_id = Boundary.objects.get(osm_id="R12").pk
 
-    def rename(features: list[dict]) -> None:  # type: ignore[type-arg]
+    def rename(features: list[dict]) -> None:
         features[1]["properties"]["name"] = "Orient"
 
     rewrite(tmp_path / "R1admin1.json", rename)
@@ -95,12 +106,14 @@ def test_rekeyed_boundary_keeps_its_row_and_aliases(tmp_path: Path) -> None:
     workspace = Workspace.objects.create(name="w")
     BoundaryAlias.objects.create(workspace=workspace, boundary=alpha, name="Alfa")
 
-    def rekey(features: list[dict]) -> None:  # type: ignore[type-arg]
+    def rekey(features: list[dict]) -> None:
         features[0]["properties"]["osm_id"] = "W999"
 
     rewrite(tmp_path / "R1admin2.json", rekey)
     report = import_geojson([tmp_path])
-    assert [(str(e.change), e.osm_id, e.detail) for e in report.diff] == [("rekeyed", "W999", "was R111")]
+    assert [(str(e.change), e.osm_id, e.detail) for e in report.diff] == [
+        ("rekeyed", "W999", "was R111")
+    ]
     assert Boundary.objects.get(osm_id="W999").pk == alpha.pk
     assert BoundaryAlias.objects.get().boundary_id == alpha.pk
 
@@ -109,12 +122,14 @@ def test_moved_boundary_changes_parent_and_path(tmp_path: Path) -> None:
     """A district whose parent changes is moved, and its path follows."""
     import_geojson([tiny_country(tmp_path)])
 
-    def move(features: list[dict]) -> None:  # type: ignore[type-arg]
+    def move(features: list[dict]) -> None:
         features[2]["properties"]["is_in_state"] = "R11"
 
     rewrite(tmp_path / "R1admin2.json", move)
     report = import_geojson([tmp_path])
-    assert [(str(e.change), e.osm_id, e.detail) for e in report.diff] == [("moved", "R121", "from R12")]
+    assert [(str(e.change), e.osm_id, e.detail) for e in report.diff] == [
+        ("moved", "R121", "from R12")
+    ]
     assert Boundary.objects.get(osm_id="R121").path == "Tinyland > West > Gamma"
 
 
@@ -135,7 +150,9 @@ def test_removing_aliased_boundaries_needs_the_flag(tmp_path: Path) -> None:
     """Removal that would drop aliases stops the run, unless explicitly allowed."""
     import_geojson([tiny_country(tmp_path)])
     workspace = Workspace.objects.create(name="w")
-    BoundaryAlias.objects.create(workspace=workspace, boundary=Boundary.objects.get(osm_id="R122"), name="D")
+    BoundaryAlias.objects.create(
+        workspace=workspace, boundary=Boundary.objects.get(osm_id="R122"), name="D"
+    )
     rewrite(tmp_path / "R1admin2.json", lambda features: features.pop())
     before = snapshot()
     with pytest.raises(RemovalRefused, match=r"R122, 1 aliases\).*--allow-alias-removal"):
@@ -177,14 +194,25 @@ def test_broken_input_stops_the_run_and_changes_nothing(tmp_path: Path) -> None:
         "R1admin2.json",
         collection(
             feature("R111", "Alpha", coordinates=square(0, 0), country="R1", state="R404"),
-            feature("R112", "Beta", coordinates=[[[0, 0], [1, 0], [1, 95], [0, 0]]], country="R1", state="R11"),
+            feature(
+                "R112",
+                "Beta",
+                coordinates=[[[0, 0], [1, 0], [1, 95], [0, 0]]],
+                country="R1",
+                state="R11",
+            ),
         ),
     )
     with pytest.raises(InvalidInput) as caught:
         import_geojson([tmp_path])
     problems = caught.value.problems
-    assert any("R1admin2.json, feature 1, osm_id R112, field 'geometry.coordinates'" in p for p in problems)
-    assert any("feature 0, osm_id R111, field 'parent_id / is_in_state': parent R404 exists nowhere" in p for p in problems)
+    assert any(
+        "R1admin2.json, feature 1, osm_id R112, field 'geometry.coordinates'" in p for p in problems
+    )
+    assert any(
+        "feature 0, osm_id R111, field 'parent_id / is_in_state': parent R404 exists nowhere" in p
+        for p in problems
+    )
     assert snapshot() == before
 
 
@@ -197,7 +225,12 @@ def test_skip_invalid_imports_the_rest(tmp_path: Path) -> None:
         collection(
             feature("R11", "Good", coordinates=square(0, 0), country="R1"),
             feature("R12", "Orphan", coordinates=square(1, 0), country="R9"),
-            feature("R13", "Line", geometry={"type": "LineString", "coordinates": [[0, 0], [1, 1]]}, country="R1"),
+            feature(
+                "R13",
+                "Line",
+                geometry={"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+                country="R1",
+            ),
         ),
     )
     report = import_geojson([tmp_path], skip_invalid=True)
@@ -207,9 +240,19 @@ def test_skip_invalid_imports_the_rest(tmp_path: Path) -> None:
 
 def test_self_parented_duplicates_are_merged(tmp_path: Path) -> None:
     """An admin2 copy of an admin1 feature naming itself as parent (Guernsey) is kept once."""
-    write(tmp_path, "R1admin0.json", collection(feature("R1", "Isles", coordinates=square(0, 0, 2))))
-    write(tmp_path, "R1admin1.json", collection(feature("R11", "Sark", coordinates=square(0, 0), country="R1")))
-    write(tmp_path, "R1admin2.json", collection(feature("R11", "Sark", coordinates=square(0, 0), country="R1", state="R11")))
+    write(
+        tmp_path, "R1admin0.json", collection(feature("R1", "Isles", coordinates=square(0, 0, 2)))
+    )
+    write(
+        tmp_path,
+        "R1admin1.json",
+        collection(feature("R11", "Sark", coordinates=square(0, 0), country="R1")),
+    )
+    write(
+        tmp_path,
+        "R1admin2.json",
+        collection(feature("R11", "Sark", coordinates=square(0, 0), country="R1", state="R11")),
+    )
     report = import_geojson([tmp_path])
     assert report.quirks["self_parented_duplicate"] == 1
     assert Boundary.objects.get(osm_id="R11").level == 1
@@ -220,13 +263,19 @@ def test_concurrent_import_is_refused_or_waits(tmp_path: Path) -> None:
     tiny_country(tmp_path)
     settings = connection.settings_dict
     with psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=settings["NAME"], autocommit=True
+        host=settings["HOST"],
+        port=settings["PORT"] or 5432,
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
     ) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [IMPORT_LOCK_KEY])
-        with pytest.raises(ImportInProgress, match="another import is running.*--wait"):
+        with pytest.raises(ImportInProgress, match=r"another import is running.*--wait"):
             import_geojson([tmp_path])
         assert not Boundary.objects.exists()
-        threading.Timer(0.5, lambda: other.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_KEY])).start()
+        threading.Timer(
+            0.5, lambda: other.execute("SELECT pg_advisory_unlock(%s)", [IMPORT_LOCK_KEY])
+        ).start()
         started = time.monotonic()
         import_geojson([tmp_path], wait=True)
         assert time.monotonic() - started >= 0.4
@@ -242,8 +291,12 @@ def test_killed_import_leaves_nothing_behind(posm_extracts: Path) -> None:
         DATABASE_URL=f"postgis://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}",
         DJANGO_SETTINGS_MODULE="config.settings",
     )
-    files = sorted(str(p) for p in posm_extracts.glob("R2202162admin*.json"))  # France: a few seconds of work
-    process = subprocess.Popen([sys.executable, "manage.py", "import_geojson", *files], cwd=ROOT, env=env)
+    files = sorted(
+        str(p) for p in posm_extracts.glob("R2202162admin*.json")
+    )  # France: a few seconds of work
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "import_geojson", *files], cwd=ROOT, env=env
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

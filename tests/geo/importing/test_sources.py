@@ -19,7 +19,10 @@ def test_full_file_preferred_over_simplified_twin(tmp_path: Path) -> None:
     for name in ["R1admin0.json", "R1admin0_simplified.json", "R1admin1_simplified.json"]:
         write(tmp_path, name, collection())
     selection = discover_sources([tmp_path])
-    assert [Path(s.label).name for s in selection.files] == ["R1admin0.json", "R1admin1_simplified.json"]
+    assert [Path(s.label).name for s in selection.files] == [
+        "R1admin0.json",
+        "R1admin1_simplified.json",
+    ]
     assert selection.twins_unused == 1
     assert [s.simplified for s in selection.files] == [False, True]
 
@@ -51,7 +54,9 @@ def test_zip_archives_are_read(tmp_path: Path) -> None:
     archive = tmp_path / "rwanda.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("geojson/R1admin0.json", '{"type": "FeatureCollection", "features": []}')
-        zf.writestr("geojson/R1admin1_simplified.json", '{"type": "FeatureCollection", "features": []}')
+        zf.writestr(
+            "geojson/R1admin1_simplified.json", '{"type": "FeatureCollection", "features": []}'
+        )
     files = discover_sources([archive]).files
     assert [s.level for s in files] == [0, 1]
     assert files[0].read() == b'{"type": "FeatureCollection", "features": []}'
@@ -69,7 +74,7 @@ def test_missing_path_and_empty_folder_are_errors(tmp_path: Path) -> None:
     """A path that does not exist, or a folder with nothing to import, stops the run."""
     with pytest.raises(NoInput, match="no such file or folder"):
         discover_sources([tmp_path / "nope"])
-    with pytest.raises(NoInput, match="no R<id>admin<N>.json"):
+    with pytest.raises(NoInput, match=r"no R<id>admin<N>\.json"):
         discover_sources([tmp_path])
 
 

@@ -1,0 +1,161 @@
+"""The import on real posm-extracts countries, each with its own quirks."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import shapely
+from django.db import connection
+
+from geo.importing import ImportReport, import_geojson
+from geo.importing.sources import discover_sources
+from geo.models import Boundary, GeometrySource
+
+COUNTRIES = {
+    "R171496": "Rwanda",
+    "R192796": "Uganda",  # admin2 only simplified; two districts beside admin1 sub-regions
+    "R270009": "Guernsey",  # admin2 repeats admin1 ids, self-parented
+    "R365307": "Malta",  # same, and unnamed islets
+    "R51477": "Germany",  # invalid simplified geometry; admin1/2 only simplified
+    "R1311341": "Spain",
+    "R556706": "New Zealand",  # Chatham Islands across the antimeridian
+    "R2202162": "France",  # overseas territories all over the globe
+    "R1428125": "Canada",  # thousands of W-ids, 735 "Middlesex"
+}
+
+
+@pytest.fixture(scope="module")
+def imported(
+    posm_extracts: Path, django_db_setup: None, django_db_blocker: pytest.FixtureRequest
+) -> Iterator[ImportReport]:
+    files = [p for p in sorted(posm_extracts.iterdir()) if p.name.split("admin")[0] in COUNTRIES]
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        report = import_geojson(files)
+        yield report
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE geo_boundary, geo_importrun CASCADE")
+
+
+@pytest.fixture(scope="module")
+def posm_extracts() -> Path:
+    from tests.conftest import POSM_EXTRACTS
+
+    assert POSM_EXTRACTS.is_dir(), f"posm-extracts data not found at {POSM_EXTRACTS}"
+    return POSM_EXTRACTS
+
+
+def expected_levels(posm_extracts: Path) -> Counter[tuple[str, int]]:
+    """Count features per (country, level) straight from the chosen files, ids kept once."""
+    counts: Counter[tuple[str, int]] = Counter()
+    for relation in COUNTRIES:
+        seen: set[str] = set()
+        for source in discover_sources([posm_extracts], country=relation).files:
+            for feature in orjson.loads(source.read())["features"]:
+                osm_id = feature["properties"]["osm_id"]
+                if osm_id not in seen:
+                    seen.add(osm_id)
+                    counts[(relation, source.level)] += 1
+    return counts
+
+
+@pytest.mark.django_db
+def test_every_feature_lands_at_its_level(imported: ImportReport, posm_extracts: Path) -> None:
+    """Each country's boundaries per level equal the distinct ids of its files."""
+    stored = Counter(Boundary.objects.values_list("country__osm_id", "level"))
+    assert stored == expected_levels(posm_extracts)
+    assert imported.quirks["self_parented_duplicate"] == 17  # Guernsey 9 + Malta 8
+    assert imported.quirks["repaired_invalid"] >= 1  # Germany's simplified outline
+
+
+@pytest.mark.django_db
+def test_hierarchy_and_paths_are_consistent(imported: ImportReport) -> None:
+    """Parents are one level up or more, paths chain names, countries are the roots."""
+    rows = {b.pk: b for b in Boundary.objects.all()}
+    for boundary in rows.values():
+        if boundary.level == 0:
+            assert boundary.parent_id is None
+            assert boundary.path == boundary.name
+            assert boundary.country_id == boundary.pk
+            continue
+        parent = rows[boundary.parent_id]  # type: ignore[index]
+        assert parent.level < boundary.level
+        assert boundary.path == f"{parent.path} > {boundary.name}"
+        assert boundary.country_id == parent.country_id
+    rwanda = Boundary.objects.get(osm_id="R1711131")
+    assert rwanda.path == "Rwanda > Iburasirasuba > Gatsibo"
+    assert (
+        Boundary.objects.filter(country__osm_id="R1428125", level=2, name="Middlesex").count() > 100
+    )
+
+
+@pytest.mark.django_db
+def test_every_stored_geometry_is_valid_in_postgis(imported: ImportReport) -> None:
+    """PostGIS (GEOS 3.11) agrees every full and simplified geometry is valid."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT osm_id FROM geo_boundary WHERE NOT ST_IsValid(geometry) OR NOT ST_IsValid(simplified_geometry)"
+            " OR (geometry IS NULL) <> (simplified_geometry IS NULL)"
+        )
+        assert cursor.fetchall() == []
+        cursor.execute("SELECT geometry_source, count(*) FROM geo_boundary GROUP BY 1")
+        sources = dict(cursor.fetchall())
+    assert set(sources) <= {GeometrySource.FULL, GeometrySource.SIMPLIFIED, GeometrySource.NONE}
+    assert sources[GeometrySource.SIMPLIFIED] > 0  # Uganda, Germany, Canada: full files absent
+    assert sources[GeometrySource.NONE] > 0  # features the extractor dropped
+
+
+@pytest.mark.django_db
+def test_bounding_boxes_are_sane_across_the_antimeridian(imported: ImportReport) -> None:
+    """New Zealand's box wraps through 180° instead of spanning the globe."""
+    nz = Boundary.objects.get(osm_id="R556706")
+    assert nz.bbox_west is not None and nz.bbox_east is not None
+    assert nz.bbox_west > nz.bbox_east
+    assert (nz.bbox_east + 360 - nz.bbox_west) < 60
+    rwanda = Boundary.objects.get(osm_id="R171496")
+    assert (rwanda.bbox_west, rwanda.bbox_east) == pytest.approx((28.86, 30.90), abs=0.05)
+
+
+def sibling_groups() -> Iterator[list[tuple[str, shapely.Geometry, shapely.Geometry]]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT parent_id, level, osm_id, ST_AsBinary(geometry), ST_AsBinary(simplified_geometry)"
+            " FROM geo_boundary WHERE level > 0 AND geometry IS NOT NULL ORDER BY parent_id, level"
+        )
+        groups: dict[tuple[int, int], list[tuple[str, shapely.Geometry, shapely.Geometry]]] = {}
+        for parent, level, osm_id, full, simple in cursor.fetchall():
+            groups.setdefault((parent, level), []).append(
+                (osm_id, shapely.from_wkb(bytes(full)), shapely.from_wkb(bytes(simple)))
+            )
+    yield from groups.values()
+
+
+@pytest.mark.django_db
+def test_simplified_siblings_keep_their_shared_borders(imported: ImportReport) -> None:
+    """Neighbours that share a border in the source still share it, and do not overlap, once simplified."""
+    pairs = 0
+    for members in sibling_groups():
+        fulls = [m[1] for m in members]
+        tree = shapely.STRtree(fulls)
+        left, right = tree.query(fulls, predicate="intersects")
+        for i, j in zip(left.tolist(), right.tolist(), strict=True):
+            if i >= j:
+                continue
+            (a_id, a_full, a_simple), (b_id, b_full, b_simple) = members[i], members[j]
+            full_overlap = shapely.intersection(a_full, b_full).area
+            if full_overlap > 0:
+                continue  # overlapping systems in the source (Uganda, Slovakia): nothing to keep
+            shared = shapely.intersection(a_full.boundary, b_full.boundary).length
+            if shared < 1e-6:
+                continue  # touching at a point only
+            pairs += 1
+            assert shapely.intersection(a_simple, b_simple).area < 1e-10, (
+                f"{a_id} and {b_id} overlap once simplified"
+            )
+            assert shapely.intersection(a_simple.boundary, b_simple.boundary).length > 0, (
+                f"{a_id} and {b_id} drifted apart"
+            )
+    assert pairs > 1000
