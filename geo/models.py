@@ -150,6 +150,33 @@ class BoundaryAlias(models.Model):
         return f"{self.name} → {self.boundary_id}"
 
 
+class ParsedFileRecord(models.Model):
+    """What an import read from a file, keyed by the file's content.
+
+    A later import of byte-identical content rebuilds the file's features
+    from here instead of parsing megabytes of coordinates again, provided
+    every geometry digest still matches the stored boundaries.
+    """
+
+    content_digest = models.CharField(max_length=64)
+    level = models.PositiveSmallIntegerField()
+    simplified = models.BooleanField()
+    label = models.TextField()
+    features = models.JSONField()
+    quirks = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["content_digest", "level", "simplified"], name="parsed_file_unique_content"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.content_digest[:12]})"
+
+
 class ImportStatus(models.TextChoices):
     """Outcome of an import run."""
 

@@ -15,8 +15,10 @@ from django.db import connection
 
 from geo.exceptions import ImportInProgress, RemovalRefused
 from geo.importing.geometry import area_km2, bounding_box
+from geo.importing.parse import summarize_features
 from geo.importing.plan import ImportPlan, PlannedBoundary, StoredBoundary
-from geo.models import GeometrySource, ImportRun, ImportStatus
+from geo.importing.types import ParsedFile
+from geo.models import GeometrySource, ImportRun, ImportStatus, ParsedFileRecord
 
 # pg_advisory_xact_lock key shared by every import: "mipaka" in ASCII, as an int.
 IMPORT_LOCK_KEY = 0x6D6970616B61
@@ -103,6 +105,50 @@ def read_full_geometries(ids: Iterable[int]) -> dict[int, shapely.MultiPolygon]:
             [wanted],
         )
         return {row_id: shapely.from_wkb(bytes(wkb)) for row_id, wkb in cursor.fetchall()}
+
+
+def read_parsed_records(
+    keys: Iterable[tuple[str, int, bool]],
+) -> dict[tuple[str, int, bool], ParsedFileRecord]:
+    """Find what earlier imports read from files of this content, level and kind."""
+    wanted = set(keys)
+    digests = {digest for digest, _, _ in wanted}
+    records = ParsedFileRecord.objects.filter(content_digest__in=digests)
+    return {
+        key: record
+        for record in records
+        if (key := (record.content_digest, record.level, record.simplified)) in wanted
+    }
+
+
+def write_parsed_records(files: Iterable[ParsedFile]) -> None:
+    """Remember what this run parsed, for the next import of the same content."""
+    # Keyed by content: byte-identical files (the many empty admin2 files) make one record.
+    by_key = {
+        (parsed.content_digest, parsed.source.level, parsed.source.simplified): ParsedFileRecord(
+            content_digest=parsed.content_digest,
+            level=parsed.source.level,
+            simplified=parsed.source.simplified,
+            label=parsed.source.label,
+            features=summarize_features(parsed.features),
+            quirks=dict(parsed.quirks),
+        )
+        for parsed in files
+        if parsed.content_digest and not parsed.problems
+    }
+    records = list(by_key.values())
+    if not records:
+        return
+    # A path read again with new content supersedes what was recorded for it.
+    ParsedFileRecord.objects.filter(label__in=[r.label for r in records]).exclude(
+        content_digest__in=[r.content_digest for r in records]
+    ).delete()
+    ParsedFileRecord.objects.bulk_create(
+        records,
+        update_conflicts=True,
+        unique_fields=["content_digest", "level", "simplified"],
+        update_fields=["label", "features", "quirks", "updated_at"],
+    )
 
 
 def check_removals(plan: ImportPlan, *, allow_alias_removal: bool) -> None:

@@ -74,6 +74,51 @@ def digest_geometry(geometry: object) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
+def digest_content(data: bytes) -> str:
+    """Fingerprint a whole file's bytes."""
+    return hashlib.blake2b(data, digest_size=20).hexdigest()
+
+
+def summarize_features(features: list[SourceFeature]) -> list[list[object]]:
+    """Everything a re-import needs of a file's features, without their coordinates."""
+    return [
+        [f.index, f.osm_id, f.name, f.name_en, f.parent_ref, f.country_ref, f.geometry_digest,
+         f.geometry_state is GeometryState.MISSING]
+        for f in features
+    ]  # fmt: skip
+
+
+def features_from_summary(
+    source: SourceFile, summary: list[list[Any]], *, known_digests: Mapping[str, str]
+) -> list[SourceFeature] | None:
+    """Rebuild a file's features from ``summarize_features`` output.
+
+    Returns None unless every geometry is already stored with the same digest
+    (then the file must be parsed for real, coordinates and all).
+    """
+    features = []
+    for index, osm_id, name, name_en, parent_ref, country_ref, digest, missing in summary:
+        if not missing and known_digests.get(osm_id) != digest:
+            return None
+        features.append(
+            SourceFeature(
+                file=source.label,
+                index=index,
+                level=source.level,
+                osm_id=osm_id,
+                name=name,
+                name_en=name_en,
+                parent_ref=parent_ref,
+                country_ref=country_ref,
+                geometry_digest=digest,
+                geometry_state=GeometryState.MISSING if missing else GeometryState.UNCHANGED,
+                geometry=None,
+                from_simplified=source.simplified,
+            )
+        )
+    return features
+
+
 def parse_source(
     source: SourceFile, *, known_digests: Mapping[str, str] | None = None
 ) -> ParsedFile:
@@ -91,7 +136,9 @@ def parse_source(
     known = known_digests or {}
     parsed = ParsedFile(source=source, features=[], problems=[], quirks=Counter())
     try:
-        document = orjson.loads(source.read())
+        data = source.read()
+        parsed.content_digest = digest_content(data)
+        document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         parsed.problems.append(Problem(source.label, f"not valid JSON ({exc})"))
         return parsed

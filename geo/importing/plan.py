@@ -74,16 +74,21 @@ class ImportPlan:
     problems: list[Problem] = field(default_factory=list)
     quirks: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
-    dirty_groups: set[tuple[str | None, int]] = field(default_factory=set)
+    # (country osm_id, level) of every coverage that must be simplified again.
+    dirty_groups: set[tuple[str, int]] = field(default_factory=set)
 
     def group_members(
-        self, keys: Iterable[tuple[str | None, int]]
-    ) -> dict[tuple[str | None, int], list[PlannedBoundary]]:
-        """Group the boundaries simplified together (same parent, same level)."""
+        self, keys: Iterable[tuple[str, int]]
+    ) -> dict[tuple[str, int], list[PlannedBoundary]]:
+        """Group the boundaries simplified together: one country's boundaries of one level.
+
+        A whole level, not just one parent's children: districts either side
+        of a state border are neighbours too, and must stay joined.
+        """
         wanted = set(keys)
-        groups: dict[tuple[str | None, int], list[PlannedBoundary]] = {}
+        groups: dict[tuple[str, int], list[PlannedBoundary]] = {}
         for planned in self.boundaries.values():
-            key = (planned.parent_osm_id, planned.level)
+            key = (planned.country_osm_id, planned.level)
             if key in wanted:
                 groups.setdefault(key, []).append(planned)
         return groups
@@ -394,7 +399,7 @@ def _diff(
         feature, row = planned.feature, planned.stored
         if feature is None:
             continue
-        group = (planned.parent_osm_id, planned.level)
+        group = (planned.country_osm_id, planned.level)
         if row is None:
             planned.geometry_changed = feature.geometry_state is not GeometryState.MISSING
             plan.diff.append(DiffEntry(Change.ADDED, planned.osm_id, planned.level, planned.path))
@@ -427,7 +432,7 @@ def _diff(
                 )
             )
             plan.dirty_groups.add(group)
-            plan.dirty_groups.add((old_parent_osm, row.level))
+            plan.dirty_groups.add((_osm_of(row.country_id, stored_by_id), row.level))
         if (
             feature.geometry_state is not GeometryState.UNCHANGED
             and feature.geometry_digest != row.geometry_digest
@@ -441,7 +446,11 @@ def _diff(
             plan.diff.append(DiffEntry(Change.UPDATED, planned.osm_id, planned.level, planned.path))
     for row in plan.removed:
         detail = f"{row.alias_count} aliases" if row.alias_count else ""
-        parent = stored_by_id.get(row.parent_id) if row.parent_id else None
         plan.diff.append(DiffEntry(Change.REMOVED, row.osm_id, row.level, row.path, detail))
-        plan.dirty_groups.add((parent.osm_id if parent else None, row.level))
+        plan.dirty_groups.add((_osm_of(row.country_id, stored_by_id), row.level))
     plan.diff.sort(key=lambda e: (e.level, e.path, str(e.change)))
+
+
+def _osm_of(stored_id: int | None, stored_by_id: dict[int, StoredBoundary]) -> str:
+    row = stored_by_id.get(stored_id) if stored_id is not None else None
+    return row.osm_id if row else ""

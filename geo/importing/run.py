@@ -31,13 +31,15 @@ from geo.importing.load import (
     check_removals,
     mark_abandoned_runs,
     read_full_geometries,
+    read_parsed_records,
     read_snapshot,
+    write_parsed_records,
     write_plan,
 )
-from geo.importing.parse import parse_source
+from geo.importing.parse import digest_content, features_from_summary, parse_source
 from geo.importing.plan import ImportPlan, PlannedBoundary, plan_import
 from geo.importing.sources import discover_sources
-from geo.importing.types import GeometryState, ImportReport, SourceFeature, SourceFile
+from geo.importing.types import GeometryState, ImportReport, ParsedFile, SourceFeature, SourceFile
 from geo.models import GeometrySource, ImportRun, ImportStatus
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -214,8 +216,19 @@ def _run(
     problems: list[str] = []
     broken_ids: set[str] = set()
     progress.start("read", len(sources))
-    with _workers(sources) as pool:
-        for parsed in pool.map(partial(parse_source, known_digests=known), sources):
+    to_parse = []
+    for source, rebuilt in zip(sources, _rebuild_unchanged(sources, known), strict=True):
+        if rebuilt is None:
+            to_parse.append(source)
+            continue
+        features.extend(rebuilt.features)
+        report.quirks.update(rebuilt.quirks)
+        progress.advance()
+    parsed_files: list[ParsedFile] = []
+    with _workers(to_parse) as pool:
+        for parsed in pool.map(partial(parse_source, known_digests=known), to_parse):
+            parsed_files.append(parsed)
+            report.files_parsed += 1
             features.extend(parsed.features)
             report.quirks.update(parsed.quirks)
             problems.extend(str(problem) for problem in parsed.problems)
@@ -245,7 +258,10 @@ def _run(
         for b in plan.boundaries.values()
         if b.in_run and b.stored is not None and b.osm_id not in touched
     )
-    if dry_run or not (plan.diff or _paths_changed(plan)):
+    if dry_run:
+        return
+    write_parsed_records(parsed_files)
+    if not (plan.diff or _paths_changed(plan)):
         return
 
     geometries = _repair(plan, report.quirks, progress)
@@ -253,6 +269,32 @@ def _run(
     progress.start("write", 1)
     write_plan(plan, run_id=run_id, geometries=geometries, simplified=simplified)
     progress.advance()
+
+
+def _rebuild_unchanged(
+    sources: Sequence[SourceFile], known: dict[str, str]
+) -> list[ParsedFile | None]:
+    """Rebuild byte-identical files from earlier records; None where a parse is needed.
+
+    Hashing a file costs a fraction of parsing it, and a no-change re-import
+    of the whole world is mostly that.
+    """
+    digests = [digest_content(source.read()) for source in sources]
+    records = read_parsed_records(
+        (d, s.level, s.simplified) for d, s in zip(digests, sources, strict=True)
+    )
+    rebuilt: list[ParsedFile | None] = []
+    for digest, source in zip(digests, sources, strict=True):
+        record = records.get((digest, source.level, source.simplified))
+        features = (
+            features_from_summary(source, record.features, known_digests=known) if record else None
+        )
+        if record is None or features is None:
+            rebuilt.append(None)
+        else:
+            quirks = Counter({name: int(count) for name, count in record.quirks.items()})
+            rebuilt.append(ParsedFile(source=source, features=features, problems=[], quirks=quirks))
+    return rebuilt
 
 
 def _paths_changed(plan: ImportPlan) -> bool:
@@ -297,10 +339,11 @@ def _simplify(
 ) -> dict[str, shapely.MultiPolygon | None]:
     groups = plan.group_members(plan.dirty_groups)
     groups = {key: members for key, members in groups.items() if members}
-    # Countries have no siblings to share borders with in one run: each is its own coverage.
+    # Countries are simplified one by one: a run seldom holds a country's
+    # neighbours, and their outlines (maritime limits vs coastlines) overlap.
     expanded: list[list[PlannedBoundary]] = []
-    for (parent, _level), members in groups.items():
-        if parent is None:
+    for (_country, level), members in groups.items():
+        if level == 0:
             expanded.extend([member] for member in members)
         else:
             expanded.append(members)
@@ -366,6 +409,7 @@ def _finish(
     run.finished_at = timezone.now()
     run.counts = {
         "features_read": report.features_read,
+        "files_parsed": report.files_parsed,
         "boundaries_after": report.total_after,
         "quirks": dict(report.quirks),
         "changes": dict(report.counts()),

@@ -87,6 +87,8 @@ class ParsedFile:
     features: list[SourceFeature]
     problems: list[Problem]
     quirks: Counter[str]
+    # Set when the file's content was parsed (not rebuilt from a record).
+    content_digest: str = ""
 
 
 class Change(StrEnum):
@@ -124,6 +126,8 @@ class ImportReport:
     dry_run: bool
     files: list[str]
     features_read: int = 0
+    # Files whose bytes were parsed; the others matched an earlier import's record.
+    files_parsed: int = 0
     quirks: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)

@@ -110,6 +110,7 @@ class Command(BaseCommand):
         counts = report.counts()
         rows = [
             ("files read", len(report.files)),
+            ("  parsed (new content)", report.files_parsed),
             ("features read", report.features_read),
             *((f"  {kind}", n) for kind, n in sorted(counts.items())),
             ("unchanged", report.unchanged),

@@ -122,20 +122,20 @@ def test_bounding_boxes_are_sane_across_the_antimeridian(imported: ImportReport)
 def sibling_groups() -> Iterator[list[tuple[str, shapely.Geometry, shapely.Geometry]]]:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT parent_id, level, osm_id, ST_AsBinary(geometry), ST_AsBinary(simplified_geometry)"
-            " FROM geo_boundary WHERE level > 0 AND geometry IS NOT NULL ORDER BY parent_id, level"
+            "SELECT country_id, level, osm_id, ST_AsBinary(geometry), ST_AsBinary(simplified_geometry)"
+            " FROM geo_boundary WHERE level > 0 AND geometry IS NOT NULL ORDER BY country_id, level"
         )
         groups: dict[tuple[int, int], list[tuple[str, shapely.Geometry, shapely.Geometry]]] = {}
-        for parent, level, osm_id, full, simple in cursor.fetchall():
-            groups.setdefault((parent, level), []).append(
+        for country, level, osm_id, full, simple in cursor.fetchall():
+            groups.setdefault((country, level), []).append(
                 (osm_id, shapely.from_wkb(bytes(full)), shapely.from_wkb(bytes(simple)))
             )
     yield from groups.values()
 
 
 @pytest.mark.django_db
-def test_simplified_siblings_keep_their_shared_borders(imported: ImportReport) -> None:
-    """Neighbours that share a border in the source still share it, and do not overlap, once simplified."""
+def test_simplified_neighbours_keep_their_shared_borders(imported: ImportReport) -> None:
+    """Same-level neighbours (siblings or across a state border) stay joined and apart once simplified."""
     pairs = 0
     for members in sibling_groups():
         fulls = [m[1] for m in members]

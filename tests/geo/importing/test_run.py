@@ -315,3 +315,33 @@ def test_killed_import_leaves_nothing_behind(posm_extracts: Path) -> None:
     folder = ROOT / "fixtures" / "sample"
     import_geojson([folder])
     assert ImportRun.objects.get(pk=run.pk).status == ImportStatus.ABANDONED
+
+
+def test_unchanged_files_are_not_parsed_again(tmp_path: Path) -> None:
+    """Byte-identical files are rebuilt from the earlier run's record, not parsed."""
+    first = import_geojson([tiny_country(tmp_path)])
+    assert first.files_parsed == 3
+    again = import_geojson([tmp_path])
+    assert again.files_parsed == 0
+    assert again.features_read == 7
+    assert again.changed is False
+
+
+def test_a_record_is_trusted_only_while_the_stored_geometry_matches(tmp_path: Path) -> None:
+    """Re-importing older content after newer content parses it again and restores it."""
+    tiny_country(tmp_path)
+    import_geojson([tmp_path])
+    original = (tmp_path / "R1admin2.json").read_text()
+
+    def shift(features: list[dict]) -> None:
+        features[0]["geometry"]["coordinates"] = square(0, 0, 0.5)
+
+    rewrite(tmp_path / "R1admin2.json", shift)
+    assert [str(e.change) for e in import_geojson([tmp_path]).diff] == ["geometry changed"]
+    (tmp_path / "R1admin2.json").write_text(original)
+    report = import_geojson([tmp_path])
+    assert report.files_parsed == 1
+    assert [(str(e.change), e.osm_id) for e in report.diff] == [("geometry changed", "R111")]
+    alpha = Boundary.with_geometry.get(osm_id="R111")
+    assert alpha.geometry is not None
+    assert alpha.geometry.area == pytest.approx(1.0)

@@ -1,0 +1,216 @@
+"""Benchmark: import all posm-extracts countries, beside one ogr2ogr run as the floor.
+
+    .venv/bin/python scripts/bench_import.py [--data DIR] [--runs 1]
+
+In one run, on fresh scratch databases, it measures:
+- ogr2ogr loading the folder's files into one PostGIS table through an OGR VRT
+  union layer (Debian's gdal-bin): the floor for moving these bytes. The
+  union takes the first layer's fields (FieldStrategy FirstLayer): the files
+  share their properties, and it is the fastest form (13 s vs 20 s for Union);
+- ``manage.py import_geojson DIR`` into an empty database (validation, repair,
+  hierarchy, coverage simplification included);
+- the same import again, which changes nothing;
+and prints wall time, features/s, peak memory (the whole process tree, workers
+included) and ratios against the floor. The scratch databases are dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = Path(
+    os.environ.get(
+        "POSM_EXTRACTS_DIR", ROOT.parent / "shared" / "data" / "posm-extracts" / "geojson"
+    )
+)
+PG = {"host": "127.0.0.1", "port": "5432", "user": os.environ.get("PGUSER", "postgres")}
+FILE_NAME = re.compile(r"^R\d+admin\d(_simplified)?\.json$")
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    return subprocess.run(
+        ["psql", "-h", PG["host"], "-p", PG["port"], "-U", PG["user"], "-d", db, "-tAc", sql],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
+
+
+def fresh_database(name: str) -> None:
+    psql(f"DROP DATABASE IF EXISTS {name}")
+    psql(f"CREATE DATABASE {name}")
+    psql("CREATE EXTENSION postgis", db=name)
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total = 0
+    pids = [pid]
+    while pids:
+        current = pids.pop()
+        try:
+            with open(f"/proc/{current}/status") as status:
+                total += next(
+                    (int(line.split()[1]) for line in status if line.startswith("VmRSS:")), 0
+                )
+            with open(f"/proc/{current}/task/{current}/children") as children:
+                pids.extend(int(child) for child in children.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run a command; return (wall seconds, peak tree RSS MB, stdout)."""
+    peak = 0.0
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_mb(process.pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command[:3])} failed:\n{err[-2000:]}")
+    return wall, peak, out
+
+
+def union_vrt(files: list[Path], folder: Path) -> Path:
+    layers = "\n".join(
+        f'    <OGRVRTLayer name="l{i}"><SrcDataSource>{escape(str(f))}</SrcDataSource>'
+        f"<SrcLayer>{escape(f.stem)}</SrcLayer></OGRVRTLayer>"
+        for i, f in enumerate(files)
+    )
+    vrt = folder / "union.vrt"
+    vrt.write_text(
+        f'<OGRVRTDataSource>\n  <OGRVRTUnionLayer name="boundaries">\n{layers}\n'
+        "    <FieldStrategy>FirstLayer</FieldStrategy>\n  </OGRVRTUnionLayer>\n</OGRVRTDataSource>\n"
+    )
+    return vrt
+
+
+def ogr2ogr(vrt: Path, db: str) -> tuple[float, float, int]:
+    fresh_database(db)
+    wall, peak, _ = timed(
+        [
+            "ogr2ogr", "-f", "PostgreSQL", f"PG:host={PG['host']} port={PG['port']} user={PG['user']} dbname={db}",
+            str(vrt), "-nln", "boundaries", "-nlt", "PROMOTE_TO_MULTI", "-lco", "GEOMETRY_NAME=geom",
+            "--config", "PG_USE_COPY", "YES",
+        ]
+    )  # fmt: skip
+    rows = int(psql("SELECT count(*) FROM boundaries", db=db))
+    return wall, peak, rows
+
+
+def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measurements)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--runs", type=int, default=1, help="repeat each measurement, report the median"
+    )
+    args = parser.parse_args()
+    if shutil.which("ogr2ogr") is None:
+        sys.exit("ogr2ogr not found: apt-get install gdal-bin")
+    files = sorted(p for p in args.data.iterdir() if FILE_NAME.match(p.name))
+    countries = {p.name.split("admin")[0] for p in files}
+    print(f"data: {args.data}: {len(countries)} countries, {len(files)} files, "
+          f"{sum(p.stat().st_size for p in files) / 1e6:.1f} MB")  # fmt: skip
+
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from geo.importing.sources import discover_sources
+
+    chosen = [Path(s.label) for s in discover_sources([args.data]).files]
+    env = dict(
+        os.environ, DATABASE_URL=f"postgis://{PG['user']}@{PG['host']}:{PG['port']}/bench_mipaka"
+    )
+
+    results: dict[str, list[tuple[float, float]]] = {
+        k: [] for k in ("ogr_all", "ogr_chosen", "import", "reimport")
+    }
+    rows: dict[str, int] = {}
+    features = 0
+    with tempfile.TemporaryDirectory() as scratch:
+        (Path(scratch) / "all").mkdir()
+        all_vrt = union_vrt(files, Path(scratch) / "all")
+        (Path(scratch) / "chosen").mkdir()
+        chosen_vrt = union_vrt(chosen, Path(scratch) / "chosen")
+        for _ in range(args.runs):
+            wall, peak, rows["ogr_all"] = ogr2ogr(all_vrt, "bench_ogr")
+            results["ogr_all"].append((wall, peak))
+            wall, peak, rows["ogr_chosen"] = ogr2ogr(chosen_vrt, "bench_ogr")
+            results["ogr_chosen"].append((wall, peak))
+
+            psql("DROP DATABASE IF EXISTS bench_mipaka")
+            psql("CREATE DATABASE bench_mipaka")
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
+            )
+            manage = [sys.executable, "manage.py", "import_geojson", str(args.data)]
+            wall, peak, out = timed(manage, env=env)
+            results["import"].append((wall, peak))
+            features = int(re.search(r"features read\s+(\d+)", out).group(1))  # type: ignore[union-attr]
+            rows["import"] = int(psql("SELECT count(*) FROM geo_boundary", db="bench_mipaka"))
+            wall, peak, out = timed(manage, env=env)
+            assert "no changes" in out, out[-500:]
+            results["reimport"].append((wall, peak))
+    psql("DROP DATABASE IF EXISTS bench_mipaka")
+    psql("DROP DATABASE IF EXISTS bench_ogr")
+
+    def median(key: str) -> tuple[float, float]:
+        walls, peaks = zip(*results[key], strict=True)
+        return statistics.median(walls), max(peaks)
+
+    floor, floor_mb = median("ogr_all")
+    chosen_floor, chosen_mb = median("ogr_chosen")
+    first, first_mb = median("import")
+    again, again_mb = median("reimport")
+    print(f"\n{'what':<58}{'wall s':>8}{'peak MB':>9}{'rows':>7}")
+    print(
+        f"{'ogr2ogr, VRT union of all ' + str(len(files)) + ' files (floor)':<58}{floor:>8.2f}{floor_mb:>9.0f}{rows['ogr_all']:>7}"
+    )
+    print(
+        f"{'ogr2ogr, VRT union of the ' + str(len(chosen)) + ' files the import reads':<58}{chosen_floor:>8.2f}{chosen_mb:>9.0f}{rows['ogr_chosen']:>7}"
+    )
+    print(f"{'import_geojson, empty database':<58}{first:>8.2f}{first_mb:>9.0f}{rows['import']:>7}")
+    print(
+        f"{'import_geojson again, no change':<58}{again:>8.2f}{again_mb:>9.0f}{rows['import']:>7}"
+    )
+    print(f"\nfeatures read: {features}, {features / first:,.0f} features/s on the first import")
+    print(f"import / ogr2ogr(all files)        = {first / floor:.2f}x  (goal <= 2x)")
+    print(f"import / ogr2ogr(files it reads)   = {first / chosen_floor:.2f}x")
+    print(f"no-change re-import / first import = {again / first:.2f}x  (goal <= 0.25x)")
+    print(
+        f"peak memory of the import          = {max(first_mb, again_mb):.0f} MB  (goal < 2048 MB)"
+    )
+    print(f"runs per figure: {args.runs} (median wall, max peak)")
+
+
+if __name__ == "__main__":
+    main()
