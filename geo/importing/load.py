@@ -26,11 +26,30 @@ IMPORT_LOCK_KEY = 0x6D6970616B61
 
 @dataclass(frozen=True, slots=True)
 class GeometryUpdate:
-    """New geometry for one boundary (``full`` None: the source had none)."""
+    """New geometry for one boundary and its measures (``full`` None: the source had none)."""
 
     full: shapely.MultiPolygon | None
     source: GeometrySource
     digest: str
+    bbox: tuple[float, float, float, float] | None = None
+    area_km2: float | None = None
+    vertex_count: int = 0
+
+    @classmethod
+    def measure(
+        cls, full: shapely.MultiPolygon | None, *, source: GeometrySource, digest: str
+    ) -> GeometryUpdate:
+        """Build the update, measuring bbox, area and vertices of ``full``."""
+        if full is None:
+            return cls(full=None, source=GeometrySource.NONE, digest=digest)
+        return cls(
+            full=full,
+            source=source,
+            digest=digest,
+            bbox=bounding_box(full),
+            area_km2=area_km2(full),
+            vertex_count=int(shapely.get_num_coordinates(full)),
+        )
 
 
 def acquire_import_lock(*, wait: bool) -> None:
@@ -320,7 +339,7 @@ def _staging_row(
     if not (identity_changed or geometry is not None or set_simplified):
         return None
     full = geometry.full if geometry else None
-    bbox = bounding_box(full) if full is not None else (None, None, None, None)
+    bbox = geometry.bbox if geometry and geometry.bbox else (None, None, None, None)
     simple = simplified.get(planned.osm_id) if set_simplified else None
     return (
         ids[planned.osm_id],
@@ -336,8 +355,8 @@ def _staging_row(
         _wkb(full),
         str(geometry.source) if geometry else str(GeometrySource.NONE),
         *bbox,
-        area_km2(full) if full is not None else None,
-        int(shapely.get_num_coordinates(full)) if full is not None else 0,
+        geometry.area_km2 if geometry else None,
+        geometry.vertex_count if geometry else 0,
         geometry.digest if geometry else "",
         set_simplified,
         _wkb(simple),

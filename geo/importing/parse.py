@@ -254,6 +254,8 @@ def _read_geometry(
         return GeometryState.UNCHANGED, None
     if not isinstance(coordinates, list):
         raise GeometryProblem("coordinates are not a list", field="geometry.coordinates")
+    if kind == "Polygon":
+        quirks["polygon_promoted"] += 1
     polygons = [coordinates] if kind == "Polygon" else coordinates
     shape = build_multipolygon(polygons, quirks)
     if shape is None:

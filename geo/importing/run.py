@@ -164,6 +164,8 @@ def import_geojson(
     )
     if selection.twins_unused:
         report.quirks["simplified_twin_unused"] = selection.twins_unused
+    if selection.simplified_only:
+        report.quirks["full_file_missing"] = selection.simplified_only
     recorder = RunRecordProgress(run.pk, also=progress)
     try:
         with transaction.atomic(durable=True):
@@ -318,13 +320,11 @@ def _repair(
             progress.advance()
             continue
         full = repair_geometry(feature.geometry, quirks) if feature.geometry is not None else None
-        if full is None:
-            source = GeometrySource.NONE
-        else:
-            source = GeometrySource.SIMPLIFIED if feature.from_simplified else GeometrySource.FULL
-        updates[planned.osm_id] = GeometryUpdate(
-            full=full, source=source, digest=feature.geometry_digest
-        )
+        source = GeometrySource.SIMPLIFIED if feature.from_simplified else GeometrySource.FULL
+        update = GeometryUpdate.measure(full, source=source, digest=feature.geometry_digest)
+        if update.bbox and update.bbox[0] > update.bbox[2]:
+            quirks["crosses_antimeridian"] += 1
+        updates[planned.osm_id] = update
         progress.advance()
     return updates
 

@@ -32,6 +32,8 @@ class SourceSelection:
     skipped: list[str] = field(default_factory=list)
     # _simplified files not read because their full-resolution twin was given.
     twins_unused: int = 0
+    # Levels for which only the _simplified file exists (its geometry is kept).
+    simplified_only: int = 0
 
 
 def same_relation(a: str, b: str) -> bool:
@@ -72,6 +74,7 @@ def discover_sources(paths: Sequence[str | Path], *, country: str | None = None)
         # Full resolution wins; the _simplified twin stands in only when it is alone.
         selection.files.append(pair.get(False) or pair[True])
         selection.twins_unused += len(pair) - 1
+        selection.simplified_only += int(False not in pair)
     if not selection.files:
         where = ", ".join(str(p) for p in paths)
         raise NoInput(f"{where}: no R<id>admin<N>.json or admin_level_<N>.json file found")

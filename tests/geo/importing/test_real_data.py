@@ -69,6 +69,10 @@ def test_every_feature_lands_at_its_level(imported: ImportReport, posm_extracts:
     assert stored == expected_levels(posm_extracts)
     assert imported.quirks["self_parented_duplicate"] == 17  # Guernsey 9 + Malta 8
     assert imported.quirks["repaired_invalid"] >= 1  # Germany's simplified outline
+    assert imported.quirks["crosses_antimeridian"] >= 1  # New Zealand
+    assert imported.quirks["full_file_missing"] >= 6  # Uganda, Germany, Canada
+    assert imported.quirks["duplicate_sibling_name"] >= 735  # Canada's Middlesex
+    assert imported.quirks["missing_geometry"] > 0
 
 
 @pytest.mark.django_db

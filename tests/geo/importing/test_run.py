@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import psycopg
@@ -345,3 +346,52 @@ def test_a_record_is_trusted_only_while_the_stored_geometry_matches(tmp_path: Pa
     alpha = Boundary.with_geometry.get(osm_id="R111")
     assert alpha.geometry is not None
     assert alpha.geometry.area == pytest.approx(1.0)
+
+
+def two_countries_as_level_files(folder: Path) -> Path:
+    """Newer posm output: admin_level_<N> files holding two countries, integer ids, parent_id."""
+    write(
+        folder,
+        "admin_level_0_simplified.json",
+        collection(
+            feature(1, "None", name_en="Oneland", coordinates=square(0, 0, 2)),
+            feature(2, "Twoland", coordinates=square(5, 5, 2)),
+        ),
+    )
+    write(
+        folder,
+        "admin_level_1_simplified.json",
+        collection(
+            feature(11, "One North", country=1, parent_id=1, coordinates=square(0, 0)),
+            feature(21, "Two North", country=2, parent_id=2, coordinates=square(5, 5)),
+        ),
+    )
+    return folder
+
+
+def test_level_files_with_a_country_filter_import_one_country(tmp_path: Path) -> None:
+    """--country picks one country's features out of admin_level files holding several."""
+    report = import_geojson([two_countries_as_level_files(tmp_path)], country="R1")
+    assert sorted(Boundary.objects.values_list("osm_id", "path")) == [
+        ("1", "Oneland"),
+        ("11", "Oneland > One North"),
+    ]
+    assert len(report.skipped) == 2
+    assert report.quirks["integer_id"] == 4
+
+    import_geojson([tmp_path])
+    assert Boundary.objects.count() == 4
+    import_geojson([tmp_path], country="1")  # R1's files again: Twoland is not touched
+    assert Boundary.objects.count() == 4
+
+
+def test_zip_archives_import_end_to_end(tmp_path: Path) -> None:
+    """A zip of a country's files imports like the folder it came from."""
+    folder = tiny_country(tmp_path / "src")
+    archive = tmp_path / "tiny.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in folder.iterdir():
+            zf.write(path, f"geojson/{path.name}")
+    report = import_geojson([archive])
+    assert report.counts() == {"added": 7}
+    assert Boundary.objects.get(osm_id="R122").path == "Tinyland > East > Delta"
