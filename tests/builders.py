@@ -40,8 +40,8 @@ def feature(
     geometry_type: str = "Polygon",
     geometry: Any = "auto",
     name_en: str = "None",
-    country: str = "None",
-    state: str = "None",
+    country: str | int = "None",
+    state: str | int = "None",
     **extra: Any,
 ) -> dict[str, Any]:
     """A feature with posm-extracts properties (every value a string, "None" when missing)."""
