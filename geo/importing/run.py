@@ -39,7 +39,15 @@ from geo.importing.load import (
 from geo.importing.parse import digest_content, features_from_summary, parse_source
 from geo.importing.plan import ImportPlan, PlannedBoundary, plan_import
 from geo.importing.sources import discover_sources
-from geo.importing.types import GeometryState, ImportReport, ParsedFile, SourceFeature, SourceFile
+from geo.importing.types import (
+    Change,
+    DiffEntry,
+    GeometryState,
+    ImportReport,
+    ParsedFile,
+    SourceFeature,
+    SourceFile,
+)
 from geo.models import GeometrySource, ImportRun, ImportStatus
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -225,12 +233,18 @@ def _run(
             continue
         features.extend(rebuilt.features)
         report.quirks.update(rebuilt.quirks)
+        report.file_lines.append(
+            f"{source.label}: {len(rebuilt.features)} features (content as before)"
+        )
         progress.advance()
     parsed_files: list[ParsedFile] = []
     with _workers(to_parse) as pool:
         for parsed in pool.map(partial(parse_source, known_digests=known), to_parse):
             parsed_files.append(parsed)
             report.files_parsed += 1
+            report.file_lines.append(
+                f"{parsed.source.label}: {len(parsed.features)} features, {len(parsed.problems)} problems (parsed)"
+            )
             features.extend(parsed.features)
             report.quirks.update(parsed.quirks)
             problems.extend(str(problem) for problem in parsed.problems)
@@ -255,11 +269,11 @@ def _run(
     report.diff = plan.diff
     report.total_after = len(plan.boundaries)
     touched = {entry.osm_id for entry in plan.diff}
-    report.unchanged = sum(
-        1
+    report.unchanged_entries = [
+        DiffEntry(Change.UNCHANGED, b.osm_id, b.level, b.path)
         for b in plan.boundaries.values()
         if b.in_run and b.stored is not None and b.osm_id not in touched
-    )
+    ]
     if dry_run:
         return
     write_parsed_records(parsed_files)

@@ -101,6 +101,7 @@ class Change(StrEnum):
     GEOMETRY = "geometry changed"
     UPDATED = "updated"
     REMOVED = "removed"
+    UNCHANGED = "unchanged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +132,17 @@ class ImportReport:
     quirks: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)
-    unchanged: int = 0
+    # One line per file read: its feature count and whether it was parsed.
+    file_lines: list[str] = field(default_factory=list)
+    # Every feature of the run that did not change (for per-feature detail).
+    unchanged_entries: list[DiffEntry] = field(default_factory=list)
     total_after: int = 0
     seconds: float = 0.0
+
+    @property
+    def unchanged(self) -> int:
+        """How many features of the run were already stored exactly as read."""
+        return len(self.unchanged_entries)
 
     @property
     def changed(self) -> bool:

@@ -93,20 +93,32 @@ class Command(BaseCommand):
         self._print_report(report, verbosity=options["verbosity"])
 
     def _print_report(self, report: ImportReport, *, verbosity: int) -> None:
-        write = self.stdout.write
         if verbosity == 0:
             return
+        self._print_details(report, verbosity=verbosity)
+        self._print_summary(report)
+
+    def _print_details(self, report: ImportReport, *, verbosity: int) -> None:
+        write = self.stdout.write
+        if verbosity > 1:
+            for line in report.file_lines:
+                write(f"read {line}")
         limit = None if verbosity > 1 else 50
         entries = report.diff if limit is None else report.diff[:limit]
         for entry in entries:
             write(str(entry))
         if limit is not None and len(report.diff) > limit:
             write(f"… and {len(report.diff) - limit} more changes (-v 2 lists them all)")
+        if verbosity > 2:
+            for entry in report.unchanged_entries:
+                write(str(entry))
         for line in report.skipped if verbosity > 1 else report.skipped[:20]:
             write(f"skipped: {line}")
         if verbosity <= 1 and len(report.skipped) > 20:
             write(f"… and {len(report.skipped) - 20} more skipped (-v 2 lists them all)")
 
+    def _print_summary(self, report: ImportReport) -> None:
+        write = self.stdout.write
         counts = report.counts()
         rows = [
             ("files read", len(report.files)),

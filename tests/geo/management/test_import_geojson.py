@@ -93,3 +93,12 @@ def test_users_see_one_clear_line_never_a_traceback(tmp_path: Path) -> None:
         result.stderr.strip()
         == f"CommandError: {tmp_path / 'missing.json'}: no such file or folder"
     )
+
+
+def test_verbosity_three_lists_every_feature(tmp_path: Path) -> None:
+    """-v 2 adds a line per file; -v 3 also lists the features that did not change."""
+    run(str(tiny_country(tmp_path)))
+    output = run(str(tmp_path), "-v", "3")
+    assert "R1admin2.json: 4 features (content as before)" in output
+    assert "unchanged        L2 R121         Tinyland > East > Gamma" in output
+    assert "unchanged" not in run(str(tmp_path)).replace("unchanged  ", "")
