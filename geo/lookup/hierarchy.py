@@ -1,0 +1,113 @@
+"""An in-memory, read-only snapshot of the boundary tree, indexed for matching.
+
+Built once per process from the database (names and ids only, never
+geometry) and swapped whole when an import commits, so a lookup never waits
+on a query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+from geo.lookup.names import normalise_name, normalise_path
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A boundary as lookups see it."""
+
+    id: int
+    osm_id: str
+    name: str
+    name_en: str
+    level: int
+    parent_id: int | None
+    country_id: int | None
+    path: str
+
+
+# How a key names a place: its name, its English name, or a workspace alias.
+NameKind = str
+
+
+@dataclass(slots=True)
+class NameIndex:
+    """Normalised key → places it names, per level, with buckets for typo search."""
+
+    keys: dict[int, dict[str, list[tuple[int, NameKind]]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    # (level, first character) → keys, so a typo search compares against few keys.
+    buckets: dict[tuple[int, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, *, level: int, text: str, place_id: int, kind: NameKind) -> None:
+        """Index ``text`` as a name of a place."""
+        key = normalise_name(text)
+        if not key:
+            return
+        entries = self.keys[level].setdefault(key, [])
+        if not entries:
+            self.buckets[(level, key[0])].append(key)
+        if all(existing != place_id for existing, _ in entries):
+            entries.append((place_id, kind))
+
+    def lookup(self, level: int, key: str) -> list[tuple[int, NameKind]]:
+        """Places named exactly ``key`` at ``level``."""
+        return self.keys.get(level, {}).get(key, [])
+
+
+class Hierarchy:
+    """Every boundary, indexed by id, osm_id, normalised path and names."""
+
+    def __init__(self, places: Iterable[Place], *, version: int = 0) -> None:
+        self.version = version
+        self.places: dict[int, Place] = {place.id: place for place in places}
+        self.by_osm_id: dict[str, Place] = {place.osm_id: place for place in self.places.values()}
+        self.by_path: dict[str, list[Place]] = defaultdict(list)
+        self.names = NameIndex()
+        self.has_children: set[int] = set()
+        for place in self.places.values():
+            self.by_path[normalise_path(place.path)].append(place)
+            self.names.add(level=place.level, text=place.name, place_id=place.id, kind="name")
+            if place.name_en and place.name_en != place.name:
+                self.names.add(
+                    level=place.level, text=place.name_en, place_id=place.id, kind="name_en"
+                )
+            if place.parent_id is not None:
+                self.has_children.add(place.parent_id)
+
+    @classmethod
+    def from_database(cls, *, version: int = 0) -> Hierarchy:
+        """Load every boundary's names and links (no geometry)."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, osm_id, name, name_en, level, parent_id, country_id, path FROM geo_boundary"
+            )
+            return cls((Place(*row) for row in cursor.fetchall()), version=version)
+
+    def is_within(self, place: Place, ancestor_id: int) -> bool:
+        """Tell whether ``ancestor_id`` is the place itself or one of its ancestors."""
+        current: Place | None = place
+        while current is not None:
+            if current.id == ancestor_id:
+                return True
+            current = self.places.get(current.parent_id) if current.parent_id else None
+        return False
+
+    def parent_of(self, place: Place) -> Place | None:
+        """Return the place's parent, if any."""
+        return self.places.get(place.parent_id) if place.parent_id else None
+
+
+def alias_index(hierarchy: Hierarchy, aliases: Iterable[tuple[int, str]]) -> NameIndex:
+    """Index a workspace's aliases ``(boundary id, alias)`` by the level of their boundary."""
+    index = NameIndex()
+    for boundary_id, alias in aliases:
+        place = hierarchy.places.get(boundary_id)
+        if place is not None:
+            index.add(level=place.level, text=alias, place_id=place.id, kind="alias")
+    return index

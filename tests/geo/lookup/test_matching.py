@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from geo.lookup.hierarchy import Hierarchy, Place, alias_index
+from geo.lookup.matching import Method, Scope, match_text, resolve_parent
+from tests.conftest import ROOT
+
+REFERENCE = Path(os.environ.get("MIPAKA_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
+
+
+def build(rows: list[dict[str, Any]]) -> tuple[Hierarchy, list[tuple[int, str]]]:
+    """A hierarchy from goflow-cases style rows (osm_id, name, level, parent, aliases)."""
+    ids = {row["osm_id"]: number for number, row in enumerate(rows, start=1)}
+    paths: dict[str, str] = {}
+    places, aliases = [], []
+    for row in rows:
+        parent = row.get("parent")
+        paths[row["osm_id"]] = f"{paths[parent]} > {row['name']}" if parent else row["name"]
+        country = row["osm_id"]
+        while (up := next(r for r in rows if r["osm_id"] == country).get("parent")) is not None:
+            country = up
+        places.append(
+            Place(ids[row["osm_id"]], row["osm_id"], row["name"], row.get("name_en", ""), row["level"],
+                  ids.get(parent) if parent else None, ids[country], paths[row["osm_id"]])
+        )  # fmt: skip
+        aliases += [(ids[row["osm_id"]], alias) for alias in row.get("aliases", [])]
+    return Hierarchy(places), aliases
+
+
+GOFLOW = json.loads((REFERENCE / "goflow-cases.json").read_text())
+HIERARCHY, ALIASES = build(GOFLOW["hierarchy"])
+ALIAS_INDEX = alias_index(HIERARCHY, ALIASES)
+
+
+def answer(
+    hierarchy: Hierarchy, text: str, level: int, parent: str | None = None, **kwargs: Any
+) -> str | None:
+    """The path a flow gets, as has_state/has_district/has_ward would use it (None: no match)."""
+    aliases = kwargs.pop("aliases", ALIAS_INDEX)
+    scope_parent = None
+    if parent is not None:
+        scope_parent = resolve_parent(hierarchy, parent, level=level, aliases=aliases)
+        if scope_parent is None:
+            return None
+    result = match_text(
+        hierarchy, text, scope=Scope(level=level, parent=scope_parent), aliases=aliases, **kwargs
+    )
+    return result.best.place.path if result.best else None
+
+
+@pytest.mark.parametrize(
+    "case", GOFLOW["cases"], ids=lambda c: f"L{c['level']}:{c['text']}|{c['parent']}"
+)
+def test_goflow_acceptance_cases(case: dict[str, Any]) -> None:
+    """Every has_state / has_district / has_ward case of goflow gives goflow's answer."""
+    assert answer(HIERARCHY, case["text"], case["level"], case["parent"]) == case["expect"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Ile-de-France", "Rwanda > Île-de-France"),  # no accent: RapidPro fails this
+        ("QUEBEC", "Rwanda > Québec"),
+        ("ＱＵＥＢＥＣ", "Rwanda > Québec"),  # full-width
+        ("\u200fKigali\u200e City", "Rwanda > Kigali City"),  # bidi marks
+        ("Kigali\u00a0City", "Rwanda > Kigali City"),  # no-break space
+        ("Kigali-City", "Rwanda > Kigali City"),  # RapidPro keeps the hyphenated token whole
+        ("I'm in paktikaa", "Rwanda > Paktika"),  # one typo
+        ("rwanda > kigali city", "Rwanda > Kigali City"),
+        ("Rwanda > Kigali City > Gasabo", None),  # a district path is not a state
+    ],
+)
+def test_beyond_rapidpro(text: str, expected: str | None) -> None:
+    """Case, accent, width, bidi, space and hyphen folding; typos; paths respect the level."""
+    assert answer(HIERARCHY, text, 1) == expected
+
+
+def place_rows(*specs: tuple[str, str, int, str | None]) -> list[dict[str, Any]]:
+    return [{"osm_id": o, "name": n, "level": lvl, "parent": p} for o, n, lvl, p in specs]
+
+
+def test_longest_name_wins() -> None:
+    """'I live in New York' finds New York, not York (goflow tries single words first)."""
+    hierarchy, _ = build(
+        place_rows(("R1", "USA", 0, None), ("R2", "York", 1, "R1"), ("R3", "New York", 1, "R1"))
+    )
+    assert answer(hierarchy, "I live in New York", 1, aliases=None) == "USA > New York"
+    assert answer(hierarchy, "York please", 1, aliases=None) == "USA > York"
+
+
+def test_equally_good_matches_are_reported_as_ambiguous() -> None:
+    """Two states both named in the text give both results and no single answer."""
+    hierarchy, _ = build(
+        place_rows(("R1", "Land", 0, None), ("R2", "Kano", 1, "R1"), ("R3", "Kaduna", 1, "R1"))
+    )
+    result = match_text(hierarchy, "kano or kaduna", scope=Scope(level=1))
+    assert result.ambiguous is True
+    assert result.best is None
+    assert [m.place.name for m in result.matches] == ["Kaduna", "Kano"]
+
+
+def test_district_without_parent_must_be_unique() -> None:
+    """Remera exists under two states: without a state it is ambiguous; with one it is found."""
+    hierarchy, _ = build(
+        place_rows(
+            ("R1", "Rwanda", 0, None), ("R2", "Kigali City", 1, "R1"), ("R3", "East", 1, "R1"),
+            ("R4", "Remera", 2, "R2"), ("R5", "Remera", 2, "R3"),
+        )
+    )  # fmt: skip
+    assert answer(hierarchy, "Remera", 2, aliases=None) is None
+    assert (
+        answer(hierarchy, "Remera", 2, "kigali city", aliases=None)
+        == "Rwanda > Kigali City > Remera"
+    )
+    assert answer(hierarchy, "Remera", 2, "R3", aliases=None) == "Rwanda > East > Remera"
+
+
+def test_typos_need_a_clear_winner_and_a_long_enough_name() -> None:
+    """A typo matches only one place strictly closer than all others, in names of 5+ letters."""
+    hierarchy, _ = build(
+        place_rows(
+            ("R1", "Rwanda", 0, None), ("R2", "Kigali", 1, "R1"), ("R3", "Nyarugenge", 2, "R2"),
+            ("R4", "Gasabo", 2, "R2"), ("R5", "Gasaba", 2, "R2"), ("R6", "Huye", 2, "R2"),
+        )
+    )  # fmt: skip
+    assert answer(hierarchy, "Nyarugengee", 2, aliases=None) == "Rwanda > Kigali > Nyarugenge"
+    assert (
+        answer(hierarchy, "nyarugnege", 2, aliases=None) == "Rwanda > Kigali > Nyarugenge"
+    )  # 2 edits, long name
+    assert answer(hierarchy, "Gasabi", 2, aliases=None) is None  # 1 edit from Gasabo and Gasaba
+    assert answer(hierarchy, "Huya", 2, aliases=None) is None  # too short to guess
+    assert answer(hierarchy, "Nyarugengee", 2, aliases=None, fuzzy=False) is None
+
+
+def test_typo_matches_say_how_they_matched() -> None:
+    """A fuzzy match carries its method and a score below an exact one."""
+    result = match_text(HIERARCHY, "Paktikka", scope=Scope(level=1), aliases=ALIAS_INDEX)
+    assert result.best is not None
+    assert result.best.method is Method.FUZZY
+    assert 0 < result.best.score < 0.95
+
+
+def test_english_names_match_too() -> None:
+    """Both the local name and name_en find a boundary."""
+    rows = place_rows(("R1", "Rwanda", 0, None))
+    rows.append(
+        {
+            "osm_id": "R2",
+            "name": "Umujyi wa Kigali",
+            "name_en": "Kigali City",
+            "level": 1,
+            "parent": "R1",
+        }
+    )
+    hierarchy, _ = build(rows)
+    assert answer(hierarchy, "kigali city", 1, aliases=None) == "Rwanda > Umujyi wa Kigali"
+    assert answer(hierarchy, "umujyi wa kigali", 1, aliases=None) == "Rwanda > Umujyi wa Kigali"
+
+
+def test_country_scope_excludes_other_countries() -> None:
+    """A workspace scoped to one country never matches another country's places."""
+    hierarchy, _ = build(
+        place_rows(
+            ("R1", "A", 0, None),
+            ("R2", "Kano", 1, "R1"),
+            ("R3", "B", 0, None),
+            ("R4", "Kano", 1, "R3"),
+        )
+    )
+    country_b = hierarchy.by_osm_id["R3"].id
+    result = match_text(hierarchy, "Kano", scope=Scope(level=1, country_id=country_b))
+    assert [m.place.osm_id for m in result.matches] == ["R4"]
+    assert result.ambiguous is False
