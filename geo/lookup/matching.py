@@ -122,7 +122,7 @@ def match_text(
     normalised = normalise_name(text)
     if not normalised:
         return NO_MATCH
-    found = _exact(hierarchy, indexes, normalised, scope, Method.EXACT, 1.0)
+    found = _exact(hierarchy, indexes, normalised, scope, method=Method.EXACT, score=1.0)
     if found:
         return _result(found, scope)
     words = normalised.split()
@@ -130,7 +130,7 @@ def match_text(
         found = []
         for start in range(len(words) - size + 1):
             phrase = " ".join(words[start : start + size])
-            found += _exact(hierarchy, indexes, phrase, scope, Method.TOKEN, 0.95)
+            found += _exact(hierarchy, indexes, phrase, scope, method=Method.TOKEN, score=0.95)
         if found:
             return _result(found, scope)
     if fuzzy:
@@ -143,6 +143,7 @@ def _exact(
     indexes: list[NameIndex],
     key: str,
     scope: Scope,
+    *,
     method: Method,
     score: float,
 ) -> list[Match]:

@@ -70,9 +70,9 @@ def tokens(text: str) -> list[str]:
 
 
 def normalise_path(text: str) -> str:
-    """Fold a ``Country > State > District`` path segment by segment.
+    r"""Fold a ``Country > State > District`` path segment by segment.
 
-    >>> normalise_path("RWANDA >KIGALI \\t CITY.")
+    >>> normalise_path("RWANDA >KIGALI \t CITY.")
     'rwanda > kigali city'
     """
     return " > ".join(normalise_name(part) for part in text.strip().rstrip(".").split(">"))
