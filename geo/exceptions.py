@@ -22,6 +22,8 @@ class ErrorCode(StrEnum):
     DOWNLOAD_FAILED = "download_failed"
     BOUNDARY_NOT_FOUND = "not_found"
     INVALID_QUERY = "invalid_query"
+    ALIAS_CONFLICT = "alias_conflict"
+    UNAUTHORIZED = "unauthorized"
 
 
 class GeoError(Exception):
@@ -85,3 +87,17 @@ class InvalidQuery(GeoError):
     """A request parameter is missing or malformed."""
 
     code = ErrorCode.INVALID_QUERY
+
+
+class AliasConflict(GeoError):
+    """An alias would name two siblings in one workspace."""
+
+    code = ErrorCode.ALIAS_CONFLICT
+    http_status = 409
+
+
+class Unauthorized(GeoError):
+    """No token, or a token that opens nothing."""
+
+    code = ErrorCode.UNAUTHORIZED
+    http_status = 401

@@ -122,10 +122,53 @@ class Workspace(models.Model):
         related_name="+",
         limit_choices_to={"level": Level.COUNTRY},
     )
+    # Bumped on every alias change, so every worker rebuilds its alias index.
+    aliases_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
         return self.name
+
+
+class ApiToken(models.Model):
+    """A secret that lets an integration act for a workspace.
+
+    Only a SHA-256 digest of the token is stored; the token itself is shown
+    once, when it is created.
+    """
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tokens")
+    name = models.CharField(max_length=128, blank=True, default="")
+    prefix = models.CharField(max_length=8)
+    key_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.workspace})"
+
+
+class Role(models.TextChoices):
+    """What a person may do in a workspace."""
+
+    ADMIN = "admin"  # also manages people and tokens
+    EDITOR = "editor"  # edits aliases
+    VIEWER = "viewer"  # looks
+
+
+class Membership(models.Model):
+    """A person's role in a workspace."""
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="memberships")
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "workspace"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.workspace} ({self.role})"
 
 
 class BoundaryAlias(models.Model):

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from geo.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("v1/ping", views.ping, name="ping"),
+    path("v1/match", views.match, name="match"),
+    path("v1/locate", views.locate, name="locate"),
+    path("v1/boundaries", views.boundary_list, name="boundaries"),
+    path("v1/boundaries/<str:osm_id>", views.boundary_detail, name="boundary"),
+    path("v1/boundaries/<str:osm_id>/aliases", views.boundary_aliases, name="boundary-aliases"),
+]

@@ -1,0 +1,157 @@
+"""The lookup API (v1): thin views over ``geo.lookup``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from django.http import HttpRequest
+
+from geo.aliases import set_aliases
+from geo.api import params
+from geo.api.errors import api_endpoint
+from geo.api.serialize import match_to_dict, place_to_dict
+from geo.exceptions import InvalidQuery
+from geo.lookup.boundaries import aliases_of, geometry_geojson, get_boundary, list_boundaries
+from geo.lookup.service import find_at_points, find_matches
+from geo.models import Boundary, Workspace
+from geo.workspaces import WorkspaceAccess
+
+MAX_POINTS = 10_000
+
+
+@api_endpoint("GET")
+def ping(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """Answer trivially (authenticated): the framework's floor in benchmarks."""
+    return {"ok": True, "workspace": access.name}
+
+
+@api_endpoint("GET")
+def match(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """Free text → boundaries at a level (has_state / has_district / has_ward)."""
+    query = request.GET
+    text = params.text(query, "text", required=True)
+    level = params.integer(query, "level", low=0, high=3, required=True)
+    assert text is not None and level is not None
+    outcome = find_matches(
+        access,
+        text=text,
+        level=level,
+        parent=params.text(query, "parent"),
+        country=params.text(query, "country"),
+        fuzzy=params.boolean(query, "fuzzy", default=True),
+    )
+    hierarchy = outcome.hierarchy
+    return {
+        "results": [match_to_dict(m, hierarchy) for m in outcome.result.matches],
+        "ambiguous": outcome.result.ambiguous,
+        "parent": place_to_dict(outcome.parent, hierarchy) if outcome.parent else None,
+        "parent_found": not outcome.parent_unresolved,
+    }
+
+
+@api_endpoint("GET", "POST")
+def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """Point(s) → every boundary containing each, country first."""
+    if request.method == "GET":
+        lat = params.number(request.GET, "lat", low=-90, high=90)
+        lng = params.number(request.GET, "lng", low=-180, high=180)
+        hierarchy, (places,) = find_at_points(access, lons=np.array([lng]), lats=np.array([lat]))
+        return {"results": [place_to_dict(p, hierarchy) for p in places]}
+    lons, lats = _points(params.json_body(request, max_bytes=MAX_POINTS * 64))
+    hierarchy, found = find_at_points(access, lons=lons, lats=lats)
+    return {"results": [[place_to_dict(p, hierarchy) for p in places] for places in found]}
+
+
+def _points(body: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    points = body.get("points")
+    if not isinstance(points, list):
+        raise InvalidQuery("points: required, a list of [lng, lat] pairs")
+    if len(points) > MAX_POINTS:
+        raise InvalidQuery(f"points: at most {MAX_POINTS:,} per request, got {len(points):,}")
+    if not all(
+        isinstance(p, list)
+        and len(p) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in p)
+        for p in points
+    ):
+        raise InvalidQuery("points: each point must be [lng, lat] with two numbers")
+    array = np.array(points, dtype=np.float64).reshape(-1, 2)
+    lons, lats = array[:, 0], array[:, 1]
+    bad = np.flatnonzero(~((np.abs(lons) <= 180) & (np.abs(lats) <= 90)))
+    if bad.size:
+        raise InvalidQuery(f"points[{bad[0]}]: lng must be -180..180 and lat -90..90")
+    return lons, lats
+
+
+@api_endpoint("GET")
+def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """Boundaries by path, filtered by level, parent and name/alias, paged."""
+    query = request.GET
+    page_size = params.integer(query, "page_size", low=1, high=500, default=100)
+    page = params.integer(query, "page", low=1, high=1_000_000, default=1)
+    assert page_size is not None and page is not None
+    listing = list_boundaries(
+        access,
+        level=params.integer(query, "level", low=0, high=3),
+        parent=params.text(query, "parent"),
+        q=params.text(query, "q", max_length=255),
+        page=page,
+        page_size=page_size,
+    )
+    aliases = aliases_of(access, [b.pk for b in listing.items])
+    return {
+        "count": listing.count,
+        "page": listing.page,
+        "pages": listing.pages,
+        "results": [_boundary_to_dict(b, aliases[b.pk]) for b in listing.items],
+    }
+
+
+@api_endpoint("GET")
+def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
+    """One boundary; ``?geometry=simplified|full`` adds its GeoJSON geometry."""
+    kind = params.text(request.GET, "geometry")
+    if kind is not None and kind not in {"simplified", "full"}:
+        raise InvalidQuery("geometry: must be simplified or full")
+    boundary = get_boundary(access, osm_id)
+    body = _boundary_to_dict(boundary, aliases_of(access, [boundary.pk])[boundary.pk])
+    body |= {
+        "bbox": [boundary.bbox_west, boundary.bbox_south, boundary.bbox_east, boundary.bbox_north]
+        if boundary.bbox_west is not None
+        else None,
+        "area_km2": boundary.area_km2,
+        "geometry_source": boundary.geometry_source,
+    }
+    if kind is not None:
+        body["geometry"] = geometry_geojson(boundary.pk, kind=kind)
+    return body
+
+
+@api_endpoint("GET", "PUT")
+def boundary_aliases(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
+    """Read or replace the workspace's aliases of one boundary."""
+    if request.method == "PUT":
+        body = params.json_body(request)
+        aliases = body.get("aliases")
+        if not isinstance(aliases, list):
+            raise InvalidQuery("aliases: required, a list of strings")
+        workspace = Workspace.objects.get(pk=access.id)
+        return {
+            "osm_id": osm_id,
+            "aliases": set_aliases(workspace=workspace, osm_id=osm_id, aliases=aliases),
+        }
+    boundary = get_boundary(access, osm_id)
+    return {"osm_id": osm_id, "aliases": aliases_of(access, [boundary.pk])[boundary.pk]}
+
+
+def _boundary_to_dict(boundary: Boundary, aliases: list[str]) -> dict[str, Any]:
+    return {
+        "osm_id": boundary.osm_id,
+        "name": boundary.name,
+        "name_en": boundary.name_en,
+        "level": boundary.level,
+        "path": boundary.path,
+        "parent_osm_id": boundary.parent.osm_id if boundary.parent else None,
+        "aliases": aliases,
+    }

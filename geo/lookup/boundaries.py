@@ -1,0 +1,101 @@
+"""Reads of stored boundaries for listings and details (the database, not the snapshot)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from geo.exceptions import BoundaryNotFound
+from geo.models import Boundary, BoundaryAlias
+from geo.workspaces import WorkspaceAccess
+
+GEOMETRY_COLUMNS = {"simplified": "simplified_geometry", "full": "geometry"}
+
+
+def boundaries_in_scope(access: WorkspaceAccess) -> QuerySet[Boundary]:
+    """Boundaries the workspace may see (its country, or every country)."""
+    queryset = Boundary.objects.all()
+    if access.country_id is not None:
+        queryset = queryset.filter(country_id=access.country_id)
+    return queryset
+
+
+def get_boundary(access: WorkspaceAccess, osm_id: str) -> Boundary:
+    """Return one boundary the workspace may see.
+
+    Raises
+    ------
+    BoundaryNotFound
+        No such osm_id in the workspace's scope.
+    """
+    boundary = boundaries_in_scope(access).select_related("parent").filter(osm_id=osm_id).first()
+    if boundary is None:
+        raise BoundaryNotFound(f"no boundary {osm_id!r}")
+    return boundary
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing."""
+
+    items: list[Boundary]
+    count: int
+    page: int
+    pages: int
+
+
+def list_boundaries(
+    access: WorkspaceAccess,
+    *,
+    level: int | None = None,
+    parent: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> Page:
+    """List boundaries by path, filtered by level, parent osm_id and a name/alias substring."""
+    queryset = boundaries_in_scope(access).select_related("parent")
+    if level is not None:
+        queryset = queryset.filter(level=level)
+    if parent is not None:
+        queryset = queryset.filter(parent__osm_id=parent)
+    if q:
+        aliased = BoundaryAlias.objects.filter(workspace_id=access.id, name__icontains=q).values(
+            "boundary_id"
+        )
+        queryset = queryset.filter(
+            Q(name__icontains=q) | Q(name_en__icontains=q) | Q(id__in=aliased)
+        )
+    count = queryset.count()
+    pages = max(1, -(-count // page_size))
+    items = list(queryset.order_by("path", "osm_id")[(page - 1) * page_size : page * page_size])
+    return Page(items=items, count=count, page=page, pages=pages)
+
+
+def aliases_of(access: WorkspaceAccess, boundary_ids: list[int]) -> dict[int, list[str]]:
+    """Return the workspace's aliases of these boundaries, sorted, by boundary id."""
+    result: dict[int, list[str]] = {i: [] for i in boundary_ids}
+    rows = BoundaryAlias.objects.filter(
+        workspace_id=access.id, boundary_id__in=boundary_ids
+    ).values_list("boundary_id", "name")
+    for boundary_id, name in rows:
+        result[boundary_id].append(name)
+    for names in result.values():
+        names.sort(key=str.casefold)
+    return result
+
+
+def geometry_geojson(boundary_id: int, *, kind: str, decimals: int = 6) -> dict[str, Any] | None:
+    """Return a boundary's geometry as an RFC 7946 GeoJSON object (counter-clockwise exteriors)."""
+    column = GEOMETRY_COLUMNS[kind]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT ST_AsGeoJSON(ST_ForcePolygonCCW({column}), %s) FROM geo_boundary WHERE id = %s",  # noqa: S608 (column from a fixed map)
+            [decimals, boundary_id],
+        )
+        row = cursor.fetchone()
+    return json.loads(row[0]) if row and row[0] else None

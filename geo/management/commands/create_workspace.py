@@ -1,0 +1,37 @@
+"""``manage.py create_workspace NAME [--country OSM_ID]``: prints the API token last."""
+
+from __future__ import annotations
+
+from argparse import ArgumentParser
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from geo.exceptions import GeoError
+from geo.workspaces import create_workspace
+
+
+class Command(BaseCommand):
+    """Create a workspace and print its first API token as the last line (scripts read it)."""
+
+    help = "Create a workspace (a tenant), optionally scoped to one imported country, and print its API token."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        """Declare the command's options."""
+        parser.add_argument("name")
+        parser.add_argument("--country", help="osm_id of an imported country, e.g. R171496")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Create the workspace and print the token."""
+        try:
+            workspace, token = create_workspace(
+                name=options["name"], country_osm_id=options["country"]
+            )
+        except GeoError as exc:
+            raise CommandError(exc.message) from exc
+        scope = f"country {workspace.country}" if workspace.country else "every imported country"
+        self.stdout.write(
+            f"Created workspace {workspace.name!r} (#{workspace.pk}), seeing {scope}."
+        )
+        self.stdout.write("Its API token (shown once; send it as 'Authorization: Token <token>'):")
+        self.stdout.write(token)
