@@ -87,9 +87,9 @@ def test_bad_requests_name_the_field(api: ApiClient, params: dict[str, Any], mes
 
 def test_tokens_are_required(api: ApiClient) -> None:
     """No token or a wrong one is 401 and nothing else."""
-    anonymous = api.client.get("/api/v1/match", {"text": "Gasabo", "level": 2})
+    anonymous = api.client.get("/api/v1/match", {"text": "Gasabo", "level": "2"})
     wrong = api.client.get(
-        "/api/v1/match", {"text": "Gasabo", "level": 2}, headers={"Authorization": "Token nope"}
+        "/api/v1/match", {"text": "Gasabo", "level": "2"}, headers={"Authorization": "Token nope"}
     )
     for response in (anonymous, wrong):
         assert response.status_code == 401
