@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from geo.api import rapidpro
+
 
 def health(request: HttpRequest) -> JsonResponse:
     """Answer a liveness probe without touching the database."""
@@ -14,4 +16,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("api/", include("geo.api.urls")),
+    path("api/v2/boundaries.json", rapidpro.boundaries, name="rapidpro-boundaries"),
+    path("api/internal/locations.json", rapidpro.locations, name="rapidpro-locations"),
 ]

@@ -99,3 +99,19 @@ def geometry_geojson(boundary_id: int, *, kind: str, decimals: int = 6) -> dict[
         )
         row = cursor.fetchone()
     return json.loads(row[0]) if row and row[0] else None
+
+
+def geometries_geojson(
+    boundary_ids: list[int], *, kind: str, decimals: int = 6
+) -> dict[int, dict[str, Any]]:
+    """Return many boundaries' geometries as RFC 7946 GeoJSON, by id (one query)."""
+    column = GEOMETRY_COLUMNS[kind]
+    if not boundary_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, ST_AsGeoJSON(ST_ForcePolygonCCW({column}), %s) FROM geo_boundary"  # noqa: S608 (column from a fixed map)
+            f" WHERE id = ANY(%s) AND {column} IS NOT NULL",
+            [decimals, boundary_ids],
+        )
+        return {row_id: json.loads(text) for row_id, text in cursor.fetchall()}
