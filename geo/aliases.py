@@ -10,6 +10,7 @@ from django.db.models import F
 from geo.exceptions import AliasConflict, BoundaryNotFound, InvalidQuery
 from geo.lookup.names import normalise_name
 from geo.models import Boundary, BoundaryAlias, Workspace
+from geo.workspaces import forget_cached_tokens
 
 MAX_ALIAS_LENGTH = 255
 MAX_ALIASES = 100
@@ -94,4 +95,6 @@ def set_aliases(*, workspace: Workspace, osm_id: str, aliases: Sequence[object])
         BoundaryAlias(workspace=workspace, boundary=boundary, name=a) for a in wanted
     )
     Workspace.objects.filter(pk=workspace.pk).update(aliases_version=F("aliases_version") + 1)
+    # This process sees the new version at once; other workers within TOKEN_CACHE_SECONDS.
+    forget_cached_tokens()
     return sorted(wanted, key=str.casefold)
