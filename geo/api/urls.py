@@ -1,10 +1,11 @@
 from django.urls import path
 
-from geo.api import views
+from geo.api import openapi, views
 
 app_name = "api"
 
 urlpatterns = [
+    path("v1/openapi.json", openapi.openapi_document, name="openapi"),
     path("v1/ping", views.ping, name="ping"),
     path("v1/match", views.match, name="match"),
     path("v1/locate", views.locate, name="locate"),

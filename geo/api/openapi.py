@@ -1,0 +1,362 @@
+"""The OpenAPI 3.1 description of the HTTP API, served at ``/api/v1/openapi.json``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_GET
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+ERRORS = {
+    "400": _error("Malformed or missing parameter; the message names the field."),
+    "401": _error("No token, or an unknown token."),
+    "404": _error("Unknown osm_id or country."),
+    "405": _error("Method not allowed."),
+}
+
+
+def _param(
+    name: str,
+    description: str,
+    *,
+    required: bool = False,
+    schema: dict[str, Any] | None = None,
+    where: str = "query",
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "description": description,
+        "schema": schema or {"type": "string"},
+    }
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+LEVEL = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 3,
+    "description": "0 country, 1 state, 2 district, 3 ward",
+}
+PLACE = {"$ref": "#/components/schemas/Place"}
+OSM_ID = _param("osm_id", "The boundary's osm_id (R171496).", required=True, where="path")
+
+PATHS: dict[str, Any] = {
+    "/api/v1/ping": {
+        "get": {
+            "summary": "Trivial authenticated answer",
+            "responses": {"200": _json({"type": "object"}), **ERRORS},
+        }
+    },
+    "/api/v1/match": {
+        "get": {
+            "summary": "Free text → boundaries at a level (has_state / has_district / has_ward)",
+            "parameters": [
+                _param("text", "What the contact typed.", required=True),
+                _param("level", "Level asked for.", required=True, schema=LEVEL),
+                _param(
+                    "parent",
+                    "The parent: an osm_id, a path, or free text resolved at the level above.",
+                ),
+                _param("country", "Limit to one country (workspaces without a country)."),
+                _param("fuzzy", "Allow typo matches (default true).", schema={"type": "boolean"}),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "results": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Match"},
+                            },
+                            "ambiguous": {
+                                "type": "boolean",
+                                "description": "Several equally good results: no single answer.",
+                            },
+                            "parent": {"oneOf": [PLACE, {"type": "null"}]},
+                            "parent_found": {"type": "boolean"},
+                        },
+                    }
+                ),
+                **ERRORS,
+            },
+        }
+    },
+    "/api/v1/locate": {
+        "get": {
+            "summary": "Every boundary containing a point, country first",
+            "parameters": [
+                _param("lat", "Latitude, -90..90.", required=True, schema={"type": "number"}),
+                _param("lng", "Longitude, -180..180.", required=True, schema={"type": "number"}),
+            ],
+            "responses": {
+                "200": _json(
+                    {"type": "object", "properties": {"results": {"type": "array", "items": PLACE}}}
+                ),
+                **ERRORS,
+            },
+        },
+        "post": {
+            "summary": "Every boundary containing each of up to 10,000 points, in order",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["points"],
+                            "properties": {
+                                "points": {
+                                    "type": "array",
+                                    "maxItems": 10000,
+                                    "items": {
+                                        "type": "array",
+                                        "items": {"type": "number"},
+                                        "minItems": 2,
+                                        "maxItems": 2,
+                                        "description": "[lng, lat]",
+                                    },
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "results": {"type": "array", "items": {"type": "array", "items": PLACE}}
+                        },
+                    }
+                ),
+                **ERRORS,
+            },
+        },
+    },
+    "/api/v1/boundaries": {
+        "get": {
+            "summary": "Boundaries by path, paged",
+            "parameters": [
+                _param("level", "Only this level.", schema=LEVEL),
+                _param("parent", "Only children of this osm_id."),
+                _param("q", "Name, English name or alias contains this."),
+                _param("page", "1-based page.", schema={"type": "integer", "minimum": 1}),
+                _param(
+                    "page_size",
+                    "1 to 500, default 100.",
+                    schema={"type": "integer", "minimum": 1, "maximum": 500},
+                ),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "count": {"type": "integer"},
+                            "page": {"type": "integer"},
+                            "pages": {"type": "integer"},
+                            "results": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Boundary"},
+                            },
+                        },
+                    }
+                ),
+                **ERRORS,
+            },
+        }
+    },
+    "/api/v1/boundaries/{osm_id}": {
+        "get": {
+            "summary": "One boundary, optionally with its GeoJSON geometry",
+            "parameters": [
+                OSM_ID,
+                _param("geometry", "Add the geometry.", schema={"enum": ["simplified", "full"]}),
+            ],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Boundary"}), **ERRORS},
+        }
+    },
+    "/api/v1/boundaries/{osm_id}/aliases": {
+        "get": {
+            "summary": "The workspace's aliases of a boundary",
+            "parameters": [OSM_ID],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Aliases"}), **ERRORS},
+        },
+        "put": {
+            "summary": "Replace the workspace's aliases of a boundary",
+            "parameters": [OSM_ID],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["aliases"],
+                            "properties": {
+                                "aliases": {
+                                    "type": "array",
+                                    "items": {"type": "string", "maxLength": 255},
+                                }
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/Aliases"}),
+                "409": _error("An alias already names a sibling in this workspace."),
+                **ERRORS,
+            },
+        },
+    },
+    "/api/v2/boundaries.json": {
+        "get": {
+            "summary": "RapidPro API v2 boundaries (cursor paging by osm_id, 250 a page)",
+            "parameters": [
+                _param("geometry", "Include the simplified geometry.", schema={"type": "boolean"}),
+                _param("cursor", "From the previous page's next URL."),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "next": {"type": ["string", "null"]},
+                            "previous": {"type": "null"},
+                            "results": {"type": "array"},
+                        },
+                    }
+                ),
+                **ERRORS,
+            },
+        }
+    },
+    "/api/internal/locations.json": {
+        "get": {
+            "summary": "RapidPro internal locations (unknown level → empty list, as RapidPro)",
+            "parameters": [
+                _param("level", "state, district or ward."),
+                _param("query", "Path contains this."),
+                _param("cursor", "From next."),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "next": {"type": ["string", "null"]},
+                            "results": {"type": "array"},
+                        },
+                    }
+                ),
+                **ERRORS,
+            },
+        }
+    },
+}
+
+DOCUMENT: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Mipaka",
+        "version": "1",
+        "description": "Administrative boundaries for messaging flows: text and points to boundaries.",
+    },
+    "security": [{"token": []}],
+    "paths": PATHS,
+    "components": {
+        "securitySchemes": {
+            "token": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "Token <token>",
+            }
+        },
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "required": ["error"],
+                "properties": {
+                    "error": {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    }
+                },
+            },
+            "Place": {
+                "type": "object",
+                "properties": {
+                    "osm_id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "name_en": {"type": "string"},
+                    "level": LEVEL,
+                    "path": {"type": "string", "example": "Rwanda > Kigali City > Gasabo"},
+                    "parent_osm_id": {"type": ["string", "null"]},
+                },
+            },
+            "Match": {
+                "allOf": [
+                    PLACE,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "match": {
+                                "type": "object",
+                                "properties": {
+                                    "method": {"enum": ["path", "exact", "token", "fuzzy"]},
+                                    "field": {"enum": ["name", "name_en", "alias", "path"]},
+                                    "text": {"type": "string"},
+                                    "score": {"type": "number"},
+                                },
+                            }
+                        },
+                    },
+                ]
+            },
+            "Boundary": {
+                "allOf": [
+                    PLACE,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "aliases": {"type": "array", "items": {"type": "string"}},
+                            "bbox": {"type": ["array", "null"]},
+                            "area_km2": {"type": ["number", "null"]},
+                            "geometry": {"type": "object"},
+                        },
+                    },
+                ]
+            },
+            "Aliases": {
+                "type": "object",
+                "properties": {
+                    "osm_id": {"type": "string"},
+                    "aliases": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+
+@require_GET
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    """Serve the API description (public: it holds no data)."""
+    return JsonResponse(DOCUMENT)
