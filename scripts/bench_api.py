@@ -92,10 +92,10 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
 
     django.setup()
     import numpy as np
-    from geo.lookup.points import PointIndex
 
     from geo.lookup.hierarchy import Hierarchy
     from geo.lookup.matching import Scope, match_text
+    from geo.lookup.points import PointIndex
     from geo.models import Boundary
     from geo.workspaces import create_workspace
 

@@ -20,7 +20,6 @@ from geo.models import BoundaryAlias, ImportStatus
 
 if TYPE_CHECKING:
     from geo.lookup.points import PointIndex
-
     from geo.workspaces import WorkspaceAccess
 
 REFRESH_SECONDS = 2.0
