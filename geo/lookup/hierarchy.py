@@ -56,8 +56,14 @@ class NameIndex:
             entries.append((place_id, kind))
 
     def lookup(self, level: int, key: str) -> list[tuple[int, NameKind]]:
-        """Places named exactly ``key`` at ``level``."""
+        """Return the places named exactly ``key`` at ``level``, in path order."""
         return self.keys.get(level, {}).get(key, [])
+
+    def sort(self, rank: dict[int, int]) -> None:
+        """Order every key's places by ``rank`` (path order), so results need no sorting."""
+        for keys in self.keys.values():
+            for entries in keys.values():
+                entries.sort(key=lambda entry: rank.get(entry[0], 0))
 
 
 class Hierarchy:
@@ -70,6 +76,13 @@ class Hierarchy:
         self.by_path: dict[str, list[Place]] = defaultdict(list)
         self.names = NameIndex()
         self.has_children: set[int] = set()
+        # Position of each place in path order: results sort by an int, not a string.
+        self.path_rank: dict[int, int] = {
+            place.id: rank
+            for rank, place in enumerate(
+                sorted(self.places.values(), key=lambda p: (p.path, p.osm_id))
+            )
+        }
         for place in self.places.values():
             self.by_path[normalise_path(place.path)].append(place)
             self.names.add(level=place.level, text=place.name, place_id=place.id, kind="name")
@@ -79,6 +92,7 @@ class Hierarchy:
                 )
             if place.parent_id is not None:
                 self.has_children.add(place.parent_id)
+        self.names.sort(self.path_rank)
 
     @classmethod
     def from_database(cls, *, version: int = 0) -> Hierarchy:
@@ -110,4 +124,5 @@ def alias_index(hierarchy: Hierarchy, aliases: Iterable[tuple[int, str]]) -> Nam
         place = hierarchy.places.get(boundary_id)
         if place is not None:
             index.add(level=place.level, text=alias, place_id=place.id, kind="alias")
+    index.sort(hierarchy.path_rank)
     return index

@@ -19,9 +19,11 @@ unique, as in goflow.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from geo.lookup.hierarchy import Hierarchy, NameIndex, NameKind, Place
@@ -84,6 +86,20 @@ class Scope:
 
 
 NO_MATCH = MatchResult(matches=[])
+DEFAULT_LIMIT = 20
+
+# A candidate before it becomes a Match: (place id, kind, method, matched text, score).
+Candidate = tuple[int, NameKind, Method, str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Places one key found, in path order, with how they were found."""
+
+    entries: list[tuple[int, NameKind]]
+    method: Method
+    matched: str
+    score: float
 
 
 def match_text(
@@ -93,6 +109,7 @@ def match_text(
     scope: Scope,
     aliases: NameIndex | None = None,
     fuzzy: bool = True,
+    limit: int = DEFAULT_LIMIT,
 ) -> MatchResult:
     """Find the boundary ``text`` names, within ``scope``.
 
@@ -108,59 +125,69 @@ def match_text(
         The workspace's aliases, if any.
     fuzzy
         Allow typo matches (strategy 4).
+    limit
+        At most this many matches are returned; ``ambiguous`` still counts them all.
     """
     indexes = [hierarchy.names] if aliases is None else [hierarchy.names, aliases]
+    admits = _admission(hierarchy, scope)
     if ">" in text:
-        found = [
-            Match(place, Method.PATH, "path", text.strip(), 1.0)
+        entries = [
+            (place.id, "path")
             for place in hierarchy.by_path.get(normalise_path(text), [])
-            if scope.admits(hierarchy, place)
+            if place.level == scope.level and (admits is None or admits(place.id))
         ]
-        if found:
-            return _result(found, scope)
+        if entries:
+            return _result(hierarchy, [Found(entries, Method.PATH, text.strip(), 1.0)], limit)
         text = text.rsplit(">", 1)[-1]
     normalised = normalise_name(text)
     if not normalised:
         return NO_MATCH
-    found = _exact(hierarchy, indexes, normalised, scope, method=Method.EXACT, score=1.0)
+    found = _exact(indexes, scope.level, normalised, admits, method=Method.EXACT, score=1.0)
     if found:
-        return _result(found, scope)
+        return _result(hierarchy, found, limit)
     words = normalised.split()
     for size in range(min(len(words), MAX_WORDS), 0, -1):
-        found = []
         for start in range(len(words) - size + 1):
             phrase = " ".join(words[start : start + size])
-            found += _exact(hierarchy, indexes, phrase, scope, method=Method.TOKEN, score=0.95)
+            found += _exact(indexes, scope.level, phrase, admits, method=Method.TOKEN, score=0.95)
         if found:
-            return _result(found, scope)
+            return _result(hierarchy, found, limit)
     if fuzzy:
-        return _result(_typos(hierarchy, indexes, words, scope), scope)
+        return _result(hierarchy, _typos(indexes, words, scope.level, admits), limit)
     return NO_MATCH
 
 
+def _admission(hierarchy: Hierarchy, scope: Scope) -> Callable[[int], bool] | None:
+    """Return a test of place ids against the scope, or None when the level is the whole scope."""
+    if scope.parent is None and scope.country_id is None:
+        return None
+    places = hierarchy.places
+    return lambda place_id: scope.admits(hierarchy, places[place_id])
+
+
 def _exact(
-    hierarchy: Hierarchy,
     indexes: list[NameIndex],
+    level: int,
     key: str,
-    scope: Scope,
+    admits: Callable[[int], bool] | None,
     *,
     method: Method,
     score: float,
-) -> list[Match]:
+) -> list[Found]:
     found = []
     for index in indexes:
-        for place_id, kind in index.lookup(scope.level, key):
-            place = hierarchy.places[place_id]
-            if scope.admits(hierarchy, place):
-                found.append(Match(place, method, kind, key, score))
+        entries = index.lookup(level, key)
+        if entries and admits is not None:
+            entries = [entry for entry in entries if admits(entry[0])]
+        if entries:
+            found.append(Found(entries, method, key, score))
     return found
 
 
 def _typos(
-    hierarchy: Hierarchy, indexes: list[NameIndex], words: list[str], scope: Scope
-) -> list[Match]:
-    best: dict[int, Match] = {}
-    distances: dict[int, int] = {}
+    indexes: list[NameIndex], words: list[str], level: int, admits: Callable[[int], bool] | None
+) -> list[Found]:
+    best: dict[int, tuple[int, Candidate]] = {}
     for size in range(min(len(words), 3), 0, -1):
         for start in range(len(words) - size + 1):
             phrase = " ".join(words[start : start + size])
@@ -168,35 +195,62 @@ def _typos(
                 continue
             allowed = 2 if len(phrase) >= TWO_TYPOS_MIN_LENGTH else 1
             for index in indexes:
-                for key in index.buckets.get((scope.level, phrase[0]), ()):
-                    if abs(len(key) - len(phrase)) > allowed or len(key) < TYPO_MIN_LENGTH:
+                keys = index.buckets.get((level, phrase[0]))
+                if not keys:
+                    continue
+                # rapidfuzz scans the bucket in C, stopping early past ``allowed`` edits.
+                for key, distance, _ in process.extract(
+                    phrase, keys, scorer=Levenshtein.distance, score_cutoff=allowed, limit=None
+                ):
+                    if len(key) < TYPO_MIN_LENGTH:
                         continue
-                    distance = Levenshtein.distance(phrase, key, score_cutoff=allowed)
-                    if distance > allowed:
-                        continue
-                    for place_id, kind in index.lookup(scope.level, key):
-                        place = hierarchy.places[place_id]
-                        if distance >= distances.get(place_id, allowed + 1) or not scope.admits(
-                            hierarchy, place
+                    score = round(0.9 * (1 - distance / max(len(key), len(phrase))), 3)
+                    for place_id, kind in index.lookup(level, key):
+                        if distance < best.get(place_id, (allowed + 1,))[0] and (
+                            admits is None or admits(place_id)
                         ):
-                            continue
-                        distances[place_id] = distance
-                        score = round(0.9 * (1 - distance / max(len(key), len(phrase))), 3)
-                        best[place_id] = Match(place, Method.FUZZY, kind, phrase, score)
+                            best[place_id] = (
+                                distance,
+                                (place_id, kind, Method.FUZZY, phrase, score),
+                            )
     if not best:
         return []
-    closest = min(distances.values())
-    winners = [best[pid] for pid, d in distances.items() if d == closest]
+    closest = min(distance for distance, _ in best.values())
+    winners = [candidate for distance, candidate in best.values() if distance == closest]
     # A typo match must be clearly better than the alternatives: one place, alone at the best distance.
-    return winners if len(winners) == 1 else []
+    if len(winners) != 1:
+        return []
+    place_id, kind, method, matched, score = winners[0]
+    return [Found([(place_id, kind)], method, matched, score)]
 
 
-def _result(found: list[Match], scope: Scope) -> MatchResult:
-    unique: dict[int, Match] = {}
-    for match in sorted(found, key=lambda m: (-m.score, KIND_RANK[m.kind], -len(m.matched))):
-        unique.setdefault(match.place.id, match)
-    matches = sorted(unique.values(), key=lambda m: (-m.score, m.place.path))
-    return MatchResult(matches=matches, ambiguous=len(matches) > 1)
+def _result(hierarchy: Hierarchy, found: list[Found], limit: int) -> MatchResult:
+    places = hierarchy.places
+    if len(found) == 1:  # the common case: one key, places already in path order
+        only = found[0]
+        matches = [
+            Match(places[pid], only.method, kind, only.matched, only.score)
+            for pid, kind in only.entries[:limit]
+        ]
+        return MatchResult(matches=matches, ambiguous=len(only.entries) > 1)
+    best: dict[int, Candidate] = {}
+    for group in found:
+        for pid, kind in group.entries:
+            candidate = (pid, kind, group.method, group.matched, group.score)
+            current = best.get(pid)
+            if current is None or _preference(candidate) < _preference(current):
+                best[pid] = candidate
+    rank = hierarchy.path_rank
+    ordered = sorted(best.values(), key=lambda c: (-c[4], rank[c[0]]))
+    matches = [
+        Match(places[pid], method, kind, matched, score)
+        for pid, kind, method, matched, score in ordered[:limit]
+    ]
+    return MatchResult(matches=matches, ambiguous=len(ordered) > 1)
+
+
+def _preference(candidate: Candidate) -> tuple[float, int, int]:
+    return (-candidate[4], KIND_RANK[candidate[1]], -len(candidate[3]))
 
 
 def resolve_parent(

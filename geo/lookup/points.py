@@ -2,10 +2,12 @@
 
 Each boundary's geometry (full resolution where the source had it) is split
 into its polygon parts, so the overseas territories of France or the Chatham
-Islands do not give every point on the globe a whole-country candidate. Parts
-go into an STRtree; candidates from the tree are tested with GEOS prepared
-geometries (an indexed point-in-polygon test), vectorised over all
-(point, candidate) pairs of a batch.
+Islands do not give every point on the globe a whole-country candidate. A
+1-degree grid lists the parts whose bounding box meets each cell; a batch of
+points becomes (point, part) pairs with numpy alone (cell lookup, then the
+part's bounding box), and the pairs are tested with GEOS prepared geometries
+(an indexed point-in-polygon test) on raw coordinates, without building a
+point object per point.
 
 Semantics, chosen deliberately:
 
@@ -27,6 +29,10 @@ import numpy as np
 import shapely
 from django.db import connection
 
+GRID_DEGREES = 1.0
+GRID_COLUMNS = int(360 / GRID_DEGREES)
+GRID_ROWS = int(180 / GRID_DEGREES)
+
 
 class PointIndex:
     """Boundary ids by point, over prepared polygon parts."""
@@ -35,7 +41,8 @@ class PointIndex:
         self._parts = parts
         self._owners = owners
         shapely.prepare(self._parts)
-        self._tree = shapely.STRtree(self._parts)
+        self._bounds = shapely.bounds(parts).reshape(-1, 4) if len(parts) else np.zeros((0, 4))
+        self._cell_start, self._cell_parts = _grid(self._bounds)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, bytes | memoryview | None]]) -> PointIndex:
@@ -82,18 +89,55 @@ class PointIndex:
         if not ((np.abs(lons) <= 180).all() and (np.abs(lats) <= 90).all()):
             raise ValueError("longitude must be within -180..180 and latitude within -90..90")
         found: list[list[int]] = [[] for _ in range(len(lons))]
-        if not len(self._parts):
-            return found
-        # Points on the antimeridian are tested at both -180 and 180.
-        wrapped = np.flatnonzero(np.abs(lons) == 180)
-        query_index = np.concatenate([np.arange(len(lons)), wrapped])
-        query_lons = np.concatenate([lons, -lons[wrapped]])
-        points = shapely.points(query_lons, lats[query_index])
-        point_at, part_at = self._tree.query(points)
-        hits = shapely.covers(self._parts[part_at], points[point_at])
-        for point, owner in zip(
-            query_index[point_at[hits]].tolist(), self._owners[part_at[hits]].tolist(), strict=True
-        ):
+        point_at, owner_at = self.locate_pairs(lons, lats)
+        for point, owner in zip(point_at.tolist(), owner_at.tolist(), strict=True):
             if owner not in found[point]:
                 found[point].append(owner)
         return found
+
+    def locate_pairs(self, lons: np.ndarray, lats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (point index, boundary id) pairs for every hit, as arrays (the batch core)."""
+        if not len(self._parts):
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        # Points on the antimeridian are tested at both -180 and 180.
+        wrapped = np.flatnonzero(np.abs(lons) == 180)
+        query_index = np.concatenate([np.arange(len(lons)), wrapped])
+        xs = np.concatenate([lons, -lons[wrapped]])
+        ys = lats[query_index]
+        point_at, part_at = self._candidates(xs, ys)
+        hits = shapely.intersects_xy(self._parts[part_at], xs[point_at], ys[point_at])
+        return query_index[point_at[hits]], self._owners[part_at[hits]]
+
+    def _candidates(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(point, part) pairs whose grid cell and bounding box hold the point."""
+        column = np.minimum(((xs + 180) / GRID_DEGREES).astype(np.int64), GRID_COLUMNS - 1)
+        row = np.minimum(((ys + 90) / GRID_DEGREES).astype(np.int64), GRID_ROWS - 1)
+        cell = column * GRID_ROWS + row
+        first, count = self._cell_start[cell], self._cell_start[cell + 1] - self._cell_start[cell]
+        point_at = np.repeat(np.arange(len(xs)), count)
+        # Position of each pair within its cell's run of parts.
+        offset = np.arange(len(point_at)) - np.repeat(np.cumsum(count) - count, count)
+        part_at = self._cell_parts[first[point_at] + offset]
+        box = self._bounds[part_at]
+        x, y = xs[point_at], ys[point_at]
+        inside = (box[:, 0] <= x) & (x <= box[:, 2]) & (box[:, 1] <= y) & (y <= box[:, 3])
+        return point_at[inside], part_at[inside]
+
+
+def _grid(bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """CSR lists of the parts whose bounding box meets each grid cell."""
+    cells: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
+    for part, (west, south, east, north) in enumerate(bounds.tolist()):
+        c0, c1 = (min(int((v + 180) / GRID_DEGREES), GRID_COLUMNS - 1) for v in (west, east))
+        r0, r1 = (min(int((v + 90) / GRID_DEGREES), GRID_ROWS - 1) for v in (south, north))
+        columns, rows = np.meshgrid(np.arange(c0, c1 + 1), np.arange(r0, r1 + 1), indexing="ij")
+        covered = (columns * GRID_ROWS + rows).ravel()
+        cells.append(covered)
+        parts.append(np.full(len(covered), part, dtype=np.int64))
+    all_cells = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+    all_parts = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+    order = np.argsort(all_cells, kind="stable")
+    counts = np.bincount(all_cells, minlength=GRID_COLUMNS * GRID_ROWS)
+    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return start, all_parts[order]
