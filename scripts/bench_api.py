@@ -208,6 +208,25 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
         print(
             f"in-process: {rate:,.0f} points/s batch locate, {label}; half in country boxes (goal 500,000)"
         )
+    # The core of each locate without HTTP: one point at a time, ours vs the naive ORM query.
+    from django.contrib.gis.geos import Point
+
+    sample = points[:1000]
+    started = time.perf_counter()
+    for lon, lat in sample:
+        index.locate(lon, lat)
+    ours = len(sample) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for lon, lat in sample[:300]:
+        list(
+            Boundary.objects.filter(geometry__contains=Point(lon, lat, srid=4326)).values_list(
+                "osm_id", flat=True
+            )
+        )
+    naive_core = 300 / (time.perf_counter() - started)
+    print(
+        f"in-process single points: ours {ours:,.0f}/s vs naive ORM contains {naive_core:,.0f}/s = {ours / naive_core:.0f}x"
+    )
     print(
         f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
     )
