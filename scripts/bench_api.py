@@ -93,9 +93,6 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
     django.setup()
     import numpy as np
 
-    from geo.lookup.hierarchy import Hierarchy
-    from geo.lookup.matching import Scope, match_text
-    from geo.lookup.points import PointIndex
     from geo.models import Boundary
     from geo.workspaces import create_workspace
 
@@ -181,7 +178,20 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
         f"worker RSS after warm-up: {', '.join(f'{m:.0f} MB' for m in memory)}  (goal < 500 MB each)"
     )
 
-    # In-process figures, one core.
+    in_process_figures(names, points, rng)
+
+
+def in_process_figures(
+    names: list[tuple[str, int]], points: list[tuple[float, float]], rng: random.Random
+) -> None:
+    """Name matches/s, batch points/s and single-point locate vs the naive ORM query, one core."""
+    import numpy as np
+
+    from geo.lookup.hierarchy import Hierarchy
+    from geo.lookup.matching import Scope, match_text
+    from geo.lookup.points import PointIndex
+    from geo.models import Boundary
+
     hierarchy = Hierarchy.from_database()
     phrases = [(name, level) for name, level in rng.sample(names, 2000)]
     started = time.perf_counter()
