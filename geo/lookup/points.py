@@ -43,6 +43,11 @@ class PointIndex:
         shapely.prepare(self._parts)
         self._bounds = shapely.bounds(parts).reshape(-1, 4) if len(parts) else np.zeros((0, 4))
         self._cell_start, self._cell_parts = _grid(self._bounds)
+        # Plain-Python copies for the one-point path.
+        self._cell_start_list: list[int] = self._cell_start.tolist()
+        self._cell_lists: list[int] = self._cell_parts.tolist()
+        self._bounds_list: list[list[float]] = self._bounds.tolist()
+        self._owners_list: list[int] = owners.tolist()
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, bytes | memoryview | None]]) -> PointIndex:
@@ -71,10 +76,28 @@ class PointIndex:
         return len(self._parts)
 
     def locate(self, lon: float, lat: float) -> list[int]:
-        """Return the ids of the boundaries covering one point (unordered)."""
-        return self.locate_many(
-            np.array([lon], dtype=np.float64), np.array([lat], dtype=np.float64)
-        )[0]
+        """Return the ids of the boundaries covering one point (unordered).
+
+        The scalar path of ``locate_many``: with one point, numpy's per-call
+        cost would dominate, so the grid cell and bounding boxes are read in
+        plain Python and only the few candidates reach GEOS.
+        """
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError("longitude must be within -180..180 and latitude within -90..90")
+        found: list[int] = []
+        for x in (lon, -lon) if abs(lon) == 180 else (lon,):
+            column = min(int((x + 180) / GRID_DEGREES), GRID_COLUMNS - 1)
+            row = min(int((lat + 90) / GRID_DEGREES), GRID_ROWS - 1)
+            cell = column * GRID_ROWS + row
+            for part in self._cell_lists[
+                self._cell_start_list[cell] : self._cell_start_list[cell + 1]
+            ]:
+                west, south, east, north = self._bounds_list[part]
+                if west <= x <= east and south <= lat <= north:
+                    owner = self._owners_list[part]
+                    if owner not in found and shapely.intersects_xy(self._parts[part], x, lat):
+                        found.append(owner)
+        return found
 
     def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[list[int]]:
         """Return, for each point, the ids of the boundaries covering it.

@@ -87,6 +87,7 @@ def test_batch_equals_brute_force() -> None:
     for i, point in enumerate(points):
         expected = {name for name, shape in shapes.items() if shape.covers(point)}
         assert {names[j] for j in batch[i]} == expected
+        assert {names[j] for j in index.locate(float(lons[i]), float(lats[i]))} == expected
 
 
 def test_out_of_range_is_refused() -> None:
