@@ -33,21 +33,27 @@ def token_digest(token: str) -> str:
 
 
 @transaction.atomic
-def create_workspace(*, name: str, country_osm_id: str | None = None) -> tuple[Workspace, str]:
+def create_workspace(
+    *, name: str, country_osm_id: str | None = None, exist_ok: bool = False
+) -> tuple[Workspace, str]:
     """Create a workspace (optionally scoped to a country) and its first API token.
 
     Raises
     ------
     InvalidQuery
-        The name is taken or empty.
+        The name is empty, or taken (unless ``exist_ok``: then a new token
+        for the existing workspace is returned).
     BoundaryNotFound
         No imported country has that osm_id.
     """
     name = name.strip()
     if not name:
         raise InvalidQuery("a workspace needs a name")
-    if Workspace.objects.filter(name=name).exists():
-        raise InvalidQuery(f"a workspace named {name!r} already exists")
+    existing = Workspace.objects.filter(name=name).first()
+    if existing is not None:
+        if not exist_ok:
+            raise InvalidQuery(f"a workspace named {name!r} already exists")
+        return existing, issue_token(existing, name="issued again")
     country = None
     if country_osm_id:
         country = Boundary.objects.filter(osm_id=country_osm_id, level=Level.COUNTRY).first()

@@ -382,7 +382,9 @@ def _remove_unseen(
 def _assign_paths(plan: ImportPlan) -> None:
     boundaries = plan.boundaries
     names = Counter((b.parent_osm_id, b.name.casefold()) for b in boundaries.values() if b.in_run)
-    plan.quirks["duplicate_sibling_name"] += sum(n for n in names.values() if n > 1)
+    duplicates = sum(n for n in names.values() if n > 1)
+    if duplicates:
+        plan.quirks["duplicate_sibling_name"] += duplicates
     for planned in sorted(boundaries.values(), key=lambda b: b.level):
         parent = boundaries.get(planned.parent_osm_id) if planned.parent_osm_id else None
         if parent is None:

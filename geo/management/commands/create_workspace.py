@@ -20,12 +20,19 @@ class Command(BaseCommand):
         """Declare the command's options."""
         parser.add_argument("name")
         parser.add_argument("--country", help="osm_id of an imported country, e.g. R171496")
+        parser.add_argument(
+            "--exist-ok",
+            action="store_true",
+            help="if the workspace exists, print a new token for it",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Create the workspace and print the token."""
         try:
             workspace, token = create_workspace(
-                name=options["name"], country_osm_id=options["country"]
+                name=options["name"],
+                country_osm_id=options["country"],
+                exist_ok=options["exist_ok"],
             )
         except GeoError as exc:
             raise CommandError(exc.message) from exc

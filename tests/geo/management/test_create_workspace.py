@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from geo.importing import import_geojson
+from geo.models import Workspace
+from geo.workspaces import find_workspace_by_token
+from tests.builders import tiny_country
+
+pytestmark = pytest.mark.django_db
+
+
+def create(*args: str) -> str:
+    out = StringIO()
+    call_command("create_workspace", *args, stdout=out)
+    return out.getvalue().splitlines()[-1]
+
+
+def test_prints_a_working_token_as_the_last_line(tmp_path: Path) -> None:
+    """The last line is the token; it opens the workspace, scoped to its country."""
+    import_geojson([tiny_country(tmp_path)])
+    token = create("field team", "--country", "R1")
+    access = find_workspace_by_token(token)
+    assert access is not None
+    assert access.name == "field team"
+    assert access.country_id == Workspace.objects.get(name="field team").country_id
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    """An unknown country or a taken name is a CommandError; --exist-ok issues a new token instead."""
+    with pytest.raises(CommandError, match="no imported country has osm_id 'R404'"):
+        create("x", "--country", "R404")
+    first = create("x")
+    with pytest.raises(CommandError, match="already exists"):
+        create("x")
+    second = create("x", "--exist-ok")
+    assert second != first
+    assert (
+        find_workspace_by_token(first) is not None and find_workspace_by_token(second) is not None
+    )
