@@ -77,6 +77,9 @@ class Boundary(models.Model):
     bbox_north = models.FloatField(null=True, blank=True)
     area_km2 = models.FloatField(null=True, blank=True)
     vertex_count = models.PositiveIntegerField(default=0)
+    # How simplified_geometry was made (method and tolerance); a run with
+    # another signature simplifies again even when the source is unchanged.
+    simplification = models.CharField(max_length=64, blank=True, default="")
     # Digest of the source geometry as read; an equal digest on re-import
     # skips parsing, repair and simplification of that geometry.
     geometry_digest = models.CharField(max_length=64, blank=True, default="")

@@ -17,6 +17,13 @@ import shapely
 # zoom levels a country map uses, at a vertex budget below the extracts'
 # own simplified files.
 DEFAULT_TOLERANCE_DEG = 0.005
+# Bumped whenever the way simplified geometry is made changes.
+SIMPLIFICATION_METHOD = "country-level-coverage-v1"
+
+
+def simplification_signature(tolerance_deg: float) -> str:
+    """Name how simplified geometry is made, so a change of method or tolerance is noticed."""
+    return f"{SIMPLIFICATION_METHOD}@{tolerance_deg:g}"
 
 
 def repair_geometry(

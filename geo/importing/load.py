@@ -102,7 +102,7 @@ def read_snapshot() -> list[StoredBoundary]:
         cursor.execute(
             """
             SELECT b.id, b.osm_id, b.name, b.name_en, b.level, b.parent_id, b.country_id, b.path,
-                   b.geometry_digest, COALESCE(a.n, 0), COALESCE(w.n, 0)
+                   b.geometry_digest, COALESCE(a.n, 0), COALESCE(w.n, 0), b.simplification
             FROM geo_boundary b
             LEFT JOIN (SELECT boundary_id, count(*) AS n FROM geo_boundaryalias GROUP BY 1) a
               ON a.boundary_id = b.id
@@ -206,7 +206,7 @@ STAGING_COLUMNS = (
     ("bbox_south", "double precision"), ("bbox_east", "double precision"),
     ("bbox_north", "double precision"), ("area_km2", "double precision"),
     ("vertex_count", "integer"), ("geometry_digest", "text"), ("set_simplified", "boolean"),
-    ("simplified_wkb", "bytea"),
+    ("simplified_wkb", "bytea"), ("simplification", "text"),
 )  # fmt: skip
 
 
@@ -216,6 +216,7 @@ def write_plan(
     run_id: int,
     geometries: dict[str, GeometryUpdate],
     simplified: dict[str, shapely.MultiPolygon | None],
+    simplification: str,
 ) -> int:
     """Apply the plan; return how many boundary rows were written or deleted."""
     boundaries = plan.boundaries
@@ -226,7 +227,12 @@ def write_plan(
     rows = []
     for planned in boundaries.values():
         row = _staging_row(
-            planned, ids, geometries.get(planned.osm_id), planned.osm_id in simplified, simplified
+            planned,
+            ids,
+            geometries.get(planned.osm_id),
+            set_simplified=planned.osm_id in simplified,
+            simplified=simplified,
+            simplification=simplification,
         )
         if row is not None:
             rows.append(row)
@@ -257,10 +263,11 @@ def write_plan(
             INSERT INTO geo_boundary (
                 id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
                 simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
-                area_km2, vertex_count, geometry_digest, created_at, updated_at, last_import_id)
+                area_km2, vertex_count, geometry_digest, simplification, created_at, updated_at,
+                last_import_id)
             SELECT id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
                 simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
-                area_km2, vertex_count, geometry_digest, now(), now(), %s
+                area_km2, vertex_count, geometry_digest, simplification, now(), now(), %s
             FROM import_staged WHERE is_new
             """,
             [run_id],
@@ -279,6 +286,8 @@ def write_plan(
                 area_km2 = CASE WHEN s.set_geometry THEN s.area_km2 ELSE b.area_km2 END,
                 vertex_count = CASE WHEN s.set_geometry THEN s.vertex_count ELSE b.vertex_count END,
                 geometry_digest = CASE WHEN s.set_geometry THEN s.geometry_digest ELSE b.geometry_digest END,
+                simplification = CASE WHEN s.set_simplified THEN s.simplification
+                                      ELSE b.simplification END,
                 simplified_geometry = CASE WHEN s.set_simplified THEN s.simplified_geometry
                                            ELSE b.simplified_geometry END,
                 updated_at = now(), last_import_id = %s
@@ -313,8 +322,10 @@ def _staging_row(
     planned: PlannedBoundary,
     ids: dict[str, int],
     geometry: GeometryUpdate | None,
+    *,
     set_simplified: bool,
     simplified: dict[str, shapely.MultiPolygon | None],
+    simplification: str,
 ) -> tuple[object, ...] | None:
     row = planned.stored
     parent_id = ids[planned.parent_osm_id] if planned.parent_osm_id else None
@@ -360,6 +371,7 @@ def _staging_row(
         geometry.digest if geometry else "",
         set_simplified,
         _wkb(simple),
+        simplification if set_simplified else "",
     )
 
 

@@ -41,6 +41,7 @@ class StoredBoundary:
     geometry_digest: str
     alias_count: int = 0
     workspace_count: int = 0
+    simplification: str = ""
 
 
 @dataclass(slots=True)
@@ -109,6 +110,7 @@ def plan_import(
     country: str | None = None,
     skip_invalid: bool = False,
     broken: Collection[str] = frozenset(),
+    simplification: str = "",
 ) -> ImportPlan:
     """Plan a run; problems go to ``plan.problems`` (the caller decides to stop or skip).
 
@@ -166,6 +168,15 @@ def plan_import(
     _remove_unseen(plan, supplied, matched_stored, id_to_osm)
     _assign_paths(plan)
     _diff(plan, rekeys, stored_by_id)
+    # Simplified with another method or tolerance: simplify that coverage again.
+    plan.dirty_groups.update(
+        (b.country_osm_id, b.level)
+        for b in boundaries.values()
+        if b.in_run
+        and b.stored is not None
+        and simplification
+        and b.stored.simplification != simplification
+    )
     return plan
 
 

@@ -24,7 +24,12 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from geo.exceptions import GeoError, InvalidInput
-from geo.importing.geometry import DEFAULT_TOLERANCE_DEG, repair_geometry, simplify_coverage
+from geo.importing.geometry import (
+    DEFAULT_TOLERANCE_DEG,
+    repair_geometry,
+    simplification_signature,
+    simplify_coverage,
+)
 from geo.importing.load import (
     GeometryUpdate,
     acquire_import_lock,
@@ -197,13 +202,12 @@ def import_geojson(
         raise
     finally:
         recorder.close()
-    status = (
-        ImportStatus.DRY_RUN
-        if dry_run
-        else ImportStatus.SUCCEEDED
-        if report.changed
-        else ImportStatus.UNCHANGED
-    )
+    if dry_run:
+        status = ImportStatus.DRY_RUN
+    elif report.changed or report.simplified:
+        status = ImportStatus.SUCCEEDED
+    else:
+        status = ImportStatus.UNCHANGED
     _finish(run, report, status=status, error="", started=started)
     return report
 
@@ -259,6 +263,7 @@ def _run(
     plan = plan_import(
         features, sources=sources, stored=snapshot, country=country, skip_invalid=skip_invalid,
         broken=broken_ids if not skip_invalid else frozenset(),
+        simplification=simplification_signature(tolerance_deg),
     )  # fmt: skip
     report.quirks.update(plan.quirks)
     report.skipped.extend(plan.skipped)
@@ -277,13 +282,20 @@ def _run(
     if dry_run:
         return
     write_parsed_records(parsed_files)
-    if not (plan.diff or _paths_changed(plan)):
+    if not (plan.diff or _paths_changed(plan) or plan.dirty_groups):
         return
 
     geometries = _repair(plan, report.quirks, progress)
     simplified = _simplify(plan, geometries, progress, sources=sources, tolerance_deg=tolerance_deg)
+    report.simplified = len(simplified)
     progress.start("write", 1)
-    write_plan(plan, run_id=run_id, geometries=geometries, simplified=simplified)
+    write_plan(
+        plan,
+        run_id=run_id,
+        geometries=geometries,
+        simplified=simplified,
+        simplification=simplification_signature(tolerance_deg),
+    )
     progress.advance()
 
 

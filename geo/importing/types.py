@@ -129,6 +129,8 @@ class ImportReport:
     features_read: int = 0
     # Files whose bytes were parsed; the others matched an earlier import's record.
     files_parsed: int = 0
+    # Boundaries whose simplified geometry was (re)computed.
+    simplified: int = 0
     quirks: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)

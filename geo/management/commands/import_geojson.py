@@ -126,6 +126,7 @@ class Command(BaseCommand):
             ("features read", report.features_read),
             *((f"  {kind}", n) for kind, n in sorted(counts.items())),
             ("unchanged", report.unchanged),
+            ("simplified (again)", report.simplified),
             ("boundaries after", report.total_after),
             *((f"quirk: {name.replace('_', ' ')}", n) for name, n in sorted(report.quirks.items())),
             ("skipped", len(report.skipped)),

@@ -395,3 +395,19 @@ def test_zip_archives_import_end_to_end(tmp_path: Path) -> None:
     report = import_geojson([archive])
     assert report.counts() == {"added": 7}
     assert Boundary.objects.get(osm_id="R122").path == "Tinyland > East > Delta"
+
+
+def test_a_new_tolerance_simplifies_again_without_other_changes(tmp_path: Path) -> None:
+    """Changing the tolerance re-simplifies unchanged boundaries; the same tolerance does not."""
+    import_geojson([tiny_country(tmp_path)], tolerance_deg=0.001)
+    fine = Boundary.with_geometry.get(osm_id="R121").simplified_geometry
+    same = import_geojson([tmp_path], tolerance_deg=0.001)
+    assert (same.changed, same.simplified) == (False, 0)
+    coarse_run = import_geojson([tmp_path], tolerance_deg=0.05)
+    assert coarse_run.changed is False
+    assert coarse_run.simplified == 7
+    coarse = Boundary.with_geometry.get(osm_id="R121")
+    assert coarse.simplification.endswith("@0.05")
+    assert fine is not None and coarse.simplified_geometry is not None
+    assert coarse.simplified_geometry.num_coords <= fine.num_coords
+    assert ImportRun.objects.get(pk=coarse_run.run_id).status == ImportStatus.SUCCEEDED
