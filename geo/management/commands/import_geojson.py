@@ -144,6 +144,13 @@ class Command(BaseCommand):
                     f"Import #{report.run_id} committed: {sum(counts.values())} changes."
                 )
             )
+        elif report.simplified:
+            write(
+                self.style.SUCCESS(
+                    f"Import #{report.run_id}: boundaries unchanged; simplified geometry of "
+                    f"{report.simplified} boundaries made again (new tolerance or method)."
+                )
+            )
         else:
             write(
                 self.style.SUCCESS(
