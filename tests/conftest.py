@@ -22,3 +22,12 @@ def posm_extracts() -> Path:
         f"posm-extracts data not found at {POSM_EXTRACTS} (set POSM_EXTRACTS_DIR)"
     )
     return POSM_EXTRACTS
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """Environment for a ``manage.py`` child process that uses the test database."""
+    from django.db import connection
+
+    settings = connection.settings_dict
+    url = f"postgis://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}"
+    return dict(os.environ, DATABASE_URL=url, **extra)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from geo.importing import import_geojson
 from geo.importing.load import IMPORT_LOCK_KEY
 from geo.models import Boundary, BoundaryAlias, GeometrySource, ImportRun, ImportStatus, Workspace
 from tests.builders import collection, feature, square, tiny_country, write
-from tests.conftest import ROOT
+from tests.conftest import ROOT, subprocess_env
 
 pytestmark = pytest.mark.django_db
 
@@ -286,12 +285,7 @@ def test_concurrent_import_is_refused_or_waits(tmp_path: Path) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_killed_import_leaves_nothing_behind(posm_extracts: Path) -> None:
     """SIGKILL in the middle of a run keeps none of its work; the next run marks it abandoned."""
-    settings = connection.settings_dict
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgis://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}",
-        DJANGO_SETTINGS_MODULE="config.settings",
-    )
+    env = subprocess_env(DJANGO_SETTINGS_MODULE="config.settings")
     files = sorted(
         str(p) for p in posm_extracts.glob("R2202162admin*.json")
     )  # France: a few seconds of work

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from io import StringIO
@@ -8,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 
 from geo.models import Boundary
 from tests.builders import collection, feature, square, tiny_country, write
-from tests.conftest import ROOT
+from tests.conftest import ROOT, subprocess_env
 
 pytestmark = pytest.mark.django_db
 
@@ -78,11 +76,7 @@ def test_verbose_lists_every_change(tmp_path: Path) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_users_see_one_clear_line_never_a_traceback(tmp_path: Path) -> None:
     """Run as a process, a bad path exits 1 with a CommandError line and no traceback."""
-    settings = connection.settings_dict
-    env = dict(
-        os.environ,
-        DATABASE_URL=f"postgis://{settings['USER']}@{settings['HOST']}:{settings['PORT'] or 5432}/{settings['NAME']}",
-    )
+    env = subprocess_env()
     result = subprocess.run(
         [sys.executable, "manage.py", "import_geojson", str(tmp_path / "missing.json")],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
