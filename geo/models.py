@@ -113,6 +113,28 @@ class Boundary(models.Model):
         return f"{self.path} ({self.osm_id})"
 
 
+class BoundaryShape(models.Model):
+    """A boundary's outline at one zoom band, in Web Mercator, ready for vector tiles.
+
+    Each band is a coverage simplification of the boundary's whole level in
+    its country, so neighbours share their borders at every zoom.
+    """
+
+    boundary = models.ForeignKey(Boundary, on_delete=models.CASCADE, related_name="shapes")
+    band = models.PositiveSmallIntegerField()
+    geometry = models.MultiPolygonField(srid=3857)
+    vertex_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["boundary", "band"], name="shape_unique_band"),
+        ]
+        indexes = [models.Index(fields=["band", "boundary"], name="shape_band_boundary")]
+
+    def __str__(self) -> str:
+        return f"{self.boundary_id} band {self.band}"
+
+
 class Workspace(models.Model):
     """A tenant: its own aliases and tokens, optionally scoped to one country."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -18,7 +19,31 @@ import shapely
 # own simplified files.
 DEFAULT_TOLERANCE_DEG = 0.005
 # Bumped whenever the way simplified geometry is made changes.
-SIMPLIFICATION_METHOD = "country-level-coverage-v1"
+SIMPLIFICATION_METHOD = "country-level-coverage-v2-bands"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoomBand:
+    """Geometry for maps at zooms up to ``max_zoom``, simplified to ``tolerance_deg``."""
+
+    band: int
+    max_zoom: int
+    tolerance_deg: float
+
+
+# Finest first: each band is simplified from the one before (cheap, and a valid
+# coverage stays a valid coverage). ~0.5 px of displacement at the band's top zoom.
+ZOOM_BANDS = (
+    ZoomBand(band=3, max_zoom=24, tolerance_deg=0.0005),
+    ZoomBand(band=2, max_zoom=10, tolerance_deg=0.002),
+    ZoomBand(band=1, max_zoom=7, tolerance_deg=0.01),
+    ZoomBand(band=0, max_zoom=4, tolerance_deg=0.05),
+)
+
+
+def band_for_zoom(zoom: int) -> int:
+    """Return the band a map at ``zoom`` uses."""
+    return min(b.band for b in ZOOM_BANDS if zoom <= b.max_zoom)
 
 
 def simplification_signature(tolerance_deg: float) -> str:
@@ -160,3 +185,27 @@ def _finish(shape: shapely.Geometry, original: shapely.MultiPolygon) -> shapely.
     if not isinstance(shape, shapely.MultiPolygon):
         shape = shapely.multipolygons(shapely.get_parts(shape))
     return shapely.orient_polygons(shape, exterior_cw=False)
+
+
+def simplify_bands(
+    shapes: Sequence[shapely.MultiPolygon | None], *, tolerance_deg: float
+) -> tuple[list[shapely.MultiPolygon | None], dict[int, list[shapely.MultiPolygon | None]]]:
+    """Simplify a coverage at the default tolerance and at every zoom band.
+
+    Returns the default simplification and, per band, one geometry per input.
+    The finest band is made from the full shapes; every coarser one (and the
+    default) from the next finer result, so the full-resolution coverage is
+    noded once.
+    """
+    bands: dict[int, list[shapely.MultiPolygon | None]] = {}
+    current = list(shapes)
+    default: list[shapely.MultiPolygon | None] | None = None
+    for zoom_band in ZOOM_BANDS:
+        if default is None and zoom_band.tolerance_deg > tolerance_deg:
+            default = simplify_coverage(current, tolerance_deg=tolerance_deg)
+            current = default
+        current = simplify_coverage(current, tolerance_deg=zoom_band.tolerance_deg)
+        bands[zoom_band.band] = current
+    if default is None:
+        default = simplify_coverage(current, tolerance_deg=tolerance_deg)
+    return default, bands

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import shapely
 from django.db import connection
@@ -216,6 +217,7 @@ def write_plan(
     run_id: int,
     geometries: dict[str, GeometryUpdate],
     simplified: dict[str, shapely.MultiPolygon | None],
+    bands: dict[str, dict[int, shapely.MultiPolygon | None]],
     simplification: str,
 ) -> int:
     """Apply the plan; return how many boundary rows were written or deleted."""
@@ -295,16 +297,58 @@ def write_plan(
             """,
             [run_id],
         )
+        _write_shapes(cursor, {ids[osm_id]: shapes for osm_id, shapes in bands.items()})
         removed_ids = [row.id for row in plan.removed]
         if removed_ids:
+            # Django's CASCADE lives in the ORM, not the database: delete dependants first.
             cursor.execute(
                 "DELETE FROM geo_boundaryalias WHERE boundary_id = ANY(%s)", [removed_ids]
+            )
+            cursor.execute(
+                "DELETE FROM geo_boundaryshape WHERE boundary_id = ANY(%s)", [removed_ids]
             )
             cursor.execute("DELETE FROM geo_boundary WHERE id = ANY(%s)", [removed_ids])
         # ON COMMIT DROP is not enough when the run is nested in an outer transaction (tests).
         cursor.execute("DROP VIEW import_staged")
         cursor.execute("DROP TABLE import_staging")
     return len(rows) + len(plan.removed)
+
+
+# Web Mercator stops short of the poles; geometry beyond is clipped before projecting.
+MERCATOR_MAX_LATITUDE = 85.05112878
+
+
+def _write_shapes(cursor: Any, shapes: dict[int, dict[int, shapely.MultiPolygon | None]]) -> None:
+    """Replace the zoom-band shapes of these boundaries (projected to EPSG:3857 in SQL)."""
+    if not shapes:
+        return
+    cursor.execute("DELETE FROM geo_boundaryshape WHERE boundary_id = ANY(%s)", [list(shapes)])
+    cursor.execute(
+        "CREATE TEMP TABLE shape_staging (boundary_id bigint, band smallint, wkb bytea, vertex_count integer)"
+    )
+    with cursor.cursor.copy(
+        "COPY shape_staging (boundary_id, band, wkb, vertex_count) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["bigint", "smallint", "bytea", "integer"])
+        for boundary_id, per_band in shapes.items():
+            for band, shape in per_band.items():
+                if shape is not None:
+                    copy.write_row(
+                        (boundary_id, band, _wkb(shape), int(shapely.get_num_coordinates(shape)))
+                    )
+    cursor.execute(
+        f"""
+        INSERT INTO geo_boundaryshape (boundary_id, band, geometry, vertex_count)
+        SELECT boundary_id, band, ST_Multi(ST_Transform(
+                   CASE WHEN ST_YMax(g) > {MERCATOR_MAX_LATITUDE} OR ST_YMin(g) < -{MERCATOR_MAX_LATITUDE}
+                        THEN ST_CollectionExtract(ST_Intersection(g, ST_MakeEnvelope(
+                            -180, -{MERCATOR_MAX_LATITUDE}, 180, {MERCATOR_MAX_LATITUDE}, 4326)), 3)
+                        ELSE g END, 3857)), vertex_count
+        FROM (SELECT boundary_id, band, vertex_count, ST_GeomFromWKB(wkb, 4326) AS g FROM shape_staging) s
+        WHERE NOT ST_IsEmpty(g)
+        """  # noqa: S608 (constants only)
+    )
+    cursor.execute("DROP TABLE shape_staging")
 
 
 def _reserve_ids(count: int) -> Sequence[int]:

@@ -28,7 +28,7 @@ from geo.importing.geometry import (
     DEFAULT_TOLERANCE_DEG,
     repair_geometry,
     simplification_signature,
-    simplify_coverage,
+    simplify_bands,
 )
 from geo.importing.load import (
     GeometryUpdate,
@@ -286,7 +286,9 @@ def _run(
         return
 
     geometries = _repair(plan, report.quirks, progress)
-    simplified = _simplify(plan, geometries, progress, sources=sources, tolerance_deg=tolerance_deg)
+    simplified, bands = _simplify(
+        plan, geometries, progress, sources=sources, tolerance_deg=tolerance_deg
+    )
     report.simplified = len(simplified)
     progress.start("write", 1)
     write_plan(
@@ -294,6 +296,7 @@ def _run(
         run_id=run_id,
         geometries=geometries,
         simplified=simplified,
+        bands=bands,
         simplification=simplification_signature(tolerance_deg),
     )
     progress.advance()
@@ -362,7 +365,10 @@ def _simplify(
     *,
     sources: Sequence[SourceFile],
     tolerance_deg: float,
-) -> dict[str, shapely.MultiPolygon | None]:
+) -> tuple[
+    dict[str, shapely.MultiPolygon | None], dict[str, dict[int, shapely.MultiPolygon | None]]
+]:
+    """Simplify every dirty coverage: the default geometry and each zoom band, per boundary."""
     groups = plan.group_members(plan.dirty_groups)
     groups = {key: members for key, members in groups.items() if members}
     # Countries are simplified one by one: a run seldom holds a country's
@@ -391,13 +397,17 @@ def _simplify(
         ]
 
     simplified: dict[str, shapely.MultiPolygon | None] = {}
-    work = partial(simplify_coverage, tolerance_deg=tolerance_deg)
+    bands: dict[str, dict[int, shapely.MultiPolygon | None]] = {}
+    work = partial(simplify_bands, tolerance_deg=tolerance_deg)
     with _workers(sources) as pool:
-        for members, shapes in zip(expanded, pool.map(work, map(shapes_of, expanded)), strict=True):
-            for member, shape in zip(members, shapes, strict=True):
-                simplified[member.osm_id] = shape
+        for members, (default, per_band) in zip(
+            expanded, pool.map(work, map(shapes_of, expanded)), strict=True
+        ):
+            for position, member in enumerate(members):
+                simplified[member.osm_id] = default[position]
+                bands[member.osm_id] = {band: shapes[position] for band, shapes in per_band.items()}
             progress.advance()
-    return simplified
+    return simplified, bands
 
 
 class _InProcess(Executor):

@@ -5,7 +5,14 @@ from collections import Counter
 import pytest
 import shapely
 
-from geo.importing.geometry import area_km2, bounding_box, repair_geometry, simplify_coverage
+from geo.importing.geometry import (
+    area_km2,
+    band_for_zoom,
+    bounding_box,
+    repair_geometry,
+    simplify_bands,
+    simplify_coverage,
+)
 from tests.builders import wiggly_square
 
 BOW_TIE = shapely.MultiPolygon([shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1), (0, 0)])])
@@ -78,3 +85,30 @@ def test_simplify_never_loses_a_tiny_boundary() -> None:
     assert simplified is not None
     assert not simplified.is_empty
     assert simplified.area > 0
+
+
+def test_bands_coarsen_and_keep_neighbours_joined() -> None:
+    """Every band tiles the same area without overlap, with fewer vertices as bands coarsen."""
+    squares = [
+        shapely.MultiPolygon([shapely.Polygon(wiggly_square(x, y, 1, 400)[0])])
+        for x in range(2)
+        for y in range(2)
+    ]
+    default, bands = simplify_bands(squares, tolerance_deg=0.005)
+    assert sorted(bands) == [0, 1, 2, 3]
+    counts = [
+        sum(int(shapely.get_num_coordinates(s)) for s in bands[band] if s is not None)
+        for band in (3, 2, 1, 0)
+    ]
+    assert counts == sorted(counts, reverse=True)
+    for shapes in [default, *bands.values()]:
+        present = [s for s in shapes if s is not None]
+        assert len(present) == 4
+        union = shapely.union_all(present)
+        assert union.area == pytest.approx(sum(s.area for s in present))
+        assert union.area == pytest.approx(4.0)
+
+
+def test_band_for_zoom() -> None:
+    """Zooms map to bands: coarse for a whole country, finer as the map zooms in."""
+    assert [band_for_zoom(z) for z in (0, 4, 5, 7, 8, 10, 11, 18)] == [0, 0, 1, 1, 2, 2, 3, 3]

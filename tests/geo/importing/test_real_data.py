@@ -163,3 +163,36 @@ def test_simplified_neighbours_keep_their_shared_borders(imported: ImportReport)
                 f"{a_id} and {b_id} drifted apart"
             )
     assert pairs > 1000
+
+
+@pytest.mark.django_db
+def test_zoom_bands_are_complete_valid_and_joined(imported: ImportReport) -> None:
+    """Every boundary with geometry has every band, valid, lighter as bands coarsen, no overlap introduced."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM geo_boundary b WHERE b.geometry IS NOT NULL"
+            " AND (SELECT count(*) FROM geo_boundaryshape s WHERE s.boundary_id = b.id) <> 4"
+        )
+        assert cursor.fetchone() == (0,)
+        cursor.execute(
+            "SELECT count(*) FROM geo_boundaryshape WHERE NOT ST_IsValid(geometry) OR ST_IsEmpty(geometry)"
+        )
+        assert cursor.fetchone() == (0,)
+        cursor.execute(
+            "SELECT band, sum(vertex_count) FROM geo_boundaryshape GROUP BY band ORDER BY band"
+        )
+        vertices = [n for _, n in cursor.fetchall()]
+        assert vertices == sorted(vertices)
+        cursor.execute(
+            """
+            SELECT sa.band, count(*) FROM geo_boundaryshape sa
+            JOIN geo_boundaryshape sb ON sa.band = sb.band AND sa.boundary_id < sb.boundary_id
+            JOIN geo_boundary a ON a.id = sa.boundary_id
+            JOIN geo_boundary b ON b.id = sb.boundary_id AND a.country_id = b.country_id AND a.level = b.level
+            WHERE a.level > 0 AND sa.geometry && sb.geometry
+              AND ST_Area(ST_Intersection(sa.geometry, sb.geometry)) > 1.0
+              AND ST_Area(ST_Intersection(a.geometry, b.geometry)) = 0
+            GROUP BY 1
+            """
+        )
+        assert cursor.fetchall() == []
