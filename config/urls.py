@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from geo.api import rapidpro
+from geo.api import rapidpro, tiles
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
     path("api/", include("geo.api.urls")),
+    path("tiles/<int:z>/<int:x>/<int:y>.mvt", tiles.tile, name="tile"),
     path("api/v2/boundaries.json", rapidpro.boundaries, name="rapidpro-boundaries"),
     path("api/internal/locations.json", rapidpro.locations, name="rapidpro-locations"),
 ]

@@ -270,6 +270,33 @@ PATHS: dict[str, Any] = {
     },
 }
 
+PATHS["/tiles/{z}/{x}/{y}.mvt"] = {
+    "get": {
+        "summary": "Mapbox Vector Tile: layers country, state, district, ward (osm_id, name, level, path)",
+        "parameters": [
+            _param("z", "Zoom, 0 to 22.", required=True, schema={"type": "integer"}, where="path"),
+            _param(
+                "x",
+                "Column, 0 to 2**z - 1.",
+                required=True,
+                schema={"type": "integer"},
+                where="path",
+            ),
+            _param(
+                "y", "Row, 0 to 2**z - 1.", required=True, schema={"type": "integer"}, where="path"
+            ),
+        ],
+        "responses": {
+            "200": {
+                "description": "The tile (empty when no boundary is in it).",
+                "content": {"application/vnd.mapbox-vector-tile": {}},
+            },
+            "304": {"description": "Not modified (If-None-Match matched the ETag)."},
+            **ERRORS,
+        },
+    }
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {

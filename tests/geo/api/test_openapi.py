@@ -9,7 +9,7 @@ from geo.api.openapi import DOCUMENT
 
 
 def api_routes() -> set[str]:
-    """Every URL under /api/ the project serves, in OpenAPI's {param} form."""
+    """Every URL under /api/ and /tiles/ the project serves, in OpenAPI's {param} form."""
     routes: set[str] = set()
 
     def walk(patterns: list[URLPattern | URLResolver], prefix: str) -> None:
@@ -17,7 +17,7 @@ def api_routes() -> set[str]:
             route = prefix + str(pattern.pattern)
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, route)
-            elif route.startswith("api/"):
+            elif route.startswith(("api/", "tiles/")):
                 routes.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
 
     walk(get_resolver().url_patterns, "")

@@ -196,3 +196,16 @@ def test_zoom_bands_are_complete_valid_and_joined(imported: ImportReport) -> Non
             """
         )
         assert cursor.fetchall() == []
+
+
+@pytest.mark.django_db
+def test_tiles_either_side_of_the_antimeridian(imported: ImportReport) -> None:
+    """New Zealand shows in the z3 tiles of its mainland (x=7) and of the Chatham Islands (x=0), across 180°."""
+    import mapbox_vector_tile
+
+    from geo.lookup.tiles import render_tile
+
+    for x, y in ((0, 5), (7, 4), (7, 5)):
+        layers = mapbox_vector_tile.decode(render_tile(3, x, y))
+        names = {f["properties"]["osm_id"] for f in layers.get("country", {}).get("features", [])}
+        assert "R556706" in names, x
