@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-# About 500 m at the equator: keeps district shapes recognisable at the
-# zoom levels a country map uses, at a vertex budget below the extracts'
-# own simplified files.
-DEFAULT_TOLERANCE_DEG = 0.005
+# About 1 km at the equator: the default simplified geometry (RapidPro's
+# geometry endpoints, API downloads) and zoom band 1, made in one pass.
+DEFAULT_TOLERANCE_DEG = 0.01
 # Bumped whenever the way simplified geometry is made changes.
-SIMPLIFICATION_METHOD = "country-level-coverage-v2-bands"
+SIMPLIFICATION_METHOD = "country-level-coverage-v3-bands"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,18 +31,20 @@ class ZoomBand:
 
 
 # Finest first: each band is simplified from the one before (cheap, and a valid
-# coverage stays a valid coverage). ~0.5 px of displacement at the band's top zoom.
+# coverage stays a valid coverage). About half a pixel at the band's top zoom.
 ZOOM_BANDS = (
-    ZoomBand(band=3, max_zoom=24, tolerance_deg=0.0005),
     ZoomBand(band=2, max_zoom=10, tolerance_deg=0.002),
     ZoomBand(band=1, max_zoom=7, tolerance_deg=0.01),
     ZoomBand(band=0, max_zoom=4, tolerance_deg=0.05),
 )
+# Above the last band's zoom a tile covers a small area: it is cut from the
+# full-resolution geometry, clipped to the tile, instead of a stored band.
+FULL_RESOLUTION_BAND = 3
 
 
 def band_for_zoom(zoom: int) -> int:
-    """Return the band a map at ``zoom`` uses."""
-    return min(b.band for b in ZOOM_BANDS if zoom <= b.max_zoom)
+    """Return the band a map at ``zoom`` uses (``FULL_RESOLUTION_BAND`` past the last)."""
+    return min((b.band for b in ZOOM_BANDS if zoom <= b.max_zoom), default=FULL_RESOLUTION_BAND)
 
 
 def simplification_signature(tolerance_deg: float) -> str:
@@ -171,8 +172,20 @@ def simplify_coverage(
         return result
     originals = np.array([shapes[i] for i in present], dtype=object)
     simplified = shapely.coverage_simplify(originals, tolerance_deg, simplify_boundary=True)
-    for index, original, shape in zip(present, originals, simplified, strict=True):
-        result[index] = _finish(shape, original)
+    # The common case, checked in bulk: valid, non-empty MultiPolygons need no fixing.
+    fine = (
+        ~shapely.is_missing(simplified)
+        & ~shapely.is_empty(simplified)
+        & (shapely.get_type_id(simplified) == shapely.GeometryType.MULTIPOLYGON)
+        & shapely.is_valid(simplified)
+    )
+    simplified[~fine] = [
+        _finish(shape, original)
+        for shape, original in zip(simplified[~fine], originals[~fine], strict=True)
+    ]
+    simplified = shapely.orient_polygons(simplified, exterior_cw=False)
+    for index, shape in zip(present, simplified, strict=True):
+        result[index] = shape
     return result
 
 
@@ -184,7 +197,7 @@ def _finish(shape: shapely.Geometry, original: shapely.MultiPolygon) -> shapely.
         shape = repaired if repaired is not None else original
     if not isinstance(shape, shapely.MultiPolygon):
         shape = shapely.multipolygons(shapely.get_parts(shape))
-    return shapely.orient_polygons(shape, exterior_cw=False)
+    return shape
 
 
 def simplify_bands(
@@ -192,7 +205,8 @@ def simplify_bands(
 ) -> tuple[list[shapely.MultiPolygon | None], dict[int, list[shapely.MultiPolygon | None]]]:
     """Simplify a coverage at the default tolerance and at every zoom band.
 
-    Returns the default simplification and, per band, one geometry per input.
+    Returns the default simplification (WGS84) and, per band, one geometry per
+    input projected to Web Mercator for tiles.
     The finest band is made from the full shapes; every coarser one (and the
     default) from the next finer result, so the full-resolution coverage is
     noded once.
@@ -202,10 +216,49 @@ def simplify_bands(
     default: list[shapely.MultiPolygon | None] | None = None
     for zoom_band in ZOOM_BANDS:
         if default is None and zoom_band.tolerance_deg > tolerance_deg:
-            default = simplify_coverage(current, tolerance_deg=tolerance_deg)
-            current = default
+            default = current = simplify_coverage(current, tolerance_deg=tolerance_deg)
         current = simplify_coverage(current, tolerance_deg=zoom_band.tolerance_deg)
-        bands[zoom_band.band] = current
+        if default is None and zoom_band.tolerance_deg == tolerance_deg:
+            default = current  # the default tolerance is this band's: one pass serves both
+        bands[zoom_band.band] = to_web_mercator(current)
     if default is None:
         default = simplify_coverage(current, tolerance_deg=tolerance_deg)
     return default, bands
+
+
+# Web Mercator (EPSG:3857): the sphere's radius, and the latitude where the square map stops.
+MERCATOR_RADIUS_M = 6378137.0
+MERCATOR_MAX_LATITUDE = 85.05112878
+_MERCATOR_WORLD = shapely.box(-180, -MERCATOR_MAX_LATITUDE, 180, MERCATOR_MAX_LATITUDE)
+
+
+def to_web_mercator(
+    shapes: Sequence[shapely.MultiPolygon | None],
+) -> list[shapely.MultiPolygon | None]:
+    """Project WGS84 shapes to Web Mercator metres, clipping what lies beyond ±85.05°.
+
+    Vectorised over every coordinate at once (numpy), which is much cheaper
+    than a projection per geometry in the database.
+    """
+    array = np.array(list(shapes), dtype=object)
+    present = ~shapely.is_missing(array)
+    bounds = shapely.bounds(array[present])
+    polar = np.zeros(len(array), dtype=bool)
+    polar[present] = (bounds[:, 1] < -MERCATOR_MAX_LATITUDE) | (
+        bounds[:, 3] > MERCATOR_MAX_LATITUDE
+    )
+    if polar.any():
+        array[polar] = [
+            _polygonal(shapely.intersection(shape, _MERCATOR_WORLD)) for shape in array[polar]
+        ]
+
+    def project(coords: np.ndarray) -> np.ndarray:
+        lon, lat = np.radians(coords[:, 0]), np.radians(coords[:, 1])
+        return np.column_stack(
+            [MERCATOR_RADIUS_M * lon, MERCATOR_RADIUS_M * np.log(np.tan(np.pi / 4 + lat / 2))]
+        )
+
+    projected = array.copy()
+    keep = ~shapely.is_missing(array)
+    projected[keep] = shapely.transform(array[keep], project)
+    return list(projected)

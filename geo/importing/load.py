@@ -314,12 +314,8 @@ def write_plan(
     return len(rows) + len(plan.removed)
 
 
-# Web Mercator stops short of the poles; geometry beyond is clipped before projecting.
-MERCATOR_MAX_LATITUDE = 85.05112878
-
-
 def _write_shapes(cursor: Any, shapes: dict[int, dict[int, shapely.MultiPolygon | None]]) -> None:
-    """Replace the zoom-band shapes of these boundaries (projected to EPSG:3857 in SQL)."""
+    """Replace the zoom-band shapes of these boundaries (already in EPSG:3857)."""
     if not shapes:
         return
     cursor.execute("DELETE FROM geo_boundaryshape WHERE boundary_id = ANY(%s)", [list(shapes)])
@@ -337,16 +333,8 @@ def _write_shapes(cursor: Any, shapes: dict[int, dict[int, shapely.MultiPolygon 
                         (boundary_id, band, _wkb(shape), int(shapely.get_num_coordinates(shape)))
                     )
     cursor.execute(
-        f"""
-        INSERT INTO geo_boundaryshape (boundary_id, band, geometry, vertex_count)
-        SELECT boundary_id, band, ST_Multi(ST_Transform(
-                   CASE WHEN ST_YMax(g) > {MERCATOR_MAX_LATITUDE} OR ST_YMin(g) < -{MERCATOR_MAX_LATITUDE}
-                        THEN ST_CollectionExtract(ST_Intersection(g, ST_MakeEnvelope(
-                            -180, -{MERCATOR_MAX_LATITUDE}, 180, {MERCATOR_MAX_LATITUDE}, 4326)), 3)
-                        ELSE g END, 3857)), vertex_count
-        FROM (SELECT boundary_id, band, vertex_count, ST_GeomFromWKB(wkb, 4326) AS g FROM shape_staging) s
-        WHERE NOT ST_IsEmpty(g)
-        """  # noqa: S608 (constants only)
+        "INSERT INTO geo_boundaryshape (boundary_id, band, geometry, vertex_count)"
+        " SELECT boundary_id, band, ST_GeomFromWKB(wkb, 3857), vertex_count FROM shape_staging"
     )
     cursor.execute("DROP TABLE shape_staging")
 

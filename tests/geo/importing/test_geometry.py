@@ -12,6 +12,7 @@ from geo.importing.geometry import (
     repair_geometry,
     simplify_bands,
     simplify_coverage,
+    to_web_mercator,
 )
 from tests.builders import wiggly_square
 
@@ -95,18 +96,29 @@ def test_bands_coarsen_and_keep_neighbours_joined() -> None:
         for y in range(2)
     ]
     default, bands = simplify_bands(squares, tolerance_deg=0.005)
-    assert sorted(bands) == [0, 1, 2, 3]
+    assert sorted(bands) == [0, 1, 2]
     counts = [
         sum(int(shapely.get_num_coordinates(s)) for s in bands[band] if s is not None)
-        for band in (3, 2, 1, 0)
+        for band in (2, 1, 0)
     ]
     assert counts == sorted(counts, reverse=True)
-    for shapes in [default, *bands.values()]:
+    projected_area = shapely.union_all([s for s in to_web_mercator(squares) if s is not None]).area
+    for shapes, area in [(default, 4.0), *((band, projected_area) for band in bands.values())]:
         present = [s for s in shapes if s is not None]
         assert len(present) == 4
         union = shapely.union_all(present)
         assert union.area == pytest.approx(sum(s.area for s in present))
-        assert union.area == pytest.approx(4.0)
+        assert union.area == pytest.approx(area, rel=1e-6)
+
+
+def test_web_mercator_projection() -> None:
+    """Degrees become EPSG:3857 metres; polar parts are clipped at 85.05°."""
+    (square,) = to_web_mercator([shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])])
+    assert square is not None
+    assert square.bounds == pytest.approx((0.0, 0.0, 111319.49, 111325.14), abs=0.01)
+    (polar,) = to_web_mercator([shapely.MultiPolygon([shapely.box(0, 80, 1, 90)])])
+    assert polar is not None and polar.is_valid
+    assert polar.bounds[3] == pytest.approx(20037508.34, abs=1)
 
 
 def test_band_for_zoom() -> None:

@@ -171,7 +171,7 @@ def test_zoom_bands_are_complete_valid_and_joined(imported: ImportReport) -> Non
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM geo_boundary b WHERE b.geometry IS NOT NULL"
-            " AND (SELECT count(*) FROM geo_boundaryshape s WHERE s.boundary_id = b.id) <> 4"
+            " AND (SELECT count(*) FROM geo_boundaryshape s WHERE s.boundary_id = b.id) <> 3"
         )
         assert cursor.fetchone() == (0,)
         cursor.execute(
