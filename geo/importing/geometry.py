@@ -261,4 +261,11 @@ def to_web_mercator(
     projected = array.copy()
     keep = ~shapely.is_missing(array)
     projected[keep] = shapely.transform(array[keep], project)
+    # Rounding in the projection can make two nearly touching rings cross (County
+    # Kerry did); repair those few so PostGIS and tile clients get valid shapes.
+    broken = keep & ~shapely.is_valid(projected)
+    for index in np.flatnonzero(broken):
+        projected[index] = _polygonal(
+            shapely.make_valid(projected[index], method="structure", keep_collapsed=False)
+        )
     return list(projected)

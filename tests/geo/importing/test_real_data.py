@@ -25,6 +25,7 @@ COUNTRIES = {
     "R556706": "New Zealand",  # Chatham Islands across the antimeridian
     "R2202162": "France",  # overseas territories all over the globe
     "R1428125": "Canada",  # thousands of W-ids, 735 "Middlesex"
+    "R62273": "Ireland",  # Web Mercator rounding made County Kerry cross itself
 }
 
 
