@@ -270,6 +270,24 @@ PATHS: dict[str, Any] = {
     },
 }
 
+PATHS["/api/v1/boundaries/{osm_id}/children.geojson"] = {
+    "get": {
+        "summary": "A boundary's children (or itself, if it has none) as RFC 7946 GeoJSON at a zoom band",
+        "parameters": [
+            OSM_ID,
+            _param(
+                "band",
+                "0, 1, 2 (coarse to fine) or full; default 1.",
+                schema={"enum": ["0", "1", "2", "full"]},
+            ),
+        ],
+        "responses": {
+            "200": _json({"type": "object", "description": "FeatureCollection"}),
+            **ERRORS,
+        },
+    }
+}
+
 PATHS["/tiles/{z}/{x}/{y}.mvt"] = {
     "get": {
         "summary": "Mapbox Vector Tile: layers country, state, district, ward (osm_id, name, level, path)",

@@ -12,4 +12,9 @@ urlpatterns = [
     path("v1/boundaries", views.boundary_list, name="boundaries"),
     path("v1/boundaries/<str:osm_id>", views.boundary_detail, name="boundary"),
     path("v1/boundaries/<str:osm_id>/aliases", views.boundary_aliases, name="boundary-aliases"),
+    path(
+        "v1/boundaries/<str:osm_id>/children.geojson",
+        views.boundary_children,
+        name="boundary-children",
+    ),
 ]

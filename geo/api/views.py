@@ -12,7 +12,13 @@ from geo.api import params
 from geo.api.errors import api_endpoint
 from geo.api.serialize import match_to_dict, place_to_dict
 from geo.exceptions import InvalidQuery
-from geo.lookup.boundaries import aliases_of, geometry_geojson, get_boundary, list_boundaries
+from geo.lookup.boundaries import (
+    aliases_of,
+    children_collection,
+    geometry_geojson,
+    get_boundary,
+    list_boundaries,
+)
 from geo.lookup.service import find_at_points, find_matches
 from geo.models import Boundary, Workspace
 from geo.workspaces import WorkspaceAccess
@@ -126,6 +132,15 @@ def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) 
     if kind is not None:
         body["geometry"] = geometry_geojson(boundary.pk, kind=kind)
     return body
+
+
+@api_endpoint("GET")
+def boundary_children(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
+    """Return a boundary's children as GeoJSON at ``?band=0|1|2|full`` (default 1)."""
+    band = params.text(request.GET, "band") or "1"
+    if band not in {"0", "1", "2", "full"}:
+        raise InvalidQuery("band: must be 0, 1, 2 or full")
+    return children_collection(access, osm_id, band=band)
 
 
 @api_endpoint("GET", "PUT")

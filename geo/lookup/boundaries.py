@@ -115,3 +115,56 @@ def geometries_geojson(
             [decimals, boundary_ids],
         )
         return {row_id: json.loads(text) for row_id, text in cursor.fetchall()}
+
+
+BANDS = {"0": 0, "1": 1, "2": 2}
+
+
+def children_collection(access: WorkspaceAccess, osm_id: str, *, band: str) -> dict[str, Any]:
+    """Return a boundary's children as an RFC 7946 FeatureCollection at a zoom band.
+
+    ``band`` is ``0``, ``1``, ``2`` (coarse to fine) or ``full``. A boundary
+    without children gives a collection of itself, as RapidPro's geometry view does.
+    Exteriors are counter-clockwise; there is no ``crs`` member.
+    """
+    boundary = get_boundary(access, osm_id)
+    if band == "full":
+        geometry = "ST_ForcePolygonCCW(b.geometry)"
+        source = "geo_boundary b WHERE b.geometry IS NOT NULL"
+        params: list[Any] = []
+    else:
+        geometry = "ST_ForcePolygonCCW(ST_Transform(s.geometry, 4326))"
+        source = "geo_boundary b JOIN geo_boundaryshape s ON s.boundary_id = b.id AND s.band = %s WHERE true"
+        params = [BANDS[band]]
+    with connection.cursor() as cursor:
+        has_children = Boundary.objects.filter(parent=boundary).exists()
+        which = "b.parent_id = %s" if has_children else "b.id = %s"
+        cursor.execute(
+            f"""
+            SELECT b.osm_id, b.name, b.level, b.path,
+                   EXISTS (SELECT 1 FROM geo_boundary c WHERE c.parent_id = b.id),
+                   ST_AsGeoJSON({geometry}, 6)
+            FROM {source} AND {which}
+            ORDER BY b.path
+            """,  # noqa: S608 (fragments chosen from constants above)
+            [*params, boundary.pk],
+        )
+        rows = cursor.fetchall()
+    return {
+        "type": "FeatureCollection",
+        "name": boundary.name,
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {
+                    "osm_id": o,
+                    "name": n,
+                    "level": lvl,
+                    "path": p,
+                    "has_children": kids,
+                },
+                "geometry": json.loads(g),
+            }
+            for o, n, lvl, p, kids, g in rows
+        ],
+    }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,23 @@ def test_wrong_method_is_405(api: ApiClient) -> None:
     response = api.post("/api/v1/match", {})
     assert response.status_code == 405
     assert response["Allow"] == "GET"
+
+
+def test_children_geojson_at_each_band(api: ApiClient) -> None:
+    """Children come as RFC 7946 FeatureCollections (CCW, no crs), finer bands with more vertices."""
+    vertices = {}
+    for band in ("0", "1", "2", "full"):
+        body = api.get("/api/v1/boundaries/R12/children.geojson", band=band).json()
+        assert body["type"] == "FeatureCollection" and "crs" not in body
+        assert [f["properties"]["osm_id"] for f in body["features"]] == ["R122", "R121"]
+        ring = body["features"][0]["geometry"]["coordinates"][0][0]
+        signed = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in pairwise(ring))
+        assert signed > 0
+        vertices[band] = sum(
+            len(r) for f in body["features"] for p in f["geometry"]["coordinates"] for r in p
+        )
+    assert vertices["0"] <= vertices["1"] <= vertices["2"] <= vertices["full"]
+    leaf = api.get("/api/v1/boundaries/R121/children.geojson").json()
+    assert [f["properties"]["osm_id"] for f in leaf["features"]] == ["R121"]
+    assert leaf["features"][0]["properties"]["has_children"] is False
+    assert api.get("/api/v1/boundaries/R12/children.geojson", band="9").status_code == 400
