@@ -75,7 +75,6 @@ class Hierarchy:
         self.by_osm_id: dict[str, Place] = {place.osm_id: place for place in self.places.values()}
         self.by_path: dict[str, list[Place]] = defaultdict(list)
         self.names = NameIndex()
-        self.has_children: set[int] = set()
         # Position of each place in path order: results sort by an int, not a string.
         self.path_rank: dict[int, int] = {
             place.id: rank
@@ -90,8 +89,6 @@ class Hierarchy:
                 self.names.add(
                     level=place.level, text=place.name_en, place_id=place.id, kind="name_en"
                 )
-            if place.parent_id is not None:
-                self.has_children.add(place.parent_id)
         self.names.sort(self.path_rank)
 
     @classmethod

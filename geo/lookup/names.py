@@ -6,7 +6,7 @@ same folding: compatibility forms and widths (NFKC), case (casefold), accents
 (combining marks dropped), a few letters with no decomposition (ø, ł, đ, æ),
 Arabic/Persian letter variants as goflow's ``arabic_variants`` collation, and
 any run of punctuation, symbols or odd spaces (bidi marks, NBSP) becomes one
-space. Tokens are what remains between spaces.
+space. Words are what remains between spaces.
 """
 
 from __future__ import annotations
@@ -62,11 +62,6 @@ def _ascii_digit(char: str) -> str:
         value = unicodedata.decimal(char, None)
         return str(value) if value is not None else char
     return char
-
-
-def tokens(text: str) -> list[str]:
-    """Split normalised text into tokens."""
-    return text.split()
 
 
 def normalise_path(text: str) -> str:
