@@ -176,14 +176,17 @@ DISTRICTS = (
 ISLAND_DISTRICT_ID = "R90041"
 CLOCKWISE_FULL_IDS = frozenset({"W90014", "W90024"})
 
+# Newer posm output's naming (admin_level_<N>), which import_geojson reads as well
+# as R<id>admin<N>: the sample exercises it, and cannot be taken for a copy of the
+# posm-extracts data.
 FILE_NAMES = (
-    f"{COUNTRY_ID}admin0.json",
-    f"{COUNTRY_ID}admin1.json",
-    f"{COUNTRY_ID}admin2.json",
-    f"{COUNTRY_ID}admin3.json",
-    f"{COUNTRY_ID}admin0_simplified.json",
-    f"{COUNTRY_ID}admin1_simplified.json",
-    f"{COUNTRY_ID}admin2_simplified.json",
+    "admin_level_0.json",
+    "admin_level_1.json",
+    "admin_level_2.json",
+    "admin_level_3.json",
+    "admin_level_0_simplified.json",
+    "admin_level_1_simplified.json",
+    "admin_level_2_simplified.json",
 )
 
 
@@ -193,7 +196,7 @@ def build_sample_country() -> dict[str, dict[str, Any]]:
     Returns
     -------
     dict[str, dict[str, Any]]
-        File name (``R900000admin0.json`` ... ``R900000admin2_simplified.json``,
+        File name (``admin_level_0.json`` ... ``admin_level_2_simplified.json``,
         in the order of ``FILE_NAMES``) to a GeoJSON FeatureCollection dict in
         the posm-extracts format. The result is the same on every call.
 
@@ -415,13 +418,13 @@ def _files(
     ]
     files: dict[str, dict[str, Any]] = {}
     for level, (props, shapes) in enumerate(levels):
-        files[f"{COUNTRY_ID}admin{level}.json"] = _collection(
+        files[f"admin_level_{level}.json"] = _collection(
             _feature(p, _full_geometry(shape, clockwise=p["osm_id"] in CLOCKWISE_FULL_IDS))
             for p, shape in zip(props, shapes, strict=True)
         )
     for level, (props, shapes) in enumerate(levels[:3]):
         simplified = shapely.coverage_simplify(shapes, SIMPLIFY_TOLERANCE_DEG)
-        files[f"{COUNTRY_ID}admin{level}_simplified.json"] = _collection(
+        files[f"admin_level_{level}_simplified.json"] = _collection(
             _feature(p, _simplified_geometry(full, shape))
             for p, full, shape in zip(props, shapes, simplified, strict=True)
         )

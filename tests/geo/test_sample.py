@@ -74,7 +74,7 @@ def test_files_are_posm_feature_collections() -> None:
         assert collection["crs"] == CRS84
         assert collection["features"], name
         simplified = name.endswith("_simplified.json")
-        expected_keys = BASE_PROPERTIES | ({"parent_id"} if "admin3" in name else set())
+        expected_keys = BASE_PROPERTIES | ({"parent_id"} if name.startswith("admin_level_3") else set())
         for feature in collection["features"]:
             assert list(feature) == ["type", "properties", "geometry"]
             assert feature["type"] == "Feature"
@@ -95,8 +95,8 @@ def test_every_property_value_is_a_string_and_missing_ones_are_the_string_none()
             for key, value in props.items():
                 assert isinstance(value, str), (name, key, value)
                 assert value, (name, key)
-    assert all(p["is_in_state"] == "None" for p in properties("R900000admin1.json"))
-    (country,) = properties("R900000admin0.json")
+    assert all(p["is_in_state"] == "None" for p in properties("admin_level_1.json"))
+    (country,) = properties("admin_level_0.json")
     assert country == {
         "osm_id": "R900000",
         "name": "Mipakaland",
@@ -108,24 +108,24 @@ def test_every_property_value_is_a_string_and_missing_ones_are_the_string_none()
 
 def test_parent_links_point_at_existing_features() -> None:
     """is_in_country, is_in_state and parent_id name features one level up."""
-    states = {p["osm_id"] for p in properties("R900000admin1.json")}
-    districts = {p["osm_id"]: p for p in properties("R900000admin2.json")}
+    states = {p["osm_id"] for p in properties("admin_level_1.json")}
+    districts = {p["osm_id"]: p for p in properties("admin_level_2.json")}
     for name in FILE_NAMES:
-        if "admin0" not in name:
+        if not name.startswith("admin_level_0"):
             assert {p["is_in_country"] for p in properties(name)} == {"R900000"}, name
     assert {p["is_in_state"] for p in districts.values()} == states
-    for ward in properties("R900000admin3.json"):
+    for ward in properties("admin_level_3.json"):
         assert ward["is_in_state"] == districts[ward["parent_id"]]["is_in_state"]
 
 
 def test_districts_tile_each_state() -> None:
     """Under each state the districts share borders exactly and cover the state."""
-    states = shapes("R900000admin1.json")
-    districts = shapes("R900000admin2.json")
+    states = shapes("admin_level_1.json")
+    districts = shapes("admin_level_2.json")
     for state_id, state in states.items():
         children = [
             districts[p["osm_id"]]
-            for p in properties("R900000admin2.json")
+            for p in properties("admin_level_2.json")
             if p["is_in_state"] == state_id
         ]
         assert_tiles(state, children)
@@ -133,20 +133,20 @@ def test_districts_tile_each_state() -> None:
 
 def test_states_tile_the_country() -> None:
     """The states share borders exactly and cover the country."""
-    (country,) = shapes("R900000admin0.json").values()
-    assert_tiles(country, list(shapes("R900000admin1.json").values()))
+    (country,) = shapes("admin_level_0.json").values()
+    assert_tiles(country, list(shapes("admin_level_1.json").values()))
 
 
 def test_wards_tile_their_district() -> None:
     """Each district with wards is covered exactly by the wards naming it as parent_id."""
-    districts = shapes("R900000admin2.json")
-    wards = shapes("R900000admin3.json")
-    parents = {p["parent_id"] for p in properties("R900000admin3.json")}
+    districts = shapes("admin_level_2.json")
+    wards = shapes("admin_level_3.json")
+    parents = {p["parent_id"] for p in properties("admin_level_3.json")}
     assert parents == {"R90012", "R90032"}
     for parent_id in parents:
         children = [
             wards[p["osm_id"]]
-            for p in properties("R900000admin3.json")
+            for p in properties("admin_level_3.json")
             if p["parent_id"] == parent_id
         ]
         assert_tiles(districts[parent_id], children)
@@ -180,9 +180,9 @@ def test_full_files_mix_ring_orientations_by_feature() -> None:
 def test_simplified_files_keep_few_vertices() -> None:
     """The simplified twin of each level keeps under a tenth of the full vertices."""
     for level in range(3):
-        full = shapely.get_num_coordinates(list(shapes(f"R900000admin{level}.json").values()))
+        full = shapely.get_num_coordinates(list(shapes(f"admin_level_{level}.json").values()))
         simplified = shapely.get_num_coordinates(
-            list(shapes(f"R900000admin{level}_simplified.json").values())
+            list(shapes(f"admin_level_{level}_simplified.json").values())
         )
         assert 0 < simplified.sum() < full.sum() / 10
 
@@ -191,19 +191,19 @@ def test_only_the_tiny_district_has_null_geometry_and_only_when_simplified() -> 
     """Port-Petit is dropped from the simplified file, as the extractor dropped tiny features."""
     for name in FILE_NAMES:
         nulls = {osm_id for osm_id, shape in shapes(name).items() if shape is None}
-        assert nulls == ({TINY_DISTRICT} if name == "R900000admin2_simplified.json" else set())
-    tiny = shapes("R900000admin2.json")[TINY_DISTRICT]
+        assert nulls == ({TINY_DISTRICT} if name == "admin_level_2_simplified.json" else set())
+    tiny = shapes("admin_level_2.json")[TINY_DISTRICT]
     assert 0 < shapely.area(tiny) < 0.005
 
 
 def test_the_documented_quirks_are_present() -> None:
     """Duplicate sibling names, odd spacing, a state without name_en, an island, way ids."""
-    districts = properties("R900000admin2.json")
+    districts = properties("admin_level_2.json")
     riversides = [p for p in districts if p["name"] == "Riverside"]
     assert len(riversides) == 2
     assert len({p["is_in_state"] for p in riversides}) == 2
     assert "Baie  des Pêcheurs " in {p["name"] for p in districts}
-    assert [p["osm_id"] for p in properties("R900000admin1.json") if p["name_en"] == "None"] == [
+    assert [p["osm_id"] for p in properties("admin_level_1.json") if p["name_en"] == "None"] == [
         "R9003"
     ]
     assert {"Côte-Verte", "Île Basse"} <= {
@@ -213,7 +213,7 @@ def test_the_documented_quirks_are_present() -> None:
         "W90014",
         "W90024",
     ]
-    full = shapes("R900000admin2.json")
+    full = shapes("admin_level_2.json")
     parts = {osm_id: shapely.get_num_geometries(shape) for osm_id, shape in full.items()}
     assert {osm_id for osm_id, count in parts.items() if count > 1} == {ISLAND_DISTRICT}
     assert parts[ISLAND_DISTRICT] == 2
