@@ -74,7 +74,9 @@ def test_files_are_posm_feature_collections() -> None:
         assert collection["crs"] == CRS84
         assert collection["features"], name
         simplified = name.endswith("_simplified.json")
-        expected_keys = BASE_PROPERTIES | ({"parent_id"} if name.startswith("admin_level_3") else set())
+        expected_keys = BASE_PROPERTIES | (
+            {"parent_id"} if name.startswith("admin_level_3") else set()
+        )
         for feature in collection["features"]:
             assert list(feature) == ["type", "properties", "geometry"]
             assert feature["type"] == "Feature"
