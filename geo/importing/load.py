@@ -362,15 +362,7 @@ def _staging_row(
     row = planned.stored
     parent_id = ids[planned.parent_osm_id] if planned.parent_osm_id else None
     country_id = ids[planned.country_osm_id]
-    identity_changed = row is None or (
-        row.osm_id,
-        row.name,
-        row.name_en,
-        row.level,
-        row.parent_id,
-        row.country_id,
-        row.path,
-    ) != (
+    identity = (
         planned.osm_id,
         planned.name,
         planned.name_en,
@@ -379,6 +371,12 @@ def _staging_row(
         country_id,
         planned.path,
     )
+    stored = (
+        None
+        if row is None
+        else (row.osm_id, row.name, row.name_en, row.level, row.parent_id, row.country_id, row.path)
+    )
+    identity_changed = stored != identity
     if not (identity_changed or geometry is not None or set_simplified):
         return None
     full = geometry.full if geometry else None
@@ -387,13 +385,7 @@ def _staging_row(
     return (
         ids[planned.osm_id],
         row is None,
-        planned.osm_id,
-        planned.name,
-        planned.name_en,
-        planned.level,
-        parent_id,
-        country_id,
-        planned.path,
+        *identity,
         geometry is not None,
         _wkb(full),
         str(geometry.source) if geometry else str(GeometrySource.NONE),

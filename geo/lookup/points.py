@@ -30,6 +30,8 @@ import shapely
 from django.db import connection
 
 GRID_DEGREES = 1.0
+# Batches up to this size take the plain-Python path (GET /locate is a batch of one).
+SCALAR_BATCH = 8
 GRID_COLUMNS = int(360 / GRID_DEGREES)
 GRID_ROWS = int(180 / GRID_DEGREES)
 
@@ -111,6 +113,11 @@ class PointIndex:
         lats = np.asarray(lats, dtype=np.float64)
         if not ((np.abs(lons) <= 180).all() and (np.abs(lats) <= 90).all()):
             raise ValueError("longitude must be within -180..180 and latitude within -90..90")
+        if len(lons) <= SCALAR_BATCH:
+            # numpy's fixed cost per call outweighs its speed on a handful of points.
+            return [
+                self.locate(lon, lat) for lon, lat in zip(lons.tolist(), lats.tolist(), strict=True)
+            ]
         found: list[list[int]] = [[] for _ in range(len(lons))]
         point_at, owner_at = self.locate_pairs(lons, lats)
         for point, owner in zip(point_at.tolist(), owner_at.tolist(), strict=True):
