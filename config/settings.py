@@ -45,6 +45,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves our static files (Leaflet included) from gunicorn: no CDN, no extra server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -90,6 +92,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "map"
+LOGOUT_REDIRECT_URL = "login"
+# The map's optional base layer (off until a person ticks it; the service works
+# offline). Any XYZ raster URL; empty hides the option.
+MIPAKA_BASEMAP_URL = os.environ.get(
+    "MIPAKA_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+)
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGGING = {

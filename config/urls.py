@@ -19,4 +19,5 @@ urlpatterns = [
     path("tiles/<int:z>/<int:x>/<int:y>.mvt", tiles.tile, name="tile"),
     path("api/v2/boundaries.json", rapidpro.boundaries, name="rapidpro-boundaries"),
     path("api/internal/locations.json", rapidpro.locations, name="rapidpro-locations"),
+    path("", include("geo.web.urls")),
 ]

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     INVALID_QUERY = "invalid_query"
     ALIAS_CONFLICT = "alias_conflict"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
 
 
 class GeoError(Exception):
@@ -101,3 +102,10 @@ class Unauthorized(GeoError):
 
     code = ErrorCode.UNAUTHORIZED
     http_status = 401
+
+
+class Forbidden(GeoError):
+    """Signed in, but the role (or a missing CSRF token) does not allow this."""
+
+    code = ErrorCode.FORBIDDEN
+    http_status = 403

@@ -8,10 +8,11 @@ import threading
 import time
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from geo.exceptions import BoundaryNotFound, InvalidQuery
-from geo.models import ApiToken, Boundary, Level, Workspace
+from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery
+from geo.models import ApiToken, Boundary, Level, Membership, Role, Workspace
 
 # How long a worker trusts what it knows of a token (revocation delay).
 TOKEN_CACHE_SECONDS = 2.0
@@ -25,6 +26,31 @@ class WorkspaceAccess:
     name: str
     country_id: int | None
     aliases_version: int
+    role: str = Role.VIEWER
+
+    @property
+    def can_edit_aliases(self) -> bool:
+        """Tell whether this access may change aliases (editors and admins)."""
+        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role.EDITOR]
+
+
+# Roles in increasing power: each may do what the ones before it may.
+ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+# An API token acts for an integration (RapidPro's alias editor, scripts): it
+# reads and edits aliases, but cannot manage people or other tokens.
+TOKEN_ROLE = Role.EDITOR
+
+
+def require_role(access: WorkspaceAccess, role: Role) -> None:
+    """Refuse an action that needs ``role`` (or a stronger one).
+
+    Raises
+    ------
+    Forbidden
+        The access's role is weaker.
+    """
+    if ROLE_RANK[Role(access.role)] < ROLE_RANK[role]:
+        raise Forbidden(f"this needs the {role} role in {access.name}; you are a {access.role}")
 
 
 def token_digest(token: str) -> str:
@@ -94,7 +120,7 @@ class _TokenCache:
             )
             .first()
         )
-        access = WorkspaceAccess(*row) if row else None
+        access = WorkspaceAccess(*row, role=TOKEN_ROLE) if row else None
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
@@ -119,3 +145,151 @@ def find_workspace_by_token(token: str) -> WorkspaceAccess | None:
 def forget_cached_tokens() -> None:
     """Drop this process's token cache (after revoking a token, and in tests)."""
     _tokens.clear()
+
+
+def access_for_user(user_id: int, workspace_id: int | None = None) -> WorkspaceAccess | None:
+    """Return a signed-in person's access to a workspace they belong to.
+
+    ``workspace_id`` picks one of their workspaces; without it (or when it is
+    not theirs) the first by name. None when they belong to none.
+    """
+    rows = list(
+        Membership.objects.filter(user_id=user_id)
+        .order_by("workspace__name")
+        .values_list(
+            "workspace_id",
+            "workspace__name",
+            "workspace__country_id",
+            "workspace__aliases_version",
+            "role",
+        )
+    )
+    if not rows:
+        return None
+    chosen = next((row for row in rows if row[0] == workspace_id), rows[0])
+    return WorkspaceAccess(*chosen)
+
+
+def workspaces_of(user_id: int) -> list[tuple[int, str, str]]:
+    """Return ``(workspace id, name, role)`` of every workspace a person belongs to."""
+    return list(
+        Membership.objects.filter(user_id=user_id)
+        .order_by("workspace__name")
+        .values_list("workspace_id", "workspace__name", "role")
+    )
+
+
+@transaction.atomic
+def add_member(workspace_id: int, *, username: str, role: str, password: str = "") -> Membership:
+    """Give a person a role in a workspace; create their account when a password is given.
+
+    Raises
+    ------
+    InvalidQuery
+        Unknown role, unknown person without a password, or already a member.
+    """
+    username = username.strip()
+    if role not in Role.values:
+        raise InvalidQuery(f"role: must be one of {', '.join(Role.values)}")
+    if not username:
+        raise InvalidQuery("username: required")
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    if user is None:
+        if not password:
+            raise InvalidQuery(f"username: no account {username!r}; give a password to create it")
+        user = users.objects.create_user(username=username, password=password)
+    if Membership.objects.filter(user=user, workspace_id=workspace_id).exists():
+        raise InvalidQuery(f"username: {username!r} is already a member")
+    return Membership.objects.create(user=user, workspace_id=workspace_id, role=role)
+
+
+@transaction.atomic
+def ensure_admin(workspace_id: int, *, username: str, password: str = "") -> None:
+    """Make a person an admin of a workspace, creating the account (or resetting its password).
+
+    Raises
+    ------
+    InvalidQuery
+        No such account and no password to create it with.
+    """
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    if user is None:
+        if not password:
+            raise InvalidQuery(
+                f"admin: no account {username!r}; set MIPAKA_ADMIN_PASSWORD to create it"
+            )
+        user = users.objects.create_user(username=username, password=password)
+    elif password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    Membership.objects.update_or_create(
+        user=user, workspace_id=workspace_id, defaults={"role": Role.ADMIN}
+    )
+
+
+@transaction.atomic
+def set_member_role(workspace_id: int, *, user_id: int, role: str) -> None:
+    """Change a member's role; a workspace always keeps at least one admin.
+
+    Raises
+    ------
+    InvalidQuery
+        Unknown role or member, or the change would leave no admin.
+    """
+    if role not in Role.values:
+        raise InvalidQuery(f"role: must be one of {', '.join(Role.values)}")
+    membership = _membership(workspace_id, user_id)
+    if membership.role == Role.ADMIN and role != Role.ADMIN:
+        _keep_an_admin(workspace_id)
+    membership.role = role
+    membership.save(update_fields=["role"])
+
+
+@transaction.atomic
+def remove_member(workspace_id: int, *, user_id: int) -> None:
+    """Take a person out of a workspace (their account stays); never the last admin.
+
+    Raises
+    ------
+    InvalidQuery
+        Unknown member, or the last admin.
+    """
+    membership = _membership(workspace_id, user_id)
+    if membership.role == Role.ADMIN:
+        _keep_an_admin(workspace_id)
+    membership.delete()
+
+
+def _membership(workspace_id: int, user_id: int) -> Membership:
+    membership = (
+        Membership.objects.select_for_update()
+        .filter(workspace_id=workspace_id, user_id=user_id)
+        .first()
+    )
+    if membership is None:
+        raise InvalidQuery("member: not a member of this workspace")
+    return membership
+
+
+def _keep_an_admin(workspace_id: int) -> None:
+    admins = Membership.objects.select_for_update().filter(
+        workspace_id=workspace_id, role=Role.ADMIN
+    )
+    if len(admins) <= 1:
+        raise InvalidQuery("role: a workspace keeps at least one admin")
+
+
+def revoke_token(workspace_id: int, *, token_id: int) -> None:
+    """Delete a workspace's token; every worker stops honouring it within seconds.
+
+    Raises
+    ------
+    InvalidQuery
+        No such token in this workspace.
+    """
+    deleted, _ = ApiToken.objects.filter(workspace_id=workspace_id, pk=token_id).delete()
+    if not deleted:
+        raise InvalidQuery("token: no such token in this workspace")
+    forget_cached_tokens()

@@ -8,12 +8,17 @@ from collections.abc import Callable
 from typing import Any, TypeAlias
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
-from geo.exceptions import GeoError, Unauthorized
-from geo.workspaces import WorkspaceAccess, find_workspace_by_token
+from geo.exceptions import Forbidden, GeoError, Unauthorized
+from geo.workspaces import WorkspaceAccess, access_for_user, find_workspace_by_token
 
 logger = logging.getLogger(__name__)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The session key that holds a signed-in person's current workspace.
+SESSION_WORKSPACE_KEY = "workspace_id"
 
 ApiView: TypeAlias = Callable[..., HttpResponse | dict[str, Any] | list[Any]]
 
@@ -24,14 +29,26 @@ def error_response(*, status: int, code: str, message: str) -> JsonResponse:
 
 
 def authenticate(request: HttpRequest) -> WorkspaceAccess:
-    """Return the workspace of the request's ``Authorization: Token <token>``.
+    """Return the workspace a request acts for.
+
+    An ``Authorization: Token <token>`` header (integrations) wins; otherwise a
+    signed-in browser session acts for the person's current workspace. Session
+    requests that change something must carry Django's CSRF token, since a
+    cookie is sent by any site that makes the browser post here.
 
     Raises
     ------
     Unauthorized
-        No token, a malformed header, or an unknown token.
+        No token and no session, a malformed header, or an unknown token.
+    Forbidden
+        A session request without a valid CSRF token, or a person in no workspace.
     """
     header = request.headers.get("Authorization", "")
+    if not header:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            return _session_access(request, user.pk)
+        raise Unauthorized("send 'Authorization: Token <token>', or sign in")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "token" or not token.strip():
         raise Unauthorized("send 'Authorization: Token <token>'")
@@ -41,38 +58,60 @@ def authenticate(request: HttpRequest) -> WorkspaceAccess:
     return access
 
 
-def api_endpoint(*methods: str) -> Callable[[ApiView], Callable[..., HttpResponse]]:
-    """Wrap a view: method check, token, GeoError → JSON error, never a bare 500.
+def _session_access(request: HttpRequest, user_id: int) -> WorkspaceAccess:
+    if request.method not in SAFE_METHODS:
+        check = _CsrfCheck(lambda _request: HttpResponse())
+        check.process_request(request)
+        reason = check.process_view(request, lambda _request: HttpResponse(), (), {})
+        if reason is not None:
+            raise Forbidden(f"CSRF check failed: {reason}; send the X-CSRFToken header")
+    access = access_for_user(user_id, request.session.get(SESSION_WORKSPACE_KEY))
+    if access is None:
+        raise Forbidden("you belong to no workspace; ask a workspace admin to add you")
+    return access
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF check, run by hand: the API views are exempt from the middleware."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> str:
+        return reason
+
+
+ErrorShape: TypeAlias = Callable[[int, str, str], HttpResponse]
+
+
+def _default_shape(status: int, code: str, message: str) -> HttpResponse:
+    return error_response(status=status, code=code, message=message)
+
+
+def api_endpoint(
+    *methods: str, errors: ErrorShape = _default_shape
+) -> Callable[[ApiView], Callable[..., HttpResponse]]:
+    """Wrap a view: method check, token or session, GeoError → JSON error, never a bare 500.
 
     The view receives ``(request, access, **url_kwargs)`` and returns a
-    response, or a dict/list to send as JSON.
+    response, or a dict/list to send as JSON. ``errors`` shapes error bodies
+    (RapidPro's endpoints keep RapidPro's shape).
     """
     allowed = set(methods)
 
     def decorate(view: ApiView) -> Callable[..., HttpResponse]:
-        @csrf_exempt  # token authentication: no cookie, so no cross-site request to forge
+        @csrf_exempt  # tokens need none; authenticate() checks CSRF for sessions
         @functools.wraps(view)
         def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
             if request.method not in allowed:
-                response = error_response(
-                    status=405,
-                    code="method_not_allowed",
-                    message=f"use {' or '.join(sorted(allowed))}",
-                )
+                response = errors(405, "method_not_allowed", f"use {' or '.join(sorted(allowed))}")
                 response["Allow"] = ", ".join(sorted(allowed))
                 return response
             try:
                 access = authenticate(request)
                 result = view(request, access, **kwargs)
             except GeoError as exc:
-                return error_response(
-                    status=exc.http_status, code=str(exc.code), message=exc.message
-                )
+                return errors(exc.http_status, str(exc.code), exc.message)
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
-                return error_response(
-                    status=500, code="server_error", message="unexpected error; it was logged"
-                )
+                return errors(500, "server_error", "unexpected error; it was logged")
             if isinstance(result, HttpResponse):
                 return result
             return JsonResponse(result, safe=False, json_dumps_params={"ensure_ascii": False})

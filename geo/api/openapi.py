@@ -17,7 +17,11 @@ def _error(description: str) -> dict[str, Any]:
 
 ERRORS = {
     "400": _error("Malformed or missing parameter; the message names the field."),
-    "401": _error("No token, or an unknown token."),
+    "401": _error("No token and no signed-in session, or an unknown token."),
+    "403": _error(
+        "Signed in, but the role does not allow it (aliases need an editor), or a session"
+        " write without the X-CSRFToken header."
+    ),
     "404": _error("Unknown osm_id or country."),
     "405": _error("Method not allowed."),
 }
@@ -270,19 +274,72 @@ PATHS: dict[str, Any] = {
     },
 }
 
+BAND = _param(
+    "band",
+    "0, 1, 2 (coarse to fine) or full; default 1.",
+    schema={"enum": ["0", "1", "2", "full"]},
+)
+GEOJSON_RESPONSES = {
+    "200": _json({"type": "object", "description": "FeatureCollection"}),
+    **ERRORS,
+}
+
 PATHS["/api/v1/boundaries/{osm_id}/children.geojson"] = {
     "get": {
         "summary": "A boundary's children (or itself, if it has none) as RFC 7946 GeoJSON at a zoom band",
         "parameters": [
             OSM_ID,
-            _param(
-                "band",
-                "0, 1, 2 (coarse to fine) or full; default 1.",
-                schema={"enum": ["0", "1", "2", "full"]},
-            ),
+            BAND,
         ],
+        "responses": GEOJSON_RESPONSES,
+    }
+}
+
+PATHS["/api/v1/countries.geojson"] = {
+    "get": {
+        "summary": "The workspace's country (or every imported country) as RFC 7946 GeoJSON",
+        "parameters": [
+            BAND,
+        ],
+        "responses": GEOJSON_RESPONSES,
+    }
+}
+
+PATHS["/api/v1/counts"] = {
+    "post": {
+        "summary": "Counts per boundary: resolve a table to boundaries, totals rolled up to ancestors",
+        "description": "Body: text/csv with a header (a key column osm_id, path or name, and value),"
+        ' or JSON {"rows": [{"osm_id"|"path"|"name": ..., "value": n}]}. Names match'
+        " after folding accents and case, including the workspace's aliases; a name shared by"
+        " several boundaries is reported ambiguous. Rows that match nothing are listed.",
+        "requestBody": {
+            "required": True,
+            "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
+        },
         "responses": {
-            "200": _json({"type": "object", "description": "FeatureCollection"}),
+            "200": _json(
+                {
+                    "type": "object",
+                    "properties": {
+                        "values": {
+                            "type": "object",
+                            "description": "osm_id → total of the rows of it and its descendants",
+                        },
+                        "matched_rows": {"type": "integer"},
+                        "unmatched": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "line": {"type": "integer"},
+                                    "key": {"type": "string"},
+                                    "reason": {"type": "string"},
+                                },
+                            },
+                        },
+                    },
+                }
+            ),
             **ERRORS,
         },
     }
@@ -322,7 +379,7 @@ DOCUMENT: dict[str, Any] = {
         "version": "1",
         "description": "Administrative boundaries for messaging flows: text and points to boundaries.",
     },
-    "security": [{"token": []}],
+    "security": [{"token": []}, {"session": []}],
     "paths": PATHS,
     "components": {
         "securitySchemes": {
@@ -331,7 +388,14 @@ DOCUMENT: dict[str, Any] = {
                 "in": "header",
                 "name": "Authorization",
                 "description": "Token <token>",
-            }
+            },
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "sessionid",
+                "description": "A signed-in browser (the web map), acting for the person's"
+                " current workspace with their role; writes also send X-CSRFToken.",
+            },
         },
         "schemas": {
             "Error": {

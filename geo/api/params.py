@@ -89,3 +89,14 @@ def json_body(request: HttpRequest, *, max_bytes: int = 2_000_000) -> dict[str, 
     if not isinstance(body, dict):
         raise InvalidQuery("body: must be a JSON object")
     return body
+
+
+BANDS = ("0", "1", "2", "full")
+
+
+def band(params: Mapping[str, str]) -> str:
+    """Read ``band``: a zoom band of the import (0, 1, 2, coarse to fine) or ``full``; default 1."""
+    value = params.get("band") or "1"
+    if value not in BANDS:
+        raise InvalidQuery("band: must be 0, 1, 2 or full")
+    return value

@@ -15,15 +15,19 @@ from geo.exceptions import InvalidQuery
 from geo.lookup.boundaries import (
     aliases_of,
     children_collection,
+    countries_collection,
     geometry_geojson,
     get_boundary,
     list_boundaries,
 )
-from geo.lookup.service import find_at_points, find_matches
-from geo.models import Boundary, Workspace
-from geo.workspaces import WorkspaceAccess
+from geo.lookup.counts import parse_csv, parse_json
+from geo.lookup.service import count_by_boundary, find_at_points, find_matches
+from geo.lookup.snapshot import lookup_data
+from geo.models import Boundary, Role, Workspace
+from geo.workspaces import WorkspaceAccess, require_role
 
 MAX_POINTS = 10_000
+MAX_COUNTS_BYTES = 10_000_000
 
 
 @api_endpoint("GET")
@@ -128,6 +132,8 @@ def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) 
         else None,
         "area_km2": boundary.area_km2,
         "geometry_source": boundary.geometry_source,
+        "ancestors": _ancestors(boundary.osm_id),
+        "has_children": Boundary.objects.filter(parent_id=boundary.pk).exists(),
     }
     if kind is not None:
         body["geometry"] = geometry_geojson(boundary.pk, kind=kind)
@@ -137,16 +143,50 @@ def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) 
 @api_endpoint("GET")
 def boundary_children(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
     """Return a boundary's children as GeoJSON at ``?band=0|1|2|full`` (default 1)."""
-    band = params.text(request.GET, "band") or "1"
-    if band not in {"0", "1", "2", "full"}:
-        raise InvalidQuery("band: must be 0, 1, 2 or full")
-    return children_collection(access, osm_id, band=band)
+    return children_collection(access, osm_id, band=params.band(request.GET))
+
+
+def _ancestors(osm_id: str) -> list[dict[str, Any]]:
+    hierarchy = lookup_data.hierarchy()
+    place = hierarchy.by_osm_id.get(osm_id)
+    chain = []
+    while place is not None:
+        chain.append({"osm_id": place.osm_id, "name": place.name, "level": place.level})
+        place = hierarchy.parent_of(place)
+    return chain[:0:-1]
+
+
+@api_endpoint("GET")
+def countries(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """Return the workspace's countries (or its one country) as GeoJSON at ``?band=``."""
+    return countries_collection(access, band=params.band(request.GET))
+
+
+@api_endpoint("POST")
+def counts(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """Total a CSV (``text/csv``) or JSON table of counts per boundary, by osm_id."""
+    if request.content_type == "text/csv":
+        if len(request.body) > MAX_COUNTS_BYTES:
+            raise InvalidQuery(f"body: larger than {MAX_COUNTS_BYTES:,} bytes")
+        try:
+            rows = parse_csv(request.body.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise InvalidQuery("body: CSV must be UTF-8") from None
+    else:
+        rows = parse_json(params.json_body(request, max_bytes=MAX_COUNTS_BYTES))
+    hierarchy, result = count_by_boundary(access, rows)
+    return {
+        "values": {hierarchy.places[i].osm_id: v for i, v in result.totals.items()},
+        "matched_rows": result.matched_rows,
+        "unmatched": [{"line": u.line, "key": u.key, "reason": u.reason} for u in result.unmatched],
+    }
 
 
 @api_endpoint("GET", "PUT")
 def boundary_aliases(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
     """Read or replace the workspace's aliases of one boundary."""
     if request.method == "PUT":
+        require_role(access, Role.EDITOR)
         body = params.json_body(request)
         aliases = body.get("aliases")
         if not isinstance(aliases, list):

@@ -128,31 +128,42 @@ def children_collection(access: WorkspaceAccess, osm_id: str, *, band: str) -> d
     Exteriors are counter-clockwise; there is no ``crs`` member.
     """
     boundary = get_boundary(access, osm_id)
+    has_children = Boundary.objects.filter(parent=boundary).exists()
+    which = "b.parent_id = %s" if has_children else "b.id = %s"
+    return _collection(boundary.name, band=band, where=which, params=[boundary.pk])
+
+
+def countries_collection(access: WorkspaceAccess, *, band: str) -> dict[str, Any]:
+    """Return the countries a workspace sees as a FeatureCollection at a zoom band."""
+    if access.country_id is not None:
+        return _collection("", band=band, where="b.id = %s", params=[access.country_id])
+    return _collection("", band=band, where="b.level = %s", params=[0])
+
+
+def _collection(name: str, *, band: str, where: str, params: list[Any]) -> dict[str, Any]:
     if band == "full":
         geometry = "ST_ForcePolygonCCW(b.geometry)"
         source = "geo_boundary b WHERE b.geometry IS NOT NULL"
-        params: list[Any] = []
+        band_params: list[Any] = []
     else:
         geometry = "ST_ForcePolygonCCW(ST_Transform(s.geometry, 4326))"
         source = "geo_boundary b JOIN geo_boundaryshape s ON s.boundary_id = b.id AND s.band = %s WHERE true"
-        params = [BANDS[band]]
+        band_params = [BANDS[band]]
     with connection.cursor() as cursor:
-        has_children = Boundary.objects.filter(parent=boundary).exists()
-        which = "b.parent_id = %s" if has_children else "b.id = %s"
         cursor.execute(
             f"""
             SELECT b.osm_id, b.name, b.level, b.path,
                    EXISTS (SELECT 1 FROM geo_boundary c WHERE c.parent_id = b.id),
                    ST_AsGeoJSON({geometry}, 6)
-            FROM {source} AND {which}
+            FROM {source} AND {where}
             ORDER BY b.path
             """,  # noqa: S608 (fragments chosen from constants above)
-            [*params, boundary.pk],
+            [*band_params, *params],
         )
         rows = cursor.fetchall()
     return {
         "type": "FeatureCollection",
-        "name": boundary.name,
+        "name": name,
         "features": [
             {
                 "type": "Feature",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from geo.exceptions import BoundaryNotFound
+from geo.lookup.counts import CountRow, Counts, resolve_counts
 from geo.lookup.hierarchy import Hierarchy, Place
 from geo.lookup.matching import MatchResult, Scope, match_text, resolve_parent
 from geo.lookup.snapshot import lookup_data
@@ -83,3 +84,12 @@ def find_at_points(
             places = [p for p in places if p.country_id == access.country_id]
         results.append(sorted(places, key=lambda p: (p.level, p.path)))
     return hierarchy, results
+
+
+def count_by_boundary(access: WorkspaceAccess, rows: list[CountRow]) -> tuple[Hierarchy, Counts]:
+    """Resolve a table of counts to the workspace's boundaries, rolled up to ancestors."""
+    hierarchy = lookup_data.hierarchy()
+    counts = resolve_counts(
+        hierarchy, rows, aliases=lookup_data.aliases(access), country_id=access.country_id
+    )
+    return hierarchy, counts

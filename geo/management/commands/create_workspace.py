@@ -1,14 +1,15 @@
-"""``manage.py create_workspace NAME [--country OSM_ID]``: prints the API token last."""
+"""``manage.py create_workspace NAME [--country OSM_ID] [--admin USERNAME]``: prints the API token last."""
 
 from __future__ import annotations
 
+import os
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from geo.exceptions import GeoError
-from geo.workspaces import create_workspace
+from geo.workspaces import create_workspace, ensure_admin
 
 
 class Command(BaseCommand):
@@ -25,6 +26,12 @@ class Command(BaseCommand):
             action="store_true",
             help="if the workspace exists, print a new token for it",
         )
+        parser.add_argument(
+            "--admin",
+            metavar="USERNAME",
+            help="make this person the workspace's admin (for the web map); a new account"
+            " takes its password from the MIPAKA_ADMIN_PASSWORD environment variable",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Create the workspace and print the token."""
@@ -34,6 +41,12 @@ class Command(BaseCommand):
                 country_osm_id=options["country"],
                 exist_ok=options["exist_ok"],
             )
+            if options["admin"]:
+                ensure_admin(
+                    workspace.pk,
+                    username=options["admin"],
+                    password=os.environ.get("MIPAKA_ADMIN_PASSWORD", ""),
+                )
         except GeoError as exc:
             raise CommandError(exc.message) from exc
         scope = f"country {workspace.country}" if workspace.country else "every imported country"

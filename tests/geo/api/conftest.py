@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,23 +9,12 @@ from django.test import Client
 
 from geo.aliases import set_aliases
 from geo.importing import import_geojson
-from geo.lookup.snapshot import lookup_data
 from geo.models import Workspace
-from geo.workspaces import create_workspace, forget_cached_tokens
+from geo.workspaces import create_workspace
 from tests.builders import collection, feature, write
 from tests.conftest import ROOT
 
 REFERENCE = ROOT.parent / "shared" / "reference"
-
-
-@pytest.fixture(autouse=True)
-def fresh_caches() -> Iterator[None]:
-    """Each test starts with empty per-process caches (they outlive transactions)."""
-    lookup_data.forget()
-    forget_cached_tokens()
-    yield
-    lookup_data.forget()
-    forget_cached_tokens()
 
 
 class ApiClient:

@@ -42,3 +42,22 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert (
         find_workspace_by_token(first) is not None and find_workspace_by_token(second) is not None
     )
+
+
+def test_admin_option_makes_a_person_who_can_sign_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--admin creates the account from MIPAKA_ADMIN_PASSWORD and makes it the workspace's admin."""
+    from django.contrib.auth import authenticate
+
+    from geo.models import Membership, Role
+
+    with pytest.raises(CommandError, match="set MIPAKA_ADMIN_PASSWORD"):
+        create("team", "--admin", "ada")
+    assert not Membership.objects.exists()
+    monkeypatch.setenv("MIPAKA_ADMIN_PASSWORD", "s3cret pass")
+    create("team", "--exist-ok", "--admin", "ada")
+    assert authenticate(username="ada", password="s3cret pass") is not None
+    assert Membership.objects.get(user__username="ada").role == Role.ADMIN
+    monkeypatch.setenv("MIPAKA_ADMIN_PASSWORD", "rotated")
+    create("team", "--exist-ok", "--admin", "ada")  # runs again: same person, new password
+    assert authenticate(username="ada", password="rotated") is not None
+    assert Membership.objects.filter(user__username="ada").count() == 1

@@ -1,0 +1,92 @@
+"""The Django admin for operators: workspaces, people, tokens, aliases and imports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from geo.models import ApiToken, Boundary, BoundaryAlias, ImportRun, Membership, Workspace
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+class TokenInline(admin.TabularInline):
+    """Tokens are issued on the workspace page or by ``create_workspace``: only the digest is stored."""
+
+    model = ApiToken
+    extra = 0
+    fields = ["prefix", "name", "created_at"]
+    readonly_fields = ["prefix", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "country", "created_at"]
+    search_fields = ["name"]
+    raw_id_fields = ["country"]
+    inlines = [MembershipInline, TokenInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "workspace", "role"]
+    list_filter = ["role", "workspace"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Boundary)
+class BoundaryAdmin(admin.ModelAdmin):
+    """Read-only: boundaries change only through an import, which keeps the diff and the hierarchy whole."""
+
+    list_display = ["osm_id", "name", "level", "path", "area_km2", "vertex_count"]
+    list_filter = ["level"]
+    search_fields = ["osm_id", "name", "name_en", "path"]
+    fields = readonly_fields = (
+        "osm_id", "name", "name_en", "level", "path", "parent", "country", "area_km2",
+        "vertex_count", "geometry_source", "last_import",
+    )  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(BoundaryAlias)
+class BoundaryAliasAdmin(admin.ModelAdmin):
+    """Read-only here: aliases are written by ``geo.aliases`` (sibling checks, index versions)."""
+
+    list_display = ["name", "boundary", "workspace", "created_at"]
+    list_filter = ["workspace"]
+    search_fields = ["name", "boundary__name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(admin.ModelAdmin):
+    list_display = ["pk", "status", "started_at", "finished_at"]
+    list_filter = ["status"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

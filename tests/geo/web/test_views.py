@@ -1,0 +1,119 @@
+"""The web pages without a browser: sign-in, the map page's states, people and tokens."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from geo.models import ApiToken, Membership, Role
+from geo.workspaces import create_workspace, find_workspace_by_token
+from tests.geo.web.conftest import PASSWORD, SampleSite, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_map_asks_to_sign_in_first(site: SampleSite) -> None:
+    response = Client().get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")
+
+
+def test_sign_in_leads_to_the_map_of_the_workspaces_country(site: SampleSite) -> None:
+    client = Client()
+    response = client.post(
+        "/accounts/login/", {"username": "viewer", "password": PASSWORD}, follow=True
+    )
+    html = response.content.decode()
+    assert 'data-root="R900000"' in html
+    assert 'data-can-edit="false"' in html
+    assert "/static/geo/vendor/leaflet/leaflet.js" in html
+    assert "unpkg" not in html and "cdn" not in html.lower()
+
+
+def test_wrong_password_is_refused_with_a_message(site: SampleSite) -> None:
+    response = Client().post("/accounts/login/", {"username": "viewer", "password": "nope"})
+    assert response.status_code == 200
+    assert "didn't match" in response.content.decode()
+
+
+def test_the_map_says_when_no_country_is_imported(db: None) -> None:
+    from django.contrib.auth.models import User
+
+    workspace, _ = create_workspace(name="empty")
+    user = User.objects.create_user(username="first", password="x")
+    Membership.objects.create(user=user, workspace=workspace, role=Role.ADMIN)
+    html = signed_in(user).get("/").content.decode()
+    assert "No country imported yet" in html
+    assert "manage.py import_geojson" in html
+    assert 'id="map"' not in html
+
+
+def test_editors_get_an_editable_alias_box(site: SampleSite) -> None:
+    html = signed_in(site.editor).get("/").content.decode()
+    assert 'data-can-edit="true"' in html
+    assert 'id="save-aliases"' in html
+
+
+def test_leaflet_is_served_from_our_static_files(site: SampleSite) -> None:
+    response = Client().get("/static/geo/vendor/leaflet/leaflet.js")
+    assert response.status_code == 200
+    assert b"Leaflet" in b"".join(response.streaming_content)  # type: ignore[attr-defined]
+
+
+def test_admins_add_people_change_roles_and_remove_them(site: SampleSite) -> None:
+    client = signed_in(site.admin)
+    client.post(
+        "/people/", {"action": "add", "username": "newbie", "password": "pw", "role": "editor"}
+    )
+    newbie = Membership.objects.get(workspace=site.workspace, user__username="newbie")
+    assert newbie.role == Role.EDITOR
+    assert Client().login(username="newbie", password="pw")
+    client.post("/people/", {"action": "role", "user": newbie.user_id, "role": "viewer"})
+    newbie.refresh_from_db()
+    assert newbie.role == Role.VIEWER
+    client.post("/people/", {"action": "remove", "user": newbie.user_id})
+    assert not Membership.objects.filter(pk=newbie.pk).exists()
+
+
+def test_the_last_admin_cannot_step_down(site: SampleSite) -> None:
+    response = signed_in(site.admin).post(
+        "/people/", {"action": "role", "user": site.admin.pk, "role": "viewer"}, follow=True
+    )
+    assert "at least one admin" in response.content.decode()
+    assert Membership.objects.get(user=site.admin).role == Role.ADMIN
+
+
+def test_admins_issue_and_revoke_tokens(site: SampleSite) -> None:
+    client = signed_in(site.admin)
+    html = client.post("/people/", {"action": "issue", "name": "rapidpro"}).content.decode()
+    token = html.split('<code id="new-token">')[1].split("</code>")[0]
+    assert find_workspace_by_token(token) is not None
+    issued = ApiToken.objects.get(workspace=site.workspace, name="rapidpro")
+    client.post("/people/", {"action": "revoke", "token": issued.pk})
+    assert not ApiToken.objects.filter(pk=issued.pk).exists()
+    assert find_workspace_by_token(token) is None
+
+
+@pytest.mark.parametrize("role", ["editor", "viewer"])
+def test_only_admins_manage_people_and_tokens(site: SampleSite, role: str) -> None:
+    user = site.editor if role == "editor" else site.viewer
+    response = signed_in(user).post(
+        "/people/",
+        {"action": "add", "username": "sneaky", "password": "pw", "role": "admin"},
+        follow=True,
+    )
+    assert "needs the admin role" in response.content.decode()
+    assert not Membership.objects.filter(user__username="sneaky").exists()
+    signed_in(user).post("/people/", {"action": "issue", "name": "x"})
+    assert not ApiToken.objects.filter(name="x").exists()
+
+
+def test_the_django_admin_lists_workspaces_for_operators(site: SampleSite) -> None:
+    from django.contrib.auth.models import User
+
+    operator = User.objects.create_superuser(username="op", password="x")
+    client = signed_in(operator)
+    assert client.get("/admin/geo/workspace/").status_code == 200
+    page = client.get(f"/admin/geo/workspace/{site.workspace.pk}/change/").content.decode()
+    assert "viewer" in page and "editor" in page
+    assert client.get("/admin/geo/boundary/?q=Riverside").status_code == 200
