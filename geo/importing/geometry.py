@@ -18,7 +18,7 @@ import shapely
 # geometry endpoints, API downloads) and zoom band 1, made in one pass.
 DEFAULT_TOLERANCE_DEG = 0.01
 # Bumped whenever the way simplified geometry is made changes.
-SIMPLIFICATION_METHOD = "country-level-coverage-v3-bands"
+SIMPLIFICATION_METHOD = "country-hierarchy-faces-v5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,30 +200,210 @@ def _finish(shape: shapely.Geometry, original: shapely.MultiPolygon) -> shapely.
     return shape
 
 
-def simplify_bands(
-    shapes: Sequence[shapely.MultiPolygon | None], *, tolerance_deg: float
-) -> tuple[list[shapely.MultiPolygon | None], dict[int, list[shapely.MultiPolygon | None]]]:
-    """Simplify a coverage at the default tolerance and at every zoom band.
+# Children tile their parent when their union differs from it by less than
+# this share of the parent's area (both ways: uncovered, and spilling out).
+TILING_TOLERANCE = 0.001
 
-    Returns the default simplification (WGS84) and, per band, one geometry per
-    input projected to Web Mercator for tiles.
-    The finest band is made from the full shapes; every coarser one (and the
-    default) from the next finer result, so the full-resolution coverage is
-    noded once.
+
+@dataclass(frozen=True, slots=True)
+class SimplifiedHierarchy:
+    """One country's simplified geometry: the default (WGS84) and each band (Web Mercator)."""
+
+    default: list[shapely.MultiPolygon | None]
+    bands: dict[int, list[shapely.MultiPolygon | None]]
+    # Positions of the boundaries whose children tile them: their outline at
+    # every band is exactly the union of their children's.
+    tiled: frozenset[int]
+
+
+def simplify_hierarchy(
+    shapes: Sequence[shapely.MultiPolygon | None],
+    parents: Sequence[int | None],
+    *,
+    tolerance_deg: float = DEFAULT_TOLERANCE_DEG,
+) -> SimplifiedHierarchy:
+    """Simplify every level of one country together, so that every border is drawn once.
+
+    Parameters
+    ----------
+    shapes
+        Full geometries of the country's boundaries, every level (None when missing).
+    parents
+        For each boundary, the position of its parent in ``shapes`` (None for the top).
+    tolerance_deg
+        Tolerance of the default simplified geometry.
+
+    Notes
+    -----
+    Simplifying each level on its own moves a state's border one way and the
+    same line, as the edge of its districts, another way: at a coarse band a
+    district pokes out of its state. Here the borders of all levels are cut
+    into faces (the pieces of the plane between every border of every level),
+    the faces are simplified once as one coverage, and each boundary is the
+    union of its faces. So at every band: siblings share borders (no gap, no
+    overlap that the source did not have), children meet their parent's
+    outline, and a parent whose children tile it is exactly their union.
+
+    Levels drawn from different sources seldom share their vertices; a parent
+    whose children tile it (``TILING_TOLERANCE``) takes their union as its
+    outline first, so their near-identical lines make no sliver faces.
     """
+    count = len(shapes)
+    faces, owner, member = _faces(shapes, drawn=[s is not None for s in shapes])
+    tiled, slivers = _tiled_parents(faces, owner, member, parents)
+    if slivers:
+        # Redraw without the tiled parents' own lines: their children's edges
+        # say the same thing, and the near-misses made sliver faces.
+        faces, owner, member = _faces(
+            shapes, drawn=[s is not None and i not in tiled for i, s in enumerate(shapes)]
+        )
+    owner, member = _inherit_membership(owner, member, parents, tiled)
+
+    def compose(face_shapes: np.ndarray, tolerance: float) -> list[shapely.MultiPolygon | None]:
+        result: list[shapely.MultiPolygon | None] = [None] * count
+        order = np.argsort(member, kind="stable")
+        boundaries, starts = np.unique(member[order], return_index=True)
+        chunks = np.split(owner[order], starts[1:]) if len(boundaries) else []
+        for boundary, chunk in zip(boundaries, chunks, strict=True):
+            result[boundary] = _union_of_faces(face_shapes[chunk])
+        # A boundary that got no face (a shape too broken to polygonize) is
+        # simplified alone rather than dropped.
+        for index in range(count):
+            if result[index] is None and shapes[index] is not None:
+                result[index] = simplify_coverage([shapes[index]], tolerance_deg=tolerance)[0]
+        return result
+
     bands: dict[int, list[shapely.MultiPolygon | None]] = {}
-    current = list(shapes)
+    current = faces
     default: list[shapely.MultiPolygon | None] | None = None
     for zoom_band in ZOOM_BANDS:
         if default is None and zoom_band.tolerance_deg > tolerance_deg:
-            default = current = simplify_coverage(current, tolerance_deg=tolerance_deg)
-        current = simplify_coverage(current, tolerance_deg=zoom_band.tolerance_deg)
+            current = _simplify_faces(current, tolerance_deg)
+            default = compose(current, tolerance_deg)
+        current = _simplify_faces(current, zoom_band.tolerance_deg)
+        composed = compose(current, zoom_band.tolerance_deg)
         if default is None and zoom_band.tolerance_deg == tolerance_deg:
-            default = current  # the default tolerance is this band's: one pass serves both
-        bands[zoom_band.band] = to_web_mercator(current)
+            default = composed
+        bands[zoom_band.band] = to_web_mercator(composed)
     if default is None:
-        default = simplify_coverage(current, tolerance_deg=tolerance_deg)
-    return default, bands
+        default = compose(_simplify_faces(current, tolerance_deg), tolerance_deg)
+    return SimplifiedHierarchy(default=default, bands=bands, tiled=frozenset(tiled))
+
+
+def _faces(
+    shapes: Sequence[shapely.MultiPolygon | None], *, drawn: Sequence[bool]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cut the plane along the borders of the ``drawn`` shapes.
+
+    Returns the faces and the membership pairs ``(face, shape)``: which drawn
+    shapes contain each face.
+    """
+    positions = np.array([i for i, d in enumerate(drawn) if d], dtype=np.int64)
+    if not len(positions):
+        return np.array([], dtype=object), np.array([], np.int64), np.array([], np.int64)
+    present = np.array([shapes[i] for i in positions], dtype=object)
+    lines = shapely.boundary(present)
+    try:
+        noded = shapely.union_all(lines)
+    except shapely.errors.GEOSException:
+        # Nearly coincident borders can defeat floating-point noding; snap
+        # rounding on a 1 cm grid always succeeds.
+        noded = shapely.union_all(lines, grid_size=1e-7)
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    faces = faces[~shapely.is_empty(faces)]
+    inside = shapely.point_on_surface(faces)
+    member, owner = shapely.STRtree(inside).query(present, predicate="contains")
+    return faces, owner, positions[member]
+
+
+def _tiled_parents(
+    faces: np.ndarray, owner: np.ndarray, member: np.ndarray, parents: Sequence[int | None]
+) -> tuple[set[int], bool]:
+    """Find the parents their children tile, from face areas (no overlay of full shapes).
+
+    Returns them, and whether any of them differs from its children by sliver faces.
+    """
+    area = shapely.area(faces)
+    faces_of: dict[int, set[int]] = {}
+    for face, shape in zip(owner.tolist(), member.tolist(), strict=True):
+        faces_of.setdefault(shape, set()).add(face)
+    children: dict[int, list[int]] = {}
+    for index, parent in enumerate(parents):
+        if parent is not None and index in faces_of:
+            children.setdefault(parent, []).append(index)
+    tiled: set[int] = set()
+    slivers = False
+    for parent, kids in children.items():
+        own = faces_of.get(parent)
+        if not own:
+            continue
+        covered = set().union(*(faces_of[k] for k in kids))
+        total = float(area[list(own)].sum())
+        uncovered = float(area[list(own - covered)].sum())
+        spilled = float(area[list(covered - own)].sum())
+        if uncovered <= TILING_TOLERANCE * total and spilled <= TILING_TOLERANCE * total:
+            tiled.add(parent)
+            slivers = slivers or own != covered
+    return tiled, slivers
+
+
+def _inherit_membership(
+    owner: np.ndarray, member: np.ndarray, parents: Sequence[int | None], tiled: set[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Make each tiled parent hold exactly its children's faces (deepest parents first)."""
+    if not tiled:
+        return owner, member
+
+    def depth(index: int) -> int:
+        steps, current = 0, parents[index]
+        while current is not None and steps <= len(parents):
+            steps, current = steps + 1, parents[current]
+        return steps
+
+    faces_of: dict[int, set[int]] = {}
+    for face, shape in zip(owner.tolist(), member.tolist(), strict=True):
+        if shape not in tiled:
+            faces_of.setdefault(shape, set()).add(face)
+    children: dict[int, list[int]] = {}
+    for index, parent in enumerate(parents):
+        if parent is not None:
+            children.setdefault(parent, []).append(index)
+    for parent in sorted(tiled, key=depth, reverse=True):
+        faces_of[parent] = set().union(*(faces_of.get(k, set()) for k in children.get(parent, [])))
+    pairs = [(face, shape) for shape, faces in faces_of.items() for face in faces]
+    if not pairs:
+        return np.array([], np.int64), np.array([], np.int64)
+    new_owner, new_member = (
+        np.array(column, dtype=np.int64) for column in zip(*pairs, strict=True)
+    )
+    return new_owner, new_member
+
+
+def _simplify_faces(faces: np.ndarray, tolerance_deg: float) -> np.ndarray:
+    simplified = shapely.coverage_simplify(faces, tolerance_deg, simplify_boundary=True)
+    broken = shapely.is_missing(simplified) | shapely.is_empty(simplified)
+    simplified[broken] = faces[broken]
+    return np.asarray(simplified, dtype=object)
+
+
+def _union(shapes: np.ndarray) -> shapely.Geometry:
+    """Union shapes that should form a coverage: fast when they do, robust when not."""
+    try:
+        union = shapely.coverage_union_all(shapes)
+    except shapely.errors.GEOSException:
+        union = None
+    if union is None or not union.is_valid:
+        union = shapely.union_all(shapely.make_valid(shapes))
+    return union
+
+
+def _union_of_faces(faces: np.ndarray) -> shapely.MultiPolygon | None:
+    shape = _polygonal(_union(faces))
+    if shape is None:
+        return None
+    if not shape.is_valid:
+        shape = _polygonal(shapely.make_valid(shape, method="structure", keep_collapsed=False))
+    return shapely.orient_polygons(shape, exterior_cw=False) if shape is not None else None
 
 
 # Web Mercator (EPSG:3857): the sphere's radius, and the latitude where the square map stops.

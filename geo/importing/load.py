@@ -311,6 +311,9 @@ def write_plan(
         # ON COMMIT DROP is not enough when the run is nested in an outer transaction (tests).
         cursor.execute("DROP VIEW import_staged")
         cursor.execute("DROP TABLE import_staging")
+        # Fresh statistics: after a bulk write the planner's guesses (rows per
+        # tile, per band) are far off, and tile queries pick poor plans.
+        cursor.execute("ANALYZE geo_boundary, geo_boundaryshape")
     return len(rows) + len(plan.removed)
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from functools import partial
+from itertools import repeat
 from pathlib import Path
 from typing import Protocol
 
@@ -26,9 +27,10 @@ from django.utils import timezone
 from geo.exceptions import GeoError, InvalidInput
 from geo.importing.geometry import (
     DEFAULT_TOLERANCE_DEG,
+    SimplifiedHierarchy,
     repair_geometry,
     simplification_signature,
-    simplify_bands,
+    simplify_hierarchy,
 )
 from geo.importing.load import (
     GeometryUpdate,
@@ -368,26 +370,31 @@ def _simplify(
 ) -> tuple[
     dict[str, shapely.MultiPolygon | None], dict[str, dict[int, shapely.MultiPolygon | None]]
 ]:
-    """Simplify every dirty coverage: the default geometry and each zoom band, per boundary."""
-    groups = plan.group_members(plan.dirty_groups)
-    groups = {key: members for key, members in groups.items() if members}
-    # Countries are simplified one by one: a run seldom holds a country's
-    # neighbours, and their outlines (maritime limits vs coastlines) overlap.
-    expanded: list[list[PlannedBoundary]] = []
-    for (_country, level), members in groups.items():
-        if level == 0:
-            expanded.extend([member] for member in members)
-        else:
-            expanded.append(members)
+    """Simplify every country with a change: the default geometry and each zoom band.
+
+    A country is simplified whole, every level at once (``simplify_hierarchy``):
+    a state's border and its districts' edges are the same line at every band.
+    Countries are independent of each other: a run seldom holds a country's
+    neighbours, and their outlines (maritime limits vs coastlines) overlap.
+    """
+    dirty_countries = {country for country, _level in plan.dirty_groups}
+    countries: dict[str, list[PlannedBoundary]] = {}
+    for planned in plan.boundaries.values():
+        if planned.country_osm_id in dirty_countries:
+            countries.setdefault(planned.country_osm_id, []).append(planned)
+    units = list(countries.values())
     unchanged_ids = [
-        m.stored.id for members in expanded for m in members
+        m.stored.id for members in units for m in members
         if m.osm_id not in geometries and m.stored is not None
     ]  # fmt: skip
     stored = read_full_geometries(unchanged_ids)
-    progress.start("simplify", len(expanded))
+    progress.start("simplify", len(units))
 
-    def shapes_of(members: list[PlannedBoundary]) -> list[shapely.MultiPolygon | None]:
-        return [
+    def hierarchy_of(
+        members: list[PlannedBoundary],
+    ) -> tuple[list[shapely.MultiPolygon | None], list[int | None]]:
+        position = {m.osm_id: i for i, m in enumerate(members)}
+        shapes = [
             geometries[m.osm_id].full
             if m.osm_id in geometries
             else stored.get(m.stored.id)
@@ -395,19 +402,28 @@ def _simplify(
             else None
             for m in members
         ]
+        parents = [position.get(m.parent_osm_id or "") for m in members]
+        return shapes, parents
 
     simplified: dict[str, shapely.MultiPolygon | None] = {}
     bands: dict[str, dict[int, shapely.MultiPolygon | None]] = {}
-    work = partial(simplify_bands, tolerance_deg=tolerance_deg)
+    # Largest countries first, so the last worker does not start the biggest job last.
+    units.sort(key=len, reverse=True)
     with _workers(sources) as pool:
-        for members, (default, per_band) in zip(
-            expanded, pool.map(work, map(shapes_of, expanded)), strict=True
-        ):
+        results = pool.map(_simplify_country, map(hierarchy_of, units), repeat(tolerance_deg))
+        for members, result in zip(units, results, strict=True):
             for position, member in enumerate(members):
-                simplified[member.osm_id] = default[position]
-                bands[member.osm_id] = {band: shapes[position] for band, shapes in per_band.items()}
+                simplified[member.osm_id] = result.default[position]
+                bands[member.osm_id] = {b: shapes[position] for b, shapes in result.bands.items()}
             progress.advance()
     return simplified, bands
+
+
+def _simplify_country(
+    hierarchy: tuple[list[shapely.MultiPolygon | None], list[int | None]], tolerance_deg: float
+) -> SimplifiedHierarchy:
+    shapes, parents = hierarchy
+    return simplify_hierarchy(shapes, parents, tolerance_deg=tolerance_deg)
 
 
 class _InProcess(Executor):

@@ -17,39 +17,56 @@ LAYERS = {
     Level.WARD: "ward",
 }
 
+# The first zoom at which a level's layer has features: below it a level's
+# boundaries are a few pixels across, and would fill the tile with lines no one
+# can tell apart (as OpenMapTiles does for admin levels).
+MIN_ZOOM = {
+    Level.COUNTRY: 0,
+    Level.STATE: 4,
+    Level.DISTRICT: 6,
+    Level.WARD: 8,
+}
+
 
 def tile_in_range(z: int, x: int, y: int) -> bool:
     """Tell whether (z, x, y) names a tile of the Web Mercator pyramid."""
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
 
 
-def render_tile(z: int, x: int, y: int, *, country_id: int | None = None) -> bytes:
+def render_tile(
+    z: int, x: int, y: int, *, country_id: int | None = None, band: int | None = None
+) -> bytes:
     """Return the tile's MVT bytes: one layer per level, properties osm_id, name, level, path.
+
+    A level's layer starts at its ``MIN_ZOOM`` (states from z4, districts
+    from z6, wards from z8).
 
     Geometry comes from the band for ``z``, so a tile of a large area never
     carries full-resolution coastlines, and neighbours share their edges in
     it; past the last band, full resolution clipped to the tile.
-    Empty tiles are empty bytes (a valid MVT).
+    Empty tiles are empty bytes (a valid MVT). ``band`` overrides the zoom's
+    band (benchmarks compare with ``FULL_RESOLUTION_BAND`` at every zoom).
     """
     layers = ", ".join(
         f"ST_AsMVT(t, '{name}', {EXTENT}, 'geom') FILTER (WHERE t.level = {int(level)})"
         for level, name in LAYERS.items()
     )
     scope = "AND b.country_id = %(country)s" if country_id is not None else ""
-    band = band_for_zoom(z)
+    scope += " AND b.level = ANY(%(levels)s)"
+    band = band_for_zoom(z) if band is None else band
+    # The rows are picked first (MATERIALIZED): otherwise the planner may run
+    # ST_AsMVTGeom on every shape under the tile before filtering levels.
     if band == FULL_RESOLUTION_BAND:
         # Clip in degrees first (linear, cheap), then project only what the tile shows.
-        source = f"""
+        picked = f"""
             SELECT b.osm_id, b.name, b.level, b.path,
-                   ST_AsMVTGeom(ST_Transform(ST_ClipByBox2D(b.geometry, env.box4326), 3857),
-                                env.box, {EXTENT}, {BUFFER}, true) AS geom
+                   ST_Transform(ST_ClipByBox2D(b.geometry, env.box4326), 3857) AS shape
             FROM geo_boundary b, env
             WHERE b.geometry && env.box4326 {scope}
         """
     else:
-        source = f"""
-            SELECT b.osm_id, b.name, b.level, b.path,
-                   ST_AsMVTGeom(s.geometry, env.box, {EXTENT}, {BUFFER}, true) AS geom
+        picked = f"""
+            SELECT b.osm_id, b.name, b.level, b.path, s.geometry AS shape
             FROM geo_boundaryshape s
             JOIN geo_boundary b ON b.id = s.boundary_id, env
             WHERE s.band = %(band)s AND s.geometry && env.box {scope}
@@ -59,12 +76,19 @@ def render_tile(z: int, x: int, y: int, *, country_id: int | None = None) -> byt
             SELECT box, ST_Transform(ST_Expand(box, {BUFFER} * (ST_XMax(box) - ST_XMin(box)) / {EXTENT}), 4326) AS box4326
             FROM (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box) tile
         ),
-        t AS ({source})
+        picked AS MATERIALIZED ({picked}),
+        t AS (
+            SELECT osm_id, name, level, path,
+                   ST_AsMVTGeom(shape, env.box, {EXTENT}, {BUFFER}, true) AS geom
+            FROM picked, env
+        )
         SELECT {layers} FROM t WHERE t.geom IS NOT NULL
     """
     with connection.cursor() as cursor:
+        levels = [int(level) for level, first in MIN_ZOOM.items() if z >= first]
         cursor.execute(
-            sql, {"z": z, "x": x, "y": y, "band": band_for_zoom(z), "country": country_id}
+            sql,
+            {"z": z, "x": x, "y": y, "band": band, "country": country_id, "levels": levels},
         )
         row = cursor.fetchone()
     return b"".join(bytes(layer) for layer in row or () if layer)

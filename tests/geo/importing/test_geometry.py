@@ -10,8 +10,8 @@ from geo.importing.geometry import (
     band_for_zoom,
     bounding_box,
     repair_geometry,
-    simplify_bands,
     simplify_coverage,
+    simplify_hierarchy,
     to_web_mercator,
 )
 from tests.builders import wiggly_square
@@ -88,27 +88,76 @@ def test_simplify_never_loses_a_tiny_boundary() -> None:
     assert simplified.area > 0
 
 
+def wiggly_grid(size: int = 2, points: int = 400) -> list[shapely.MultiPolygon]:
+    return [
+        shapely.MultiPolygon([shapely.Polygon(wiggly_square(x, y, 1, points)[0])])
+        for x in range(size)
+        for y in range(size)
+    ]
+
+
+def vertices(shapes: list[shapely.MultiPolygon | None]) -> int:
+    return sum(int(shapely.get_num_coordinates(s)) for s in shapes if s is not None)
+
+
 def test_bands_coarsen_and_keep_neighbours_joined() -> None:
     """Every band tiles the same area without overlap, with fewer vertices as bands coarsen."""
-    squares = [
-        shapely.MultiPolygon([shapely.Polygon(wiggly_square(x, y, 1, 400)[0])])
-        for x in range(2)
-        for y in range(2)
-    ]
-    default, bands = simplify_bands(squares, tolerance_deg=0.005)
-    assert sorted(bands) == [0, 1, 2]
-    counts = [
-        sum(int(shapely.get_num_coordinates(s)) for s in bands[band] if s is not None)
-        for band in (2, 1, 0)
-    ]
+    squares = wiggly_grid()
+    result = simplify_hierarchy(squares, [None] * 4, tolerance_deg=0.005)
+    assert sorted(result.bands) == [0, 1, 2]
+    counts = [vertices(result.bands[band]) for band in (2, 1, 0)]
     assert counts == sorted(counts, reverse=True)
+    assert counts[0] < vertices(list(squares))
     projected_area = shapely.union_all([s for s in to_web_mercator(squares) if s is not None]).area
-    for shapes, area in [(default, 4.0), *((band, projected_area) for band in bands.values())]:
+    for shapes, area in [
+        (result.default, 4.0),
+        *((band, projected_area) for band in result.bands.values()),
+    ]:
         present = [s for s in shapes if s is not None]
         assert len(present) == 4
+        assert all(s.is_valid for s in present)
         union = shapely.union_all(present)
         assert union.area == pytest.approx(sum(s.area for s in present))
         assert union.area == pytest.approx(area, rel=1e-6)
+
+
+def test_a_tiled_parent_is_the_union_of_its_children_at_every_band() -> None:
+    """A state tiled by its districts has exactly their outline at every band, and the default."""
+    districts = wiggly_grid()
+    # The state's own outline: the same line, digitised apart (a vertex more per
+    # edge), as a state file and a district file of one extract are.
+    state = shapely.MultiPolygon([shapely.segmentize(shapely.union_all(districts), 0.013)])
+    result = simplify_hierarchy([state, *districts], [None, 0, 0, 0, 0], tolerance_deg=0.01)
+    assert result.tiled == {0}
+    for shapes in [result.default, *result.bands.values()]:
+        parent, children = shapes[0], shapes[1:]
+        assert parent is not None and all(c is not None for c in children)
+        union = shapely.union_all(children)
+        assert shapely.symmetric_difference(parent, union).area <= 1e-9 * parent.area
+
+
+def test_children_stay_inside_a_parent_they_do_not_tile() -> None:
+    """Districts covering half their state never poke out of its outline at any band."""
+    districts = wiggly_grid()[:2]  # x = 0: the west half
+    state = shapely.MultiPolygon([shapely.Polygon(wiggly_square(0, 0, 2, 800)[0])])
+    result = simplify_hierarchy([state, *districts], [None, 0, 0], tolerance_deg=0.01)
+    assert result.tiled == set()
+    for shapes in [result.default, *result.bands.values()]:
+        parent, west, east = shapes
+        assert parent is not None and west is not None and east is not None
+        assert shapely.difference(shapely.union(west, east), parent).area <= 1e-9 * parent.area
+        assert shapely.intersection(west, east).area <= 1e-12
+
+
+def test_a_tiny_ward_keeps_a_valid_shape_at_every_band() -> None:
+    """A 50 m ward inside a district does not vanish at the coarsest band."""
+    district = shapely.MultiPolygon([shapely.Polygon(wiggly_square(0, 0, 1, 400)[0])])
+    ward = shapely.MultiPolygon([shapely.box(0.5, 0.5, 0.5005, 0.5005)])
+    rest = shapely.MultiPolygon([shapely.difference(district, ward)])
+    result = simplify_hierarchy([district, ward, rest], [None, 0, 0])
+    for shapes in [result.default, *result.bands.values()]:
+        tiny = shapes[1]
+        assert tiny is not None and tiny.is_valid and tiny.area > 0
 
 
 def test_web_mercator_projection() -> None:
@@ -124,3 +173,10 @@ def test_web_mercator_projection() -> None:
 def test_band_for_zoom() -> None:
     """Zooms map to bands: coarse for a whole country, finer as the map zooms in."""
     assert [band_for_zoom(z) for z in (0, 4, 5, 7, 8, 10, 11, 18)] == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_a_country_without_geometry_simplifies_to_nothing() -> None:
+    """Boundaries with no geometry (names only) get none at any band."""
+    result = simplify_hierarchy([None, None], [None, 0])
+    assert result.default == [None, None]
+    assert all(shapes == [None, None] for shapes in result.bands.values())

@@ -210,3 +210,132 @@ def test_tiles_either_side_of_the_antimeridian(imported: ImportReport) -> None:
         layers = mapbox_vector_tile.decode(render_tile(3, x, y))
         names = {f["properties"]["osm_id"] for f in layers.get("country", {}).get("features", [])}
         assert "R556706" in names, x
+
+
+def shapes_by_id(column: str) -> dict[int, shapely.Geometry]:
+    """Full geometry (``full``) or one band's shapes (``0``, ``1``, ``2``, in degrees) by boundary id."""
+    with connection.cursor() as cursor:
+        if column == "full":
+            cursor.execute(
+                "SELECT id, ST_AsBinary(geometry) FROM geo_boundary WHERE geometry IS NOT NULL"
+            )
+        else:
+            cursor.execute(
+                "SELECT boundary_id, ST_AsBinary(ST_Transform(geometry, 4326))"
+                " FROM geo_boundaryshape WHERE band = %s",
+                [int(column)],
+            )
+        return {row_id: shapely.from_wkb(bytes(wkb)) for row_id, wkb in cursor.fetchall()}
+
+
+def families() -> dict[int, list[int]]:
+    """Parent id → its children's ids."""
+    result: dict[int, list[int]] = {}
+    for boundary_id, parent_id in Boundary.objects.filter(parent__isnull=False).values_list(
+        "id", "parent_id"
+    ):
+        result.setdefault(parent_id, []).append(boundary_id)
+    return result
+
+
+@pytest.mark.django_db
+def test_parents_tiled_by_their_children_are_their_union_at_every_band(
+    imported: ImportReport,
+) -> None:
+    """Where the source's children tile a parent, the parent's outline at each band is their union."""
+    full = shapes_by_id("full")
+    tiled = []
+    for parent, kids in families().items():
+        if parent not in full or not all(k in full for k in kids):
+            continue
+        union = shapely.union_all([full[k] for k in kids])
+        if shapely.symmetric_difference(full[parent], union).area <= 0.0005 * full[parent].area:
+            tiled.append((parent, kids))
+    assert len(tiled) > 50  # Rwanda, Uganda, New Zealand, Ireland... have whole levels so
+    for band in ("0", "1", "2"):
+        shapes = shapes_by_id(band)
+        for parent, kids in tiled:
+            union = shapely.union_all([shapes[k] for k in kids])
+            difference = shapely.symmetric_difference(shapes[parent], union).area
+            assert difference <= 1e-9 * shapes[parent].area, (parent, band, difference)
+
+
+@pytest.mark.django_db
+def test_children_stay_inside_their_parents_at_every_band(imported: ImportReport) -> None:
+    """A child that lies inside its parent in the source never pokes out of it once simplified."""
+    full = shapes_by_id("full")
+    nested = [
+        (parent, kid)
+        for parent, kids in families().items()
+        for kid in kids
+        if parent in full
+        and kid in full
+        and shapely.difference(full[kid], full[parent]).area <= 1e-9 * full[kid].area
+    ]
+    assert len(nested) > 500
+    for band in ("0", "1", "2"):
+        shapes = shapes_by_id(band)
+        poking = [
+            (parent, kid)
+            for parent, kid in nested
+            if shapely.difference(shapes[kid], shapes[parent]).area > 1e-9 * shapes[kid].area
+        ]
+        assert poking == [], (band, poking[:5])
+
+
+@pytest.mark.django_db
+def test_every_boundary_keeps_a_shape_in_its_tiles(imported: ImportReport) -> None:
+    """Rwanda's and Uganda's states and districts, however small, are in the tile at their first zoom."""
+    import math
+
+    import mapbox_vector_tile
+
+    from geo.lookup.tiles import LAYERS, MIN_ZOOM, render_tile
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT b.osm_id, b.level, ST_X(p), ST_Y(p) FROM geo_boundary b"
+            " JOIN geo_boundary c ON c.id = b.country_id,"
+            " LATERAL ST_PointOnSurface(b.geometry) p"
+            " WHERE c.osm_id IN ('R171496', 'R192796') AND b.level > 0 AND b.geometry IS NOT NULL"
+        )
+        rows = cursor.fetchall()
+    assert len(rows) > 150
+    missing = []
+    for osm_id, level, lon, lat in rows:
+        z = MIN_ZOOM[level]
+        n = 2**z
+        x = int((lon + 180) / 360 * n)
+        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        layer = mapbox_vector_tile.decode(render_tile(z, x, y)).get(LAYERS[level], {})
+        if osm_id not in {f["properties"]["osm_id"] for f in layer.get("features", [])}:
+            missing.append(osm_id)
+    assert missing == []
+
+
+@pytest.mark.django_db
+def test_geojson_children_on_real_countries(imported: ImportReport) -> None:
+    """Children GeoJSON at each band: Rwanda's provinces, and New Zealand across the antimeridian."""
+    from geo.lookup.boundaries import children_collection
+    from geo.workspaces import WorkspaceAccess
+
+    everywhere = WorkspaceAccess(id=0, name="all", country_id=None, aliases_version=0)
+    for band in ("0", "1", "2", "full"):
+        rwanda = children_collection(everywhere, "R171496", band=band)
+        assert len(rwanda["features"]) == Boundary.objects.filter(parent__osm_id="R171496").count()
+        assert "crs" not in rwanda
+        for feature in rwanda["features"]:
+            shape = shapely.from_geojson(orjson.dumps(feature["geometry"]))
+            assert shape.is_valid
+            exterior = shapely.get_exterior_ring(shapely.get_parts(shape)[0])
+            assert shapely.is_ccw(exterior)  # RFC 7946: counter-clockwise exteriors
+        zealand = children_collection(everywhere, "R556706", band=band)
+        lons = [
+            lon
+            for feature in zealand["features"]
+            for lon, _lat in shapely.get_coordinates(
+                shapely.from_geojson(orjson.dumps(feature["geometry"]))
+            )
+        ]
+        assert min(lons) < -175 and max(lons) > 170  # Chatham Islands and the mainland
+        assert all(-180 <= lon <= 180 for lon in lons)
