@@ -99,7 +99,7 @@ def bench_tiles(baseline_per_zoom: int, sample_per_zoom: int, seed: int) -> None
     for z in range(7):
         tiles[z] = [(x, y) for x in range(2**z) for y in range(2**z)]
     for z in range(7, 13):
-        chosen = set()
+        chosen: set[tuple[int, int]] = set()
         while len(chosen) < sample_per_zoom:
             lon, lat = rng.choice(points)
             jitter = 2.0 / 2**z * 180
@@ -349,7 +349,7 @@ def bench_quality(points_per_group: int, seed: int) -> None:
     for i, b in enumerate(boundaries):
         # Countries are compared with nothing: their outlines overlap at sea.
         if b["level"] != 0:
-            groups[(int(b["country"]), int(b["level"]))].append(i)
+            groups[(int(str(b["country"])), int(str(b["level"])))].append(i)
     shapes["extracts' _simplified"] = extract_simplified(boundaries)
     samples = sample_points(full, groups, points_per_group, seed)
     print(
