@@ -448,6 +448,19 @@ DOCUMENT: dict[str, Any] = {
                             "aliases": {"type": "array", "items": {"type": "string"}},
                             "bbox": {"type": ["array", "null"]},
                             "area_km2": {"type": ["number", "null"]},
+                            "has_children": {"type": "boolean"},
+                            "ancestors": {
+                                "type": "array",
+                                "description": "From the country down to the parent (detail only).",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "osm_id": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "level": {"type": "integer"},
+                                    },
+                                },
+                            },
                             "geometry": {"type": "object"},
                         },
                     },

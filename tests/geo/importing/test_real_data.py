@@ -201,7 +201,7 @@ def test_zoom_bands_are_complete_valid_and_joined(imported: ImportReport) -> Non
 
 @pytest.mark.django_db
 def test_tiles_either_side_of_the_antimeridian(imported: ImportReport) -> None:
-    """New Zealand shows in the z3 tiles of its mainland (x=7) and of the Chatham Islands (x=0), across 180°."""
+    """New Zealand and France show in the z3 tiles either side of 180°."""
     import mapbox_vector_tile
 
     from geo.lookup.tiles import render_tile
@@ -210,6 +210,11 @@ def test_tiles_either_side_of_the_antimeridian(imported: ImportReport) -> None:
         layers = mapbox_vector_tile.decode(render_tile(3, x, y))
         names = {f["properties"]["osm_id"] for f in layers.get("country", {}).get("features", [])}
         assert "R556706" in names, x
+    # France reaches across it too: Wallis-et-Futuna (x=0) and Paris (x=4) at z3.
+    for x, y in ((0, 4), (4, 2)):
+        layers = mapbox_vector_tile.decode(render_tile(3, x, y))
+        names = {f["properties"]["osm_id"] for f in layers.get("country", {}).get("features", [])}
+        assert "R2202162" in names, x
 
 
 def shapes_by_id(column: str) -> dict[int, shapely.Geometry]:

@@ -117,3 +117,13 @@ def test_the_django_admin_lists_workspaces_for_operators(site: SampleSite) -> No
     page = client.get(f"/admin/geo/workspace/{site.workspace.pk}/change/").content.decode()
     assert "viewer" in page and "editor" in page
     assert client.get("/admin/geo/boundary/?q=Riverside").status_code == 200
+
+
+def test_the_base_map_is_offered_but_off(site: SampleSite, settings: object) -> None:
+    """With a base map URL the page offers an unticked box; without one, none."""
+    settings.MIPAKA_BASEMAP_URL = "https://tiles.example/{z}/{x}/{y}.png"  # type: ignore[attr-defined]
+    html = signed_in(site.viewer).get("/").content.decode()
+    assert '<input type="checkbox" id="basemap">' in html
+    assert 'data-basemap-url="https://tiles.example/{z}/{x}/{y}.png"' in html
+    settings.MIPAKA_BASEMAP_URL = ""  # type: ignore[attr-defined]
+    assert 'id="basemap"' not in signed_in(site.viewer).get("/").content.decode()
