@@ -347,7 +347,8 @@ PATHS["/api/v1/counts"] = {
 
 PATHS["/tiles/{z}/{x}/{y}.mvt"] = {
     "get": {
-        "summary": "Mapbox Vector Tile: layers country, state, district, ward (osm_id, name, level, path)",
+        "summary": "Mapbox Vector Tile: layers country (z0+), state (z4+), district (z6+), ward (z8+);"
+        " properties osm_id, name, level, path",
         "parameters": [
             _param("z", "Zoom, 0 to 22.", required=True, schema={"type": "integer"}, where="path"),
             _param(

@@ -18,7 +18,7 @@ import shapely
 # geometry endpoints, API downloads) and zoom band 1, made in one pass.
 DEFAULT_TOLERANCE_DEG = 0.01
 # Bumped whenever the way simplified geometry is made changes.
-SIMPLIFICATION_METHOD = "country-hierarchy-faces-v5"
+SIMPLIFICATION_METHOD = "country-hierarchy-faces-v6"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,14 +249,19 @@ def simplify_hierarchy(
     outline first, so their near-identical lines make no sliver faces.
     """
     count = len(shapes)
-    faces, owner, member = _faces(shapes, drawn=[s is not None for s in shapes])
+    # Parents drawn from their children's very vertices need no lines of their
+    # own: leaving them out is most of the saving when levels share a source.
+    aligned = _aligned_parents(shapes, parents)
+    drawn = [s is not None and i not in aligned for i, s in enumerate(shapes)]
+    faces, owner, member = _faces(shapes, drawn=drawn, parents=parents)
+    owner, member = _inherit_membership(owner, member, parents, aligned)
     tiled, slivers = _tiled_parents(faces, owner, member, parents)
+    tiled |= aligned
     if slivers:
         # Redraw without the tiled parents' own lines: their children's edges
         # say the same thing, and the near-misses made sliver faces.
-        faces, owner, member = _faces(
-            shapes, drawn=[s is not None and i not in tiled for i, s in enumerate(shapes)]
-        )
+        drawn = [s is not None and i not in tiled for i, s in enumerate(shapes)]
+        faces, owner, member = _faces(shapes, drawn=drawn, parents=parents)
     owner, member = _inherit_membership(owner, member, parents, tiled)
 
     def compose(face_shapes: np.ndarray, tolerance: float) -> list[shapely.MultiPolygon | None]:
@@ -290,18 +295,57 @@ def simplify_hierarchy(
     return SimplifiedHierarchy(default=default, bands=bands, tiled=frozenset(tiled))
 
 
+def _aligned_parents(
+    shapes: Sequence[shapely.MultiPolygon | None], parents: Sequence[int | None]
+) -> set[int]:
+    """Parents whose children tile them on the parent's own vertices (one source for both).
+
+    Every vertex of the parent is a vertex of a child, and the children's
+    areas add up to the parent's: then the children's union is the parent.
+    """
+    children: dict[int, list[int]] = {}
+    for index, parent in enumerate(parents):
+        if parent is not None and shapes[index] is not None:
+            children.setdefault(parent, []).append(index)
+    aligned = set()
+    for parent, kids in children.items():
+        shape = shapes[parent]
+        if shape is None:
+            continue
+        kid_shapes = np.array([shapes[k] for k in kids], dtype=object)
+        area = shape.area
+        if area <= 0 or abs(float(shapely.area(kid_shapes).sum()) - area) > TILING_TOLERANCE * area:
+            continue
+        own = shapely.get_coordinates(shape)
+        theirs = shapely.get_coordinates(kid_shapes)
+        shared = np.isin(own[:, 0] + 1j * own[:, 1], theirs[:, 0] + 1j * theirs[:, 1])
+        if shared.mean() >= 1 - TILING_TOLERANCE:
+            aligned.add(parent)
+    return aligned
+
+
 def _faces(
-    shapes: Sequence[shapely.MultiPolygon | None], *, drawn: Sequence[bool]
+    shapes: Sequence[shapely.MultiPolygon | None],
+    *,
+    drawn: Sequence[bool],
+    parents: Sequence[int | None],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut the plane along the borders of the ``drawn`` shapes.
 
     Returns the faces and the membership pairs ``(face, shape)``: which drawn
-    shapes contain each face.
+    shapes contain each face. When no drawn shape lies in another drawn one
+    (each level left is where the one above was not drawn), the shapes are
+    the faces already, and nothing is cut.
     """
     positions = np.array([i for i, d in enumerate(drawn) if d], dtype=np.int64)
     if not len(positions):
         return np.array([], dtype=object), np.array([], np.int64), np.array([], np.int64)
     present = np.array([shapes[i] for i in positions], dtype=object)
+    if not any(_has_drawn_ancestor(i, drawn, parents) for i in positions.tolist()):
+        faces = np.array(
+            [shapely.MultiPolygon(shapely.get_parts(s)) for s in present], dtype=object
+        )
+        return faces, np.arange(len(positions), dtype=np.int64), positions
     lines = shapely.boundary(present)
     try:
         noded = shapely.union_all(lines)
@@ -314,6 +358,15 @@ def _faces(
     inside = shapely.point_on_surface(faces)
     member, owner = shapely.STRtree(inside).query(present, predicate="contains")
     return faces, owner, positions[member]
+
+
+def _has_drawn_ancestor(index: int, drawn: Sequence[bool], parents: Sequence[int | None]) -> bool:
+    current, steps = parents[index], 0
+    while current is not None and steps <= len(parents):
+        if drawn[current]:
+            return True
+        current, steps = parents[current], steps + 1
+    return False
 
 
 def _tiled_parents(

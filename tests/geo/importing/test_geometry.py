@@ -180,3 +180,18 @@ def test_a_country_without_geometry_simplifies_to_nothing() -> None:
     result = simplify_hierarchy([None, None], [None, 0])
     assert result.default == [None, None]
     assert all(shapes == [None, None] for shapes in result.bands.values())
+
+
+def test_a_parent_on_its_childrens_vertices_is_their_union_without_cutting_faces() -> None:
+    """A state made of its districts' own vertices (one source) is their union at every band."""
+    districts = wiggly_grid()
+    state = shapely.MultiPolygon([shapely.union_all(districts)])
+    country = shapely.MultiPolygon([shapely.box(-1, -1, 3, 3)])  # maritime: larger than its state
+    result = simplify_hierarchy([country, state, *districts], [None, 0, 1, 1, 1, 1])
+    assert result.tiled == {1}
+    for shapes in [result.default, *result.bands.values()]:
+        parent, children = shapes[1], shapes[2:]
+        assert parent is not None
+        union = shapely.union_all(children)
+        assert shapely.symmetric_difference(parent, union).area <= 1e-9 * parent.area
+        assert shapely.difference(parent, shapes[0]).area <= 1e-12  # inside the country
