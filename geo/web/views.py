@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from geo.api.errors import SESSION_WORKSPACE_KEY
-from geo.exceptions import GeoError
+from geo.exceptions import GeoError, InvalidQuery
 from geo.models import ApiToken, Boundary, Membership, Role, Workspace
 from geo.workspaces import (
     WorkspaceAccess,
@@ -125,7 +125,7 @@ def _people_action(request: HttpRequest, access: WorkspaceAccess) -> str | None:
         revoke_token(access.id, token_id=_int(post.get("token")))
         messages.success(request, "token revoked")
     else:
-        raise GeoError(f"action: unknown action {action!r}")
+        raise InvalidQuery(f"action: unknown action {action!r}")
     return None
 
 
@@ -133,4 +133,4 @@ def _int(raw: str | None) -> int:
     try:
         return int(raw or "")
     except ValueError:
-        raise GeoError(f"expected a number, got {raw!r}") from None
+        raise InvalidQuery(f"expected a number, got {raw!r}") from None
