@@ -269,8 +269,23 @@ def simplify_hierarchy(
         order = np.argsort(member, kind="stable")
         boundaries, starts = np.unique(member[order], return_index=True)
         chunks = np.split(owner[order], starts[1:]) if len(boundaries) else []
-        for boundary, chunk in zip(boundaries, chunks, strict=True):
-            result[boundary] = _union_of_faces(face_shapes[chunk])
+        # One face, one boundary (most leaves): checked and oriented in bulk, no union.
+        single = np.array([len(chunk) == 1 for chunk in chunks], dtype=bool)
+        if single.any():
+            alone = face_shapes[
+                np.array([c[0] for c, one in zip(chunks, single, strict=True) if one])
+            ]
+            fine = (
+                ~shapely.is_missing(alone)
+                & (shapely.get_type_id(alone) == shapely.GeometryType.MULTIPOLYGON)
+                & shapely.is_valid(alone)
+            )
+            alone[fine] = shapely.orient_polygons(alone[fine], exterior_cw=False)
+            for boundary, shape, ok in zip(boundaries[single], alone, fine, strict=True):
+                result[boundary] = shape if ok else _union_of_faces(np.array([shape], dtype=object))
+        for boundary, chunk, one in zip(boundaries, chunks, single, strict=True):
+            if not one:
+                result[boundary] = _union_of_faces(face_shapes[chunk])
         # A boundary that got no face (a shape too broken to polygonize) is
         # simplified alone rather than dropped.
         for index in range(count):
