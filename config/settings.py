@@ -86,6 +86,22 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Rendered tiles are kept in a cache that every web worker shares (Redis), keyed
+# by the import version, so a new import never serves old tiles. Without
+# REDIS_URL each process keeps its own, in memory.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache"
+        if REDIS_URL
+        else "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": REDIS_URL,
+        "TIMEOUT": 24 * 3600,
+        # One Redis may serve several deployments: keep their keys apart.
+        "KEY_PREFIX": f"mipaka:{DATABASES['default']['NAME']}",
+    }
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

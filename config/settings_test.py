@@ -1,5 +1,8 @@
 """Test settings: the deployment settings with test-only overrides."""
 
+import os
+import uuid
+
 from .settings import *  # noqa: F403
 
 SECRET_KEY = "test-only-key"  # noqa: S105
@@ -10,3 +13,13 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Browser tests never reach the internet: no base map URL to fetch from.
 MIPAKA_BASEMAP_URL = ""
+# The real Redis (started by scripts/setup), in a database of its own; a fresh
+# key prefix per test session, since test import ids repeat across sessions.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        "KEY_PREFIX": f"mipaka-test-{uuid.uuid4().hex}",
+        "TIMEOUT": 3600,
+    }
+}

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from geo.api.errors import api_endpoint
 from geo.exceptions import InvalidQuery
 from geo.lookup.snapshot import lookup_data
-from geo.lookup.tiles import render_tile, tile_in_range
+from geo.lookup.tiles import cached_tile, tile_in_range
 from geo.workspaces import WorkspaceAccess
 
 MVT_CONTENT_TYPE = "application/vnd.mapbox-vector-tile"
@@ -28,7 +28,8 @@ def tile(request: HttpRequest, access: WorkspaceAccess, z: int, x: int, y: int) 
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(
-            render_tile(z, x, y, country_id=access.country_id), content_type=MVT_CONTENT_TYPE
+            cached_tile(z, x, y, country_id=access.country_id, version=version),
+            content_type=MVT_CONTENT_TYPE,
         )
     response["ETag"] = etag
     response["Cache-Control"] = CACHE_CONTROL

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
+from django.core.cache import cache
 from django.db import connection
+from redis.exceptions import RedisError
 
 from geo.importing.geometry import FULL_RESOLUTION_BAND, band_for_zoom
 from geo.models import Level
+
+logger = logging.getLogger(__name__)
 
 MAX_ZOOM = 22
 EXTENT = 4096
@@ -92,3 +98,24 @@ def render_tile(
         )
         row = cursor.fetchone()
     return b"".join(bytes(layer) for layer in row or () if layer)
+
+
+def cached_tile(z: int, x: int, y: int, *, country_id: int | None, version: int) -> bytes:
+    """Return a tile from the shared cache, rendering and storing it on a miss.
+
+    The key holds the import version: a new import makes new keys, and the
+    old ones expire. A cache that is down only costs a render.
+    """
+    key = f"tile:{version}:{country_id or 0}:{z}:{x}:{y}"
+    try:
+        data = cache.get(key)
+    except (RedisError, OSError):  # a cache outage must not take tiles down with it
+        logger.warning("tile cache unavailable", exc_info=True)
+        return render_tile(z, x, y, country_id=country_id)
+    if data is None:
+        data = render_tile(z, x, y, country_id=country_id)
+        try:
+            cache.set(key, data)
+        except (RedisError, OSError):
+            logger.warning("tile cache unavailable", exc_info=True)
+    return bytes(data)

@@ -83,6 +83,35 @@ def test_tiles_are_cacheable_and_a_new_import_changes_them(
     assert "Gamma Nova" in names
 
 
+def test_rendered_tiles_are_shared_through_the_cache(api: ApiClient) -> None:
+    """A tile rendered once is served from Redis (every worker's cache) until the next import."""
+    from django.core.cache import cache
+    from django.db import connection
+
+    z, x, y = tile_of(1.0, 1.0, 6)
+    first = api.get(f"/tiles/{z}/{x}/{y}.mvt")
+    version = first["ETag"].strip('"').split("-")[0]
+    assert cache.get(f"tile:{version}:0:{z}:{x}:{y}") == first.content
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM geo_boundaryshape")  # a render now would be empty
+    again = api.get(f"/tiles/{z}/{x}/{y}.mvt")
+    assert again.content == first.content
+    assert "district" in decode(again.content)
+
+
+def test_tiles_render_while_the_cache_is_down(api: ApiClient, settings: Any) -> None:
+    """A Redis outage costs a render per request, not an error."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+        }
+    }
+    response = api.get("/tiles/{}/{}/{}.mvt".format(*tile_of(1.0, 1.0, 6)))
+    assert response.status_code == 200
+    assert "district" in decode(response.content)
+
+
 @pytest.mark.parametrize("path", ["/tiles/23/0/0.mvt", "/tiles/2/4/0.mvt", "/tiles/2/0/4.mvt"])
 def test_tiles_outside_the_pyramid_are_400(api: ApiClient, path: str) -> None:
     """Coordinates outside the pyramid get a 400 naming the tile."""
