@@ -7,6 +7,7 @@ obvious: ``square(0, 0)`` and ``square(1, 0)`` share the edge x = 1.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,11 @@ def tiny_country(
         ),
     )
     return folder
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
+    """Return the (z, x, y) of the Web Mercator tile holding a point."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return z, x, y

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -10,17 +9,10 @@ import pytest
 from geo.importing import import_geojson
 from geo.lookup import snapshot
 from geo.workspaces import create_workspace
-from tests.builders import tiny_country
+from tests.builders import tile_of, tiny_country
 from tests.geo.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db
-
-
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return z, x, y
 
 
 def decode(content: bytes) -> dict[str, Any]:

@@ -291,11 +291,10 @@ def test_children_stay_inside_their_parents_at_every_band(imported: ImportReport
 @pytest.mark.django_db
 def test_every_boundary_keeps_a_shape_in_its_tiles(imported: ImportReport) -> None:
     """Rwanda's and Uganda's states and districts, however small, are in the tile at their first zoom."""
-    import math
-
     import mapbox_vector_tile
 
     from geo.lookup.tiles import LAYERS, MIN_ZOOM, render_tile
+    from tests.builders import tile_of
 
     with connection.cursor() as cursor:
         cursor.execute(
@@ -308,10 +307,7 @@ def test_every_boundary_keeps_a_shape_in_its_tiles(imported: ImportReport) -> No
     assert len(rows) > 150
     missing = []
     for osm_id, level, lon, lat in rows:
-        z = MIN_ZOOM[level]
-        n = 2**z
-        x = int((lon + 180) / 360 * n)
-        y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+        z, x, y = tile_of(lon, lat, MIN_ZOOM[level])
         layer = mapbox_vector_tile.decode(render_tile(z, x, y)).get(LAYERS[level], {})
         if osm_id not in {f["properties"]["osm_id"] for f in layer.get("features", [])}:
             missing.append(osm_id)
