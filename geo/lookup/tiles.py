@@ -34,6 +34,18 @@ MIN_ZOOM = {
 }
 
 
+# Half the width of the Web Mercator square, in metres.
+MERCATOR_HALF_WORLD = 20037508.342789244
+
+
+def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """Return the tile's (west, south, east, north) in Web Mercator metres, as ST_TileEnvelope."""
+    size = 2 * MERCATOR_HALF_WORLD / 2**z
+    west = -MERCATOR_HALF_WORLD + x * size
+    north = MERCATOR_HALF_WORLD - y * size
+    return west, north - size, west + size, north
+
+
 def tile_in_range(z: int, x: int, y: int) -> bool:
     """Tell whether (z, x, y) names a tile of the Web Mercator pyramid."""
     return 0 <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
@@ -60,33 +72,36 @@ def render_tile(
     scope = "AND b.country_id = %(country)s" if country_id is not None else ""
     scope += " AND b.level = ANY(%(levels)s)"
     band = band_for_zoom(z) if band is None else band
-    # The rows are picked first (MATERIALIZED): otherwise the planner may run
-    # ST_AsMVTGeom on every shape under the tile before filtering levels.
+    # The tile's box goes into the SQL as numbers, not a CTE: then the planner
+    # sees how much of the world it covers (a z0 tile: every shape, so start
+    # from the few boundaries of the levels shown; a z10 tile: a few shapes,
+    # so start from the spatial index). The rows are picked first
+    # (MATERIALIZED), or ST_AsMVTGeom could run before the level filter.
+    west, south, east, north = tile_bounds(z, x, y)
+    box = f"ST_MakeEnvelope({west!r}, {south!r}, {east!r}, {north!r}, 3857)"
     if band == FULL_RESOLUTION_BAND:
+        margin = BUFFER * (east - west) / EXTENT
+        box4326 = f"ST_Transform(ST_Expand({box}, {margin!r}), 4326)"
         # Clip in degrees first (linear, cheap), then project only what the tile shows.
         picked = f"""
             SELECT b.osm_id, b.name, b.level, b.path,
-                   ST_Transform(ST_ClipByBox2D(b.geometry, env.box4326), 3857) AS shape
-            FROM geo_boundary b, env
-            WHERE b.geometry && env.box4326 {scope}
+                   ST_Transform(ST_ClipByBox2D(b.geometry, {box4326}), 3857) AS shape
+            FROM geo_boundary b
+            WHERE b.geometry && {box4326} {scope}
         """
     else:
         picked = f"""
             SELECT b.osm_id, b.name, b.level, b.path, s.geometry AS shape
             FROM geo_boundaryshape s
-            JOIN geo_boundary b ON b.id = s.boundary_id, env
-            WHERE s.band = %(band)s AND s.geometry && env.box {scope}
+            JOIN geo_boundary b ON b.id = s.boundary_id
+            WHERE s.band = %(band)s AND s.geometry && {box} {scope}
         """
     sql = f"""
-        WITH env AS (
-            SELECT box, ST_Transform(ST_Expand(box, {BUFFER} * (ST_XMax(box) - ST_XMin(box)) / {EXTENT}), 4326) AS box4326
-            FROM (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS box) tile
-        ),
-        picked AS MATERIALIZED ({picked}),
+        WITH picked AS MATERIALIZED ({picked}),
         t AS (
             SELECT osm_id, name, level, path,
-                   ST_AsMVTGeom(shape, env.box, {EXTENT}, {BUFFER}, true) AS geom
-            FROM picked, env
+                   ST_AsMVTGeom(shape, {box}::box2d, {EXTENT}, {BUFFER}, true) AS geom
+            FROM picked
         )
         SELECT {layers} FROM t WHERE t.geom IS NOT NULL
     """
@@ -94,7 +109,7 @@ def render_tile(
         levels = [int(level) for level, first in MIN_ZOOM.items() if z >= first]
         cursor.execute(
             sql,
-            {"z": z, "x": x, "y": y, "band": band, "country": country_id, "levels": levels},
+            {"band": band, "country": country_id, "levels": levels},
         )
         row = cursor.fetchone()
     return b"".join(bytes(layer) for layer in row or () if layer)
