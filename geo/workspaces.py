@@ -31,7 +31,7 @@ class WorkspaceAccess:
     @property
     def can_edit_aliases(self) -> bool:
         """Tell whether this access may change aliases (editors and admins)."""
-        return ROLE_RANK[Role(self.role)] >= ROLE_RANK[Role.EDITOR]
+        return has_role(self, Role.EDITOR)
 
 
 # Roles in increasing power: each may do what the ones before it may.
@@ -39,6 +39,11 @@ ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 # An API token acts for an integration (RapidPro's alias editor, scripts): it
 # reads and edits aliases, but cannot manage people or other tokens.
 TOKEN_ROLE = Role.EDITOR
+
+
+def has_role(access: WorkspaceAccess, role: Role) -> bool:
+    """Tell whether the access's role is ``role`` or a stronger one."""
+    return ROLE_RANK[Role(access.role)] >= ROLE_RANK[role]
 
 
 def require_role(access: WorkspaceAccess, role: Role) -> None:
@@ -49,7 +54,7 @@ def require_role(access: WorkspaceAccess, role: Role) -> None:
     Forbidden
         The access's role is weaker.
     """
-    if ROLE_RANK[Role(access.role)] < ROLE_RANK[role]:
+    if not has_role(access, role):
         raise Forbidden(f"this needs the {role} role in {access.name}; you are a {access.role}")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from geo.exceptions import InvalidQuery
+from geo.lookup.boundaries import BANDS
 
 TRUE = {"1", "true", "yes", "on"}
 FALSE = {"0", "false", "no", "off"}
@@ -91,12 +92,9 @@ def json_body(request: HttpRequest, *, max_bytes: int = 2_000_000) -> dict[str, 
     return body
 
 
-BANDS = ("0", "1", "2", "full")
-
-
 def band(params: Mapping[str, str]) -> str:
     """Read ``band``: a zoom band of the import (0, 1, 2, coarse to fine) or ``full``; default 1."""
     value = params.get("band") or "1"
-    if value not in BANDS:
+    if value not in BANDS and value != "full":
         raise InvalidQuery("band: must be 0, 1, 2 or full")
     return value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -318,12 +318,8 @@ def _aligned_parents(
     Every vertex of the parent is a vertex of a child, and the children's
     areas add up to the parent's: then the children's union is the parent.
     """
-    children: dict[int, list[int]] = {}
-    for index, parent in enumerate(parents):
-        if parent is not None and shapes[index] is not None:
-            children.setdefault(parent, []).append(index)
     aligned = set()
-    for parent, kids in children.items():
+    for parent, kids in _children(parents, keep=lambda i: shapes[i] is not None).items():
         shape = shapes[parent]
         if shape is None:
             continue
@@ -375,13 +371,27 @@ def _faces(
     return faces, owner, positions[member]
 
 
-def _has_drawn_ancestor(index: int, drawn: Sequence[bool], parents: Sequence[int | None]) -> bool:
+def _children(
+    parents: Sequence[int | None], *, keep: Callable[[int], bool]
+) -> dict[int, list[int]]:
+    """Parent position → positions of its children that ``keep`` admits."""
+    children: dict[int, list[int]] = {}
+    for index, parent in enumerate(parents):
+        if parent is not None and keep(index):
+            children.setdefault(parent, []).append(index)
+    return children
+
+
+def _ancestors(index: int, parents: Sequence[int | None]) -> Iterator[int]:
+    """Positions of a boundary's parent, grandparent, ... (a cycle in the data ends the walk)."""
     current, steps = parents[index], 0
     while current is not None and steps <= len(parents):
-        if drawn[current]:
-            return True
+        yield current
         current, steps = parents[current], steps + 1
-    return False
+
+
+def _has_drawn_ancestor(index: int, drawn: Sequence[bool], parents: Sequence[int | None]) -> bool:
+    return any(drawn[ancestor] for ancestor in _ancestors(index, parents))
 
 
 def _tiled_parents(
@@ -395,13 +405,9 @@ def _tiled_parents(
     faces_of: dict[int, set[int]] = {}
     for face, shape in zip(owner.tolist(), member.tolist(), strict=True):
         faces_of.setdefault(shape, set()).add(face)
-    children: dict[int, list[int]] = {}
-    for index, parent in enumerate(parents):
-        if parent is not None and index in faces_of:
-            children.setdefault(parent, []).append(index)
     tiled: set[int] = set()
     slivers = False
-    for parent, kids in children.items():
+    for parent, kids in _children(parents, keep=lambda i: i in faces_of).items():
         own = faces_of.get(parent)
         if not own:
             continue
@@ -421,22 +427,15 @@ def _inherit_membership(
     """Make each tiled parent hold exactly its children's faces (deepest parents first)."""
     if not tiled:
         return owner, member
-
-    def depth(index: int) -> int:
-        steps, current = 0, parents[index]
-        while current is not None and steps <= len(parents):
-            steps, current = steps + 1, parents[current]
-        return steps
-
     faces_of: dict[int, set[int]] = {}
     for face, shape in zip(owner.tolist(), member.tolist(), strict=True):
         if shape not in tiled:
             faces_of.setdefault(shape, set()).add(face)
-    children: dict[int, list[int]] = {}
-    for index, parent in enumerate(parents):
-        if parent is not None:
-            children.setdefault(parent, []).append(index)
-    for parent in sorted(tiled, key=depth, reverse=True):
+    children = _children(parents, keep=lambda _index: True)
+    deepest_first = sorted(
+        tiled, key=lambda i: sum(1 for _ in _ancestors(i, parents)), reverse=True
+    )
+    for parent in deepest_first:
         faces_of[parent] = set().union(*(faces_of.get(k, set()) for k in children.get(parent, [])))
     pairs = [(face, shape) for shape, faces in faces_of.items() for face in faces]
     if not pairs:

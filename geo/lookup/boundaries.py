@@ -64,16 +64,19 @@ def list_boundaries(
     if parent is not None:
         queryset = queryset.filter(parent__osm_id=parent)
     if q:
-        aliased = BoundaryAlias.objects.filter(workspace_id=access.id, name__icontains=q).values(
-            "boundary_id"
-        )
-        queryset = queryset.filter(
-            Q(name__icontains=q) | Q(name_en__icontains=q) | Q(id__in=aliased)
-        )
+        queryset = named_like(queryset, access, q)
     count = queryset.count()
     pages = max(1, -(-count // page_size))
     items = list(queryset.order_by("path", "osm_id")[(page - 1) * page_size : page * page_size])
     return Page(items=items, count=count, page=page, pages=pages)
+
+
+def named_like(queryset: QuerySet[Boundary], access: WorkspaceAccess, q: str) -> QuerySet[Boundary]:
+    """Keep the boundaries whose name, English name or one of the workspace's aliases holds ``q``."""
+    aliased = BoundaryAlias.objects.filter(workspace_id=access.id, name__icontains=q).values(
+        "boundary_id"
+    )
+    return queryset.filter(Q(name__icontains=q) | Q(name_en__icontains=q) | Q(id__in=aliased))
 
 
 def aliases_of(access: WorkspaceAccess, boundary_ids: list[int]) -> dict[int, list[str]]:

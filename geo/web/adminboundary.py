@@ -12,15 +12,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from geo.aliases import set_aliases
 from geo.api import params
 from geo.api.errors import api_endpoint
 from geo.exceptions import InvalidQuery
-from geo.lookup.boundaries import aliases_of, boundaries_in_scope, children_collection, get_boundary
-from geo.models import Boundary, BoundaryAlias, Role, Workspace
+from geo.lookup.boundaries import (
+    aliases_of,
+    boundaries_in_scope,
+    children_collection,
+    get_boundary,
+    named_like,
+)
+from geo.models import Boundary, Role, Workspace
 from geo.workspaces import WorkspaceAccess, require_role
 
 PAGE_SIZE = 25
@@ -102,13 +108,9 @@ def _search(
 ) -> list[dict[str, Any]]:
     # Below this boundary by path (RapidPro used the name, so a search started
     # below the country found nothing by name); aliases of this workspace only.
-    aliased = BoundaryAlias.objects.filter(workspace_id=access.id, name__icontains=query).values(
-        "boundary_id"
-    )
+    below = boundaries_in_scope(access).filter(path__startswith=f"{boundary.path} > ")
     found = list(
-        boundaries_in_scope(access)
-        .filter(path__startswith=f"{boundary.path} > ")
-        .filter(Q(name__icontains=query) | Q(name_en__icontains=query) | Q(id__in=aliased))
+        named_like(below, access, query)
         .select_related("parent")
         .order_by("name", "osm_id")[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     )
