@@ -25,6 +25,7 @@
   let selectedOsmId = null;
   let countValues = null;
   let basemap = null;
+  let shown = 0; // the latest show(): an earlier one that answers late draws nothing
 
   const $ = (id) => document.getElementById(id);
   const status = (id, text, isError) => {
@@ -103,10 +104,30 @@
     };
   }
 
-  function draw(collection, crossesAntimeridian) {
+  // Leaflet ignores a zoom asked for while another zoom animation runs (the
+  // last drill-down's, or a person's own): the map stayed where it was, and
+  // shapes drawn outside that view were clipped to "M0 0" and never redrawn.
+  // So a new level waits for the map to be still, jumps to its view without
+  // animation, and only then adds its shapes, projected for the view they show.
+  function whenStill() {
+    map.stop();
+    if (!map._animatingZoom) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        map.off("zoomend", done);
+        resolve();
+      };
+      // Leaflet ends a zoom animation within 250 ms, by transitionend or a timer.
+      const timer = setTimeout(done, 500);
+      map.on("zoomend", done);
+    });
+  }
+
+  function draw(collection, crossesAntimeridian, bounds) {
     if (boundaryLayer) boundaryLayer.remove();
     highlighted = null;
-    boundaryLayer = L.geoJSON(collection, {
+    const layer = L.geoJSON(collection, {
       style: styleOf,
       coordsToLatLng: (c) => L.latLng(c[1], crossesAntimeridian && c[0] < 0 ? c[0] + 360 : c[0]),
       onEachFeature: (feature, layer) => {
@@ -118,7 +139,10 @@
         layer.on("mouseout", () => boundaryLayer && boundaryLayer.resetStyle(layer));
         layer.on("click", () => (p.has_children ? show(p.osm_id) : select(p.osm_id)));
       },
-    }).addTo(map);
+    });
+    const view = bounds || (collection.features.length ? layer.getBounds() : null);
+    if (view) map.fitBounds(view, { padding: [8, 8], animate: false });
+    boundaryLayer = layer.addTo(map);
     // Name each shape in the DOM: screen readers and browser tests find it by osm_id.
     boundaryLayer.eachLayer((layer) => {
       const node = layer.getElement && layer.getElement();
@@ -131,6 +155,7 @@
   }
 
   async function show(osmId, focusOsmId) {
+    const serial = ++shown;
     status("map-status", "Loading…");
     try {
       let bounds = null;
@@ -152,9 +177,9 @@
         url = "/api/v1/countries.geojson?band=0";
       }
       const collection = await api(url);
-      draw(collection, crosses);
-      if (!bounds && collection.features.length) bounds = boundaryLayer.getBounds();
-      if (bounds) map.fitBounds(bounds, { padding: [8, 8] });
+      await whenStill();
+      if (serial !== shown) return;
+      draw(collection, crosses, bounds);
       renderBreadcrumb();
       status("map-status", "");
       const focus = focusOsmId || (osmId && trail.length > 1 ? osmId : null);
