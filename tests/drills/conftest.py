@@ -26,9 +26,7 @@ RATE = float(os.environ.get("MIPAKA_DRILL_RATE", "300"))
 
 
 def cluster(*args: str, check: bool = True) -> str:
-    result = subprocess.run(
-        [CLUSTER, *args], capture_output=True, text=True, check=False, cwd=ROOT
-    )
+    result = subprocess.run([CLUSTER, *args], capture_output=True, text=True, check=False, cwd=ROOT)
     if check and result.returncode != 0:
         raise AssertionError(f"scripts/cluster {' '.join(args)}: {result.stderr[-2000:]}")
     return result.stdout

@@ -35,7 +35,7 @@ def request(
 def queries(url: str, token: str, *, tiles: bool) -> list[tuple[str, str, bytes | None]]:
     """Match every state and district name, locate a grid of points, optionally tiles."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     out: list[tuple[str, str, bytes | None]] = []
     for level in (1, 2):
         status, body = request(conn, "GET", f"/api/v1/boundaries?level={level}", token)
@@ -65,7 +65,7 @@ def main() -> None:
     parts = urllib.parse.urlsplit(args.url)
     plan = queries(args.url, args.token, tiles=args.tiles)
     expected: dict[tuple[str, str, bytes | None], tuple[int, bytes]] = {}
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     for query in plan:
         expected[query] = request(conn, *query[:2], args.token, query[2])
         assert expected[query][0] == 200, (query, expected[query])
@@ -78,7 +78,7 @@ def main() -> None:
     interval = args.threads / args.rate
 
     def worker(offset: int) -> None:
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
         i = offset
         next_at = time.monotonic()
         while time.monotonic() < deadline:
@@ -89,7 +89,9 @@ def main() -> None:
                 status, body = request(conn, *query[:2], args.token, query[2])
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+                conn = http.client.HTTPConnection(
+                    parts.hostname or "127.0.0.1", parts.port, timeout=30
+                )
                 with lock:
                     statuses["error"] += 1
                     failures.append({"at": round(at, 2), "path": query[1], "error": repr(exc)})
