@@ -7,7 +7,7 @@ Production differs from development by environment variables, never by code.
 import os
 from pathlib import Path
 
-import dj_database_url
+from config.database import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +44,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line (and the response) carries the request id; latency covers all.
+    "geo.logs.RequestIdMiddleware",
+    "geo.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves our static files (Leaflet included) from gunicorn: no CDN, no extra server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -53,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its process_exception sees a view's errors first: lost database -> 503.
+    "geo.availability.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -74,33 +79,64 @@ TEMPLATES = [
 ]
 
 DEFAULT_DATABASE_URL = "postgis://postgres@127.0.0.1:5432/mipaka"
+# A libpq multi-host URL (host1:port1,host2:port2, target_session_attrs=read-write)
+# follows a failover. Persistent connections are health-checked before each
+# request reuses them, so one to a dead primary is dropped, not reused.
+_conn_max_age = int(os.environ.get("CONN_MAX_AGE", "60"))
 DATABASES = {
-    "default": dj_database_url.parse(
+    "default": parse_database_url(
         os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL),
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_max_age=_conn_max_age,
         conn_health_checks=True,
     ),
 }
-# dj-database-url maps postgis:// to the GeoDjango backend; a plain postgres:// URL must too.
-DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+# A standby (target_session_attrs=standby) for boundary reads, used only once it
+# has replayed the import the lookup index was built from (geo.availability).
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = parse_database_url(
+        os.environ["DATABASE_REPLICA_URL"],
+        conn_max_age=_conn_max_age,
+        conn_health_checks=True,
+    )
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["geo.availability.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rendered tiles are kept in a cache that every web worker shares (Redis), keyed
 # by the import version, so a new import never serves old tiles. Without
-# REDIS_URL each process keeps its own, in memory.
+# REDIS_URL each process keeps its own, in memory. With MIPAKA_REDIS_SENTINELS
+# (host:port,...) the cache and Celery's broker find the master through
+# Sentinel, and follow its failover.
 REDIS_URL = os.environ.get("REDIS_URL", "")
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache"
-        if REDIS_URL
-        else "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": REDIS_URL,
-        "TIMEOUT": 24 * 3600,
-        # One Redis may serve several deployments: keep their keys apart.
-        "KEY_PREFIX": f"mipaka:{DATABASES['default']['NAME']}",
+REDIS_SENTINELS = env_list("MIPAKA_REDIS_SENTINELS", default="")
+REDIS_MASTER = os.environ.get("MIPAKA_REDIS_MASTER", "mipaka")
+REDIS_DB = int(os.environ.get("MIPAKA_REDIS_DB", "0"))
+_cache_prefix = f"mipaka:{DATABASES['default']['NAME']}"
+if REDIS_SENTINELS:
+    CACHES = {
+        "default": {
+            "BACKEND": "geo.cache.SentinelRedisCache",
+            "LOCATION": ",".join(REDIS_SENTINELS),
+            "OPTIONS": {"master_name": REDIS_MASTER, "db": REDIS_DB},
+            "TIMEOUT": 24 * 3600,
+            "KEY_PREFIX": _cache_prefix,
+        }
     }
-}
+    CELERY_BROKER_URL = ";".join(f"sentinel://{item}/{REDIS_DB}" for item in REDIS_SENTINELS)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"master_name": REDIS_MASTER}
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache"
+            if REDIS_URL
+            else "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": REDIS_URL,
+            "TIMEOUT": 24 * 3600,
+            # One Redis may serve several deployments: keep their keys apart.
+            "KEY_PREFIX": _cache_prefix,
+        }
+    }
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -118,10 +154,19 @@ MIPAKA_BASEMAP_URL = os.environ.get(
 )
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
+# LOG_FORMAT=json: one JSON object per line with the request id (scripts/cluster, deploy/).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "geo.logs.ContextFilter"}},
+    "formatters": {"json": {"()": "geo.logs.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            **({"formatter": "json"} if os.environ.get("LOG_FORMAT") == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
 

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
+from geo import metrics
 from geo.api import rapidpro, tiles
 
 
@@ -15,6 +16,7 @@ def health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", health, name="health"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("api/", include("geo.api.urls")),
     path("tiles/<int:z>/<int:x>/<int:y>.mvt", tiles.tile, name="tile"),
     path("api/v2/boundaries.json", rapidpro.boundaries, name="rapidpro-boundaries"),
