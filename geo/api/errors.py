@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
+from django.db import Error as DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
@@ -109,6 +110,9 @@ def api_endpoint(
                 result = view(request, access, **kwargs)
             except GeoError as exc:
                 return errors(exc.http_status, str(exc.code), exc.message)
+            except DatabaseError:
+                logger.warning("database unreachable in %s", request.path, exc_info=True)
+                return errors(503, "unavailable", "the database is unreachable; try again shortly")
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
                 return errors(500, "server_error", "unexpected error; it was logged")
