@@ -48,7 +48,7 @@ def on_starting(server: Any) -> None:
     # Loaded once here, shared by the forked workers: the URL patterns (and
     # with them every view module) and the lookup modules.
     get_resolver().resolve("/health")
-    import geo.lookup.points  # noqa: F401, PLC0415
+    import geo.lookup.points  # noqa: PLC0415
     import geo.lookup.shared_index  # noqa: F401, PLC0415
 
     if settings.MIPAKA_SHARED_INDEX:
@@ -60,7 +60,7 @@ def on_starting(server: Any) -> None:
 
 def _build_index() -> None:
     # A child process: the master keeps neither a database connection nor the build's memory.
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 (a fixed command)
         [sys.executable, str(ROOT / "manage.py"), "build_lookup_index"],
         capture_output=True,
         text=True,

@@ -7,6 +7,7 @@ at that moment (lookups answer from memory), and 503 before.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from django.http import HttpRequest, JsonResponse
@@ -31,10 +32,8 @@ def ready(request: HttpRequest) -> JsonResponse:
     snapshot = lookup_data.current()
     if snapshot is None and not lookup_data.background:
         # No refresher (runserver, tests): nothing else would load it.
-        try:
+        with contextlib.suppress(GeoError):
             lookup_data.hierarchy()
-        except GeoError:
-            pass
         snapshot = lookup_data.current()
     database = {True: "reachable", False: "unreachable", None: "unknown"}[
         lookup_data.database_reachable

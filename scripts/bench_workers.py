@@ -39,6 +39,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -47,7 +48,7 @@ PYTHON = str(ROOT / ".venv/bin/python")
 
 
 def free_port() -> int:
-    import socket  # noqa: PLC0415
+    import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -55,7 +56,9 @@ def free_port() -> int:
 
 
 def get(url: str, token: str = "", timeout: float = 30) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"} if token else {})
+    request = urllib.request.Request(
+        url, headers={"Authorization": f"Token {token}"} if token else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()
@@ -78,14 +81,30 @@ class Server:
         )
         env.pop("REDIS_URL", None)
         if after:
-            command = [str(ROOT / ".venv/bin/gunicorn"), "-c", str(tree / "config/gunicorn.conf.py")]
+            command = [
+                str(ROOT / ".venv/bin/gunicorn"),
+                "-c",
+                str(tree / "config/gunicorn.conf.py"),
+            ]
         else:
             command = [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--preload"]
-        command += ["--workers", str(workers), "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning"]
-        if "--no-control-socket" in subprocess.run([command[0], "--help"], capture_output=True, text=True).stdout:
+        command += [
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--log-level",
+            "warning",
+        ]
+        if (
+            "--no-control-socket"
+            in subprocess.run(
+                [command[0], "--help"], capture_output=True, text=True, check=False
+            ).stdout
+        ):
             command.append("--no-control-socket")
         self.started = time.monotonic()
-        self.process = subprocess.Popen(command, cwd=tree, env=env)  # noqa: S603
+        self.process = subprocess.Popen(command, cwd=tree, env=env)
         for _ in range(600):
             try:
                 get(f"{self.url}/health", timeout=1)
@@ -130,8 +149,8 @@ def wrk(url: str, paths: list[str], token: str, *, seconds: float, connections: 
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     duration = 3600 if stop else seconds
-    process = subprocess.Popen(  # noqa: S603
-        ["wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "--latency", "-s", script.name, url],  # noqa: S607
+    process = subprocess.Popen(
+        ["wrk", "-t2", f"-c{connections}", f"-d{int(duration)}s", "--latency", "-s", script.name, url],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     if stop is not None:
@@ -158,21 +177,21 @@ def wrk(url: str, paths: list[str], token: str, *, seconds: float, connections: 
 
 
 def ensure_world() -> int:
-    from geo.models import Boundary  # noqa: PLC0415
+    from geo.models import Boundary
 
     expected = len({p.name.split("admin")[0] for p in POSM.glob("R*admin0*.json")})
     countries = Boundary.objects.filter(level=0).count()
     if countries < expected:
         print(f"importing the world ({expected} countries) from {POSM} ...", flush=True)
         started = time.monotonic()
-        subprocess.run([PYTHON, "manage.py", "import_geojson", str(POSM)], cwd=ROOT, check=True)  # noqa: S603
+        subprocess.run([PYTHON, "manage.py", "import_geojson", str(POSM)], cwd=ROOT, check=True)
         print(f"  imported in {time.monotonic() - started:.0f} s", flush=True)
         countries = Boundary.objects.filter(level=0).count()
     return countries
 
 
 def request_paths() -> tuple[list[str], list[str]]:
-    from geo.models import Boundary  # noqa: PLC0415
+    from geo.models import Boundary
 
     rng = random.Random(20261130)
     names = list(Boundary.objects.filter(level__in=[1, 2]).values_list("name", "level"))
@@ -180,8 +199,8 @@ def request_paths() -> tuple[list[str], list[str]]:
     for name, level in rng.sample(names, 300):
         phrase = name if rng.random() < 0.5 else f"I live in {name.lower()}"
         match.append(f"/api/v1/match?level={level}&text={urllib.parse.quote(phrase)}")
-    boxes = list(
-        Boundary.objects.filter(level=0, bbox_west__isnull=False).values_list(
+    boxes: list[tuple[float, float, float, float]] = list(
+        Boundary.objects.filter(level=0, bbox_west__isnull=False).values_list(  # type: ignore[arg-type]
             "bbox_west", "bbox_south", "bbox_east", "bbox_north"
         )
     )
@@ -200,12 +219,14 @@ def request_paths() -> tuple[list[str], list[str]]:
 
 def baseline_tree(workdir: Path) -> Path:
     base = subprocess.run(
-        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True, check=True  # noqa: S607
+        ["git", "merge-base", "HEAD", "main"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout.strip()
     tree = workdir / "baseline"
     tree.mkdir()
-    archive = subprocess.run(["git", "archive", base], cwd=ROOT, capture_output=True, check=True).stdout  # noqa: S607
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)  # noqa: S607
+    archive = subprocess.run(
+        ["git", "archive", base], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     print(f"baseline: {base[:10]} (git merge-base HEAD main) in {tree}", flush=True)
     return tree
 
@@ -260,7 +281,7 @@ def changed_world(workdir: Path, run: int) -> Path:
     return folder
 
 
-def during_reimport(server: Server, paths: list[str], token: str, workdir: Path, run: int,
+def during_reimport(server: Server, paths: list[str], token: str, *, workdir: Path, run: int,
                     connections: int) -> tuple[dict[str, float], float, int | None, int | None]:  # fmt: skip
     """p99 while a world re-import runs and the workers swap; returns figures, import s, versions."""
     before = ready_version(server)
@@ -272,7 +293,7 @@ def during_reimport(server: Server, paths: list[str], token: str, workdir: Path,
     thread.start()
     time.sleep(2)
     started = time.monotonic()
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [PYTHON, "manage.py", "import_geojson", str(changed_world(workdir, run))],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
@@ -300,9 +321,9 @@ def ready_version(server: Server) -> int | None:
 
 
 def measure(tree: Path, label: str, *, after: bool, args: argparse.Namespace, token: str,
-            paths: list[str], workdir: Path, run: int) -> dict[str, object]:  # fmt: skip
+            paths: list[str], workdir: Path, run: int) -> dict[str, Any]:  # fmt: skip
     index_dir = workdir / f"index-{label}"
-    figures: dict[str, object] = {}
+    figures: dict[str, Any] = {}
     for workers in (1, 2, 4):
         server = Server(tree, workers=workers, after=after, index_dir=index_dir)
         try:
@@ -310,47 +331,59 @@ def measure(tree: Path, label: str, *, after: bool, args: argparse.Namespace, to
                 while get(server.url + "/ready")[0] != 200:
                     time.sleep(0.1)
             cold = time.monotonic() - server.started
-            status, _ = get(server.url + paths[-1], token)
+            get(server.url + paths[-1], token)
             cold_answer = time.monotonic() - server.started
             warm(server, paths, token, workers)
             figures[f"memory {workers}"] = server.memory_mb()
-            print(f"  {label} {workers} worker(s): PSS {figures[f'memory {workers}'][0]:.0f} MB, RSS {figures[f'memory {workers}'][1]:.0f} MB"  # type: ignore[index]
+            print(f"  {label} {workers} worker(s): PSS {figures[f'memory {workers}'][0]:.0f} MB, RSS {figures[f'memory {workers}'][1]:.0f} MB"
                   f" (start to first answer {cold_answer:.1f} s{', ready ' + format(cold, '.1f') + ' s' if after else ''})", flush=True)  # fmt: skip
             if workers == 1:
                 figures["cold start s"] = cold_answer
                 figures["worker restart s"] = sorted(
                     first_answer_seconds(server, paths[i], token) for i in range(3)
                 )[1]
-                print(f"  {label}: new worker to first answer {figures['worker restart s']:.2f} s (median of 3)", flush=True)
+                print(
+                    f"  {label}: new worker to first answer {figures['worker restart s']:.2f} s (median of 3)",
+                    flush=True,
+                )
             if workers == 2:
-                figures["steady"] = wrk(server.url, paths, token, seconds=args.seconds, connections=args.connections)
+                figures["steady"] = wrk(
+                    server.url, paths, token, seconds=args.seconds, connections=args.connections
+                )
                 print(f"  {label} steady: {figures['steady']}", flush=True)
-                load, seconds, v0, v1 = during_reimport(server, paths, token, workdir, run, args.connections)
+                load, seconds, v0, v1 = during_reimport(
+                    server, paths, token, workdir=workdir, run=run, connections=args.connections
+                )
                 figures["reimport"] = load
-                print(f"  {label} during re-import ({seconds:.0f} s, version {v0} -> {v1}): {load}", flush=True)
+                print(
+                    f"  {label} during re-import ({seconds:.0f} s, version {v0} -> {v1}): {load}",
+                    flush=True,
+                )
         finally:
             server.stop()
     return figures
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--skip-baseline", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django  # noqa: PLC0415
+    import django
 
     django.setup()
-    from geo.workspaces import create_workspace  # noqa: PLC0415
+    from geo.workspaces import create_workspace
 
     countries = ensure_world()
     _, token = create_workspace(name=f"bench-workers-{time.time_ns()}")
     match, locate = request_paths()
     paths = [p for pair in zip(locate, match * 5, strict=False) for p in pair]
     workdir = Path(tempfile.mkdtemp(prefix="bench-workers-"))
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, dict[str, Any]] = {}
     try:
         runs = [("after", ROOT, True)]
         if not args.skip_baseline:
@@ -362,36 +395,48 @@ def main() -> None:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         # Put the renamed country's name back.
-        subprocess.run([PYTHON, "manage.py", "import_geojson", str(POSM)], cwd=ROOT,  # noqa: S603
+        subprocess.run([PYTHON, "manage.py", "import_geojson", str(POSM)], cwd=ROOT,
                        check=False, stdout=subprocess.DEVNULL)  # fmt: skip
     report(results, countries, args)
 
 
-def report(results: dict[str, dict[str, object]], countries: int, args: argparse.Namespace) -> None:
-    print(f"\n{countries} countries; wrk -t2 -c{args.connections}, match+locate mixed, from a second process")
+def report(results: dict[str, dict[str, Any]], countries: int, args: argparse.Namespace) -> None:
+    print(
+        f"\n{countries} countries; wrk -t2 -c{args.connections}, match+locate mixed, from a second process"
+    )
     print(f"{'':<34}" + "".join(f"{label:>14}" for label in results))
     for workers in (1, 2, 4):
         row = [results[label][f"memory {workers}"] for label in results]
-        print(f"{'PSS sum, ' + str(workers) + ' worker(s) MB':<34}" + "".join(f"{m[0]:>14.0f}" for m in row))  # type: ignore[index]
-        print(f"{'RSS sum, ' + str(workers) + ' worker(s) MB':<34}" + "".join(f"{m[1]:>14.0f}" for m in row))  # type: ignore[index]
+        print(
+            f"{'PSS sum, ' + str(workers) + ' worker(s) MB':<34}"
+            + "".join(f"{m[0]:>14.0f}" for m in row)
+        )
+        print(
+            f"{'RSS sum, ' + str(workers) + ' worker(s) MB':<34}"
+            + "".join(f"{m[1]:>14.0f}" for m in row)
+        )
     for label, figures in results.items():
-        one, four = figures["memory 1"][0], figures["memory 4"][0]  # type: ignore[index]
-        print(f"{label}: each worker beyond the first adds {(four - one) / 3:.0f} MB PSS (goal < 60)")
+        one, four = figures["memory 1"][0], figures["memory 4"][0]
+        print(
+            f"{label}: each worker beyond the first adds {(four - one) / 3:.0f} MB PSS (goal < 60)"
+        )
     for key, unit in (("cold start s", "s"), ("worker restart s", "s")):
-        print(f"{key:<34}" + "".join(f"{results[label][key]:>13.2f}{unit}" for label in results))  # type: ignore[str-format]
+        print(f"{key:<34}" + "".join(f"{results[label][key]:>13.2f}{unit}" for label in results))
     for label, figures in results.items():
         steady, load = figures["steady"], figures["reimport"]
         print(
-            f"{label}: p99 steady {steady['p99']:.1f} ms, during re-import {load['p99']:.1f} ms"  # type: ignore[index]
-            f" = {load['p99'] / steady['p99']:.2f}x (goal <= 2x); p50 {steady['p50']:.1f} / {load['p50']:.1f} ms;"  # type: ignore[index]
-            f" non-2xx {steady['non2xx']} / {load['non2xx']}, socket errors {load['socket_errors']}"  # type: ignore[index]
+            f"{label}: p99 steady {steady['p99']:.1f} ms, during re-import {load['p99']:.1f} ms"
+            f" = {load['p99'] / steady['p99']:.2f}x (goal <= 2x); p50 {steady['p50']:.1f} / {load['p50']:.1f} ms;"
+            f" non-2xx {steady['non2xx']} / {load['non2xx']}, socket errors {load['socket_errors']}"
         )
     if "before" in results:
         before, after = results["before"], results["after"]
         print(
-            f"memory with 4 workers, after / before = {after['memory 4'][0] / before['memory 4'][0]:.2f} (PSS)"  # type: ignore[index]
+            f"memory with 4 workers, after / before = {after['memory 4'][0] / before['memory 4'][0]:.2f} (PSS)"
         )
-        print(f"new worker to first answer, before / after = {before['worker restart s'] / after['worker restart s']:.1f}x")  # type: ignore[operator]
+        print(
+            f"new worker to first answer, before / after = {before['worker restart s'] / after['worker restart s']:.1f}x"
+        )
 
 
 if __name__ == "__main__":

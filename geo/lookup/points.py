@@ -125,8 +125,12 @@ class PointIndex:
         Mapped arrays are pages of the files in the OS page cache: every
         process that maps the same files shares one copy of them.
         """
-        mode = "r" if mmap else None
-        return cls({name: np.load(directory / f"{name}.npy", mmap_mode=mode) for name in ARRAYS})
+        return cls(
+            {
+                name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
+                for name in ARRAYS
+            }
+        )
 
     def __len__(self) -> int:
         return len(self._owners)
@@ -241,14 +245,11 @@ class PointIndex:
         so a ray through a vertex counts once. Holes are rings like the shell,
         so a point in a hole crosses an even number.
         """
-        slabs = (
-            self._part_slab_start[parts]
-            + np.clip(
-                np.floor((ys - self._bounds[parts, 1]) * self._slab_scale[parts]),
-                0,
-                self._part_slab_start[parts + 1] - self._part_slab_start[parts] - 1,
-            ).astype(np.int64)
-        )
+        slabs = self._part_slab_start[parts] + np.clip(
+            np.floor((ys - self._bounds[parts, 1]) * self._slab_scale[parts]),
+            0,
+            self._part_slab_start[parts + 1] - self._part_slab_start[parts] - 1,
+        ).astype(np.int64)
         first = self._slab_start[slabs]
         count = self._slab_start[slabs + 1] - first
         pair = np.repeat(np.arange(len(parts)), count)
@@ -259,7 +260,9 @@ class PointIndex:
         at_vertex = ((x1 == px) & (y1 == py)) | ((x2 == px) & (y2 == py))
         on_flat = (y1 == py) & (y2 == py) & (np.minimum(x1, x2) <= px) & (px <= np.maximum(x1, x2))
         straddles = ((y1 > py) & (y2 <= py)) | ((y2 > py) & (y1 <= py))
-        sign = _orientation(x1[straddles], y1[straddles], x2[straddles], y2[straddles], px[straddles], py[straddles])
+        sign = _orientation(
+            x1[straddles], y1[straddles], x2[straddles], y2[straddles], px[straddles], py[straddles]
+        )
         on_edge = np.zeros(len(pair), dtype=bool)
         on_edge[straddles] = sign == 0
         crosses = np.zeros(len(pair), dtype=bool)
@@ -267,7 +270,8 @@ class PointIndex:
         crosses[straddles] = np.where(y2[straddles] < y1[straddles], -sign, sign) > 0
         boundary = np.bincount(pair[at_vertex | on_flat | on_edge], minlength=len(parts)) > 0
         odd = np.bincount(pair[crosses], minlength=len(parts)) % 2 == 1
-        return boundary | odd
+        covered: np.ndarray = boundary | odd
+        return covered
 
 
 def _cell(x: float, y: float) -> int:
@@ -279,28 +283,32 @@ def _cell(x: float, y: float) -> int:
 def _offsets(count: np.ndarray) -> np.ndarray:
     """Position of each element within its run, for runs of lengths ``count``."""
     total = int(count.sum())
-    return np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    offsets: np.ndarray = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    return offsets
 
 
-def _orientation_one(x1: float, y1: float, x2: float, y2: float, px: float, py: float) -> int:
+def _orientation_one(  # noqa: PLR0917 (six coordinates, on the hot path)
+    x1: float, y1: float, x2: float, y2: float, px: float, py: float
+) -> int:
     """``_orientation`` for one edge and one point, in plain Python."""
     left = (x1 - px) * (y2 - py)
     right = (y1 - py) * (x2 - px)
     det = left - right
     if abs(det) <= ORIENTATION_ERROR * (abs(left) + abs(right)):
         a, b, c, d, e, f = (Fraction(v) for v in (x1, y1, x2, y2, px, py))
-        det = float((a - e) * (d - f) - (b - f) * (c - e))
+        exact = (a - e) * (d - f) - (b - f) * (c - e)
+        return int(exact > 0) - int(exact < 0)
     return int(det > 0) - int(det < 0)
 
 
-def _orientation(
+def _orientation(  # noqa: PLR0917 (six coordinate arrays)
     x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray, px: np.ndarray, py: np.ndarray
 ) -> np.ndarray:
     """Exact sign of orient2d(p1, p2, p): 1 when p is left of p1→p2, -1 right, 0 on the line."""
     left = (x1 - px) * (y2 - py)
     right = (y1 - py) * (x2 - px)
     det = left - right
-    sign = np.sign(det).astype(np.int64)
+    sign: np.ndarray = np.sign(det).astype(np.int64)
     unsure = np.flatnonzero(np.abs(det) <= ORIENTATION_ERROR * (np.abs(left) + np.abs(right)))
     for i in unsure.tolist():
         # Doubles are rationals: Fraction arithmetic gives the true sign.
@@ -315,7 +323,11 @@ def build_arrays(polygons: np.ndarray, owners: np.ndarray) -> dict[str, np.ndarr
     if len(polygons):
         _, xy, (ring_start, part_ring_start) = shapely.to_ragged_array(polygons, include_z=False)
     else:
-        xy, ring_start, part_ring_start = np.zeros((0, 2)), np.zeros(1, np.int64), np.zeros(1, np.int64)
+        xy, ring_start, part_ring_start = (
+            np.zeros((0, 2)),
+            np.zeros(1, np.int64),
+            np.zeros(1, np.int64),
+        )
     xy = np.ascontiguousarray(xy[:, :2], dtype=np.float64)
     ring_start = np.asarray(ring_start, dtype=np.int64)
     part_ring_start = np.asarray(part_ring_start, dtype=np.int64)
@@ -358,7 +370,11 @@ def _slabs(
     part_slab_start = np.concatenate([[0], np.cumsum(slab_count)]).astype(np.int64)
     low = np.minimum(xy[edges, 1], xy[edges + 1, 1])
     high = np.maximum(xy[edges, 1], xy[edges + 1, 1])
-    south, scale, top = bounds[part_of_edge, 1], slab_scale[part_of_edge], slab_count[part_of_edge] - 1
+    south, scale, top = (
+        bounds[part_of_edge, 1],
+        slab_scale[part_of_edge],
+        slab_count[part_of_edge] - 1,
+    )
     # The same formula (and clipping) as a point's slab: floor is monotone, so
     # an edge is listed in every slab a point on it could fall in.
     first = np.clip(np.floor((low - south) * scale), 0, top).astype(np.int64)

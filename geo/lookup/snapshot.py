@@ -26,6 +26,7 @@ once, until the database answers again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -258,10 +259,8 @@ class LookupData:
         if self.database_reachable is not False:
             logger.warning("database unreachable, serving the loaded lookup index: %s", exc)
         self.database_reachable = False
-        try:
+        with contextlib.suppress(DatabaseError):
             connection.close()
-        except DatabaseError:
-            pass
 
     def _database_up(self) -> None:
         if self.database_reachable is False:

@@ -16,9 +16,10 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -41,9 +42,13 @@ class Site:
 def admin_sql(sql: str) -> None:
     db = settings.DATABASES["default"]
     with psycopg.connect(
-        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname="postgres", autocommit=True
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        dbname="postgres",
+        autocommit=True,
     ) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 def manage(site_env: dict[str, str], *args: str) -> str:
@@ -76,7 +81,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def get(url: str, token: str = "") -> tuple[int, dict[str, object]]:
+def get(url: str, token: str = "") -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -86,7 +91,7 @@ def get(url: str, token: str = "") -> tuple[int, dict[str, object]]:
 
 
 @pytest.fixture
-def serve(site: Site) -> Iterator[callable]:  # type: ignore[valid-type]
+def serve(site: Site) -> Iterator[Callable[[int], str]]:
     servers: list[subprocess.Popen[bytes]] = []
 
     def start(workers: int) -> str:
@@ -95,10 +100,18 @@ def serve(site: Site) -> Iterator[callable]:  # type: ignore[valid-type]
             port = s.getsockname()[1]
         servers.append(
             subprocess.Popen(
-                [str(ROOT / ".venv/bin/gunicorn"), "-c", "config/gunicorn.conf.py",
-                 "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-                cwd=ROOT, env=site.env,
-            )  # fmt: skip
+                [
+                    str(ROOT / ".venv/bin/gunicorn"),
+                    "-c",
+                    "config/gunicorn.conf.py",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--workers",
+                    str(workers),
+                ],
+                cwd=ROOT,
+                env=site.env,
+            )
         )
         url = f"http://127.0.0.1:{port}"
         for _ in range(600):
@@ -116,17 +129,19 @@ def serve(site: Site) -> Iterator[callable]:  # type: ignore[valid-type]
         server.wait()
 
 
-def paths(body: dict[str, object]) -> list[str]:
-    return [r["path"] for r in body["results"]]  # type: ignore[index, union-attr]
+def paths(body: dict[str, Any]) -> list[str]:
+    return [r["path"] for r in body["results"]]
 
 
 def ready_version(url: str) -> int:
     status, body = get(f"{url}/ready")
     assert status == 200, body
-    return int(body["index_version"])  # type: ignore[call-overload]
+    return int(body["index_version"])
 
 
-def test_workers_answer_at_once_and_swap_to_a_new_import(site: Site, serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_workers_answer_at_once_and_swap_to_a_new_import(
+    site: Site, serve: Callable[[int], str], tmp_path: Path
+) -> None:
     """Two workers: ready with the index, right answers first time, swap after an import with no error."""
     url = serve(2)
     version = ready_version(url)
@@ -174,7 +189,7 @@ def test_workers_answer_at_once_and_swap_to_a_new_import(site: Site, serve, tmp_
     assert paths(get(url + LOCATE, site.token)[1])[0] == "Mipakaland Renamed"
 
 
-def test_lookups_go_on_without_the_database(site: Site, serve) -> None:  # type: ignore[no-untyped-def]
+def test_lookups_go_on_without_the_database(site: Site, serve: Callable[[int], str]) -> None:
     """The database refuses connections: match and locate still answer, /ready stays 200."""
     url = serve(1)
     before = (get(url + LOCATE, site.token), get(url + MATCH, site.token))

@@ -76,7 +76,7 @@ def test_old_versions_are_removed(shared: Path, tmp_path: Path) -> None:
 
 def test_read_by_a_second_process(shared: Path) -> None:
     """Another process maps the files (no database) and finds the same boundaries."""
-    version, directory = shared_index.ensure_index(0)
+    _, directory = shared_index.ensure_index(0)
     lons, lats = random_points()
     code = (
         "import json, sys; from pathlib import Path; import numpy as np;"

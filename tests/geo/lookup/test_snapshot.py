@@ -18,7 +18,6 @@ from tests.geo.api.conftest import ApiClient
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
 @pytest.fixture
 def database_gone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The process's connection points at a port where no PostgreSQL listens."""
