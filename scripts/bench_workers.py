@@ -276,7 +276,10 @@ def changed_world(workdir: Path, run: int) -> Path:
             (folder / path.name).symlink_to(path)
     data = json.loads(smallest.read_text())
     for feature in data["features"]:
-        feature["properties"]["name"] = f"{feature['properties']['name']} bench {run}"
+        # name_en too: the importer keeps the English name where there is one.
+        for key in ("name", "name_en"):
+            if feature["properties"].get(key):
+                feature["properties"][key] = f"{feature['properties'][key]} bench {run}"
     (folder / smallest.name).write_text(json.dumps(data))
     return folder
 
