@@ -153,6 +153,11 @@ MIPAKA_BASEMAP_URL = os.environ.get(
     "MIPAKA_BASEMAP_URL", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 )
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The lookup index (hierarchy + point index) is built once per import into
+# files under MIPAKA_INDEX_DIR that every web worker of the host maps, so the
+# host holds one copy. Off: each process builds its own from the database.
+MIPAKA_SHARED_INDEX = env_bool("MIPAKA_SHARED_INDEX", default=True)
+MIPAKA_INDEX_DIR = Path(os.environ.get("MIPAKA_INDEX_DIR", BASE_DIR / "var" / "index"))
 
 # LOG_FORMAT=json: one JSON object per line with the request id (scripts/cluster, deploy/).
 LOGGING = {

@@ -4,6 +4,7 @@ import os
 import uuid
 
 from .settings import *  # noqa: F403
+from .settings import env_bool
 
 SECRET_KEY = "test-only-key"  # noqa: S105
 DEBUG = False
@@ -13,6 +14,9 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Browser tests never reach the internet: no base map URL to fetch from.
 MIPAKA_BASEMAP_URL = ""
+# Tests write boundaries without imports (no new version to key files by):
+# each process builds its own index, unless a test turns the files on.
+MIPAKA_SHARED_INDEX = env_bool("MIPAKA_SHARED_INDEX", default=False)
 # The real Redis (started by scripts/setup), in a database of its own; a fresh
 # key prefix per test session, since test import ids repeat across sessions.
 CACHES = {

@@ -1,21 +1,15 @@
 """Top-level URL configuration."""
 
 from django.contrib import admin
-from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-from geo import metrics
+from geo import health, metrics
 from geo.api import rapidpro, tiles
-
-
-def health(request: HttpRequest) -> JsonResponse:
-    """Answer a liveness probe without touching the database."""
-    return JsonResponse({"status": "ok"})
-
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("health", health, name="health"),
+    path("health", health.health, name="health"),
+    path("ready", health.ready, name="ready"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/", include("geo.api.urls")),
     path("tiles/<int:z>/<int:x>/<int:y>.mvt", tiles.tile, name="tile"),

@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     ALIAS_CONFLICT = "alias_conflict"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    UNAVAILABLE = "unavailable"
 
 
 class GeoError(Exception):
@@ -109,3 +110,10 @@ class Forbidden(GeoError):
 
     code = ErrorCode.FORBIDDEN
     http_status = 403
+
+
+class Unavailable(GeoError):
+    """The lookup index is not loaded yet, or the database is needed and unreachable."""
+
+    code = ErrorCode.UNAVAILABLE
+    http_status = 503

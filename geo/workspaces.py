@@ -9,9 +9,10 @@ import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
+from django.db import Error as DatabaseError
 from django.db import transaction
 
-from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery
+from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery, Unavailable
 from geo.models import ApiToken, Boundary, Level, Membership, Role, Workspace
 
 # How long a worker trusts what it knows of a token (revocation delay).
@@ -115,16 +116,23 @@ class _TokenCache:
             cached = self._entries.get(digest)
         if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
             return cached[1]
-        row = (
-            ApiToken.objects.filter(key_digest=digest)
-            .values_list(
-                "workspace_id",
-                "workspace__name",
-                "workspace__country_id",
-                "workspace__aliases_version",
+        try:
+            row = (
+                ApiToken.objects.filter(key_digest=digest)
+                .values_list(
+                    "workspace_id",
+                    "workspace__name",
+                    "workspace__country_id",
+                    "workspace__aliases_version",
+                )
+                .first()
             )
-            .first()
-        )
+        except DatabaseError as exc:
+            # Lookups answer from memory: a token seen before keeps working
+            # while the database is away (revocations apply once it is back).
+            if cached is not None:
+                return cached[1]
+            raise Unavailable("the database is unreachable; try again shortly") from exc
         access = WorkspaceAccess(*row, role=TOKEN_ROLE) if row else None
         with self._lock:
             if len(self._entries) > 10_000:

@@ -111,7 +111,8 @@ def api_endpoint(
             except GeoError as exc:
                 return errors(exc.http_status, str(exc.code), exc.message)
             except (OperationalError, InterfaceError):
-                # A lost database is not our bug: geo.availability's middleware answers 503.
+                # A lost database is not our bug: geo.availability's middleware answers
+                # 503 with Retry-After (any other database error is ours: a 500, logged).
                 raise
             except Exception:
                 logger.exception("unexpected error in %s", request.path)

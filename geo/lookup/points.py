@@ -1,13 +1,23 @@
-"""Which boundaries contain a point: an in-memory index over prepared polygon parts.
+"""Which boundaries contain a point: an index of flat arrays, shareable between processes.
 
 Each boundary's geometry (full resolution where the source had it) is split
 into its polygon parts, so the overseas territories of France or the Chatham
 Islands do not give every point on the globe a whole-country candidate. A
 1-degree grid lists the parts whose bounding box meets each cell; a batch of
 points becomes (point, part) pairs with numpy alone (cell lookup, then the
-part's bounding box), and the pairs are tested with GEOS prepared geometries
-(an indexed point-in-polygon test) on raw coordinates, without building a
-point object per point.
+part's bounding box).
+
+Each pair is then decided on the part's own edges, read from flat arrays:
+every part's latitude range is cut into slabs holding a few edges each, and
+a horizontal ray from the point crosses only edges of the point's slab. This
+is GEOS's ``IndexedPointInAreaLocator`` (a ray-crossing count over the edges
+whose latitude range holds the point) written over numpy arrays, so the
+whole index is a handful of plain arrays: ``save`` writes them as ``.npy``
+files and ``load`` maps them read-only, and every worker of a host then
+shares one copy in the OS page cache instead of holding its own GEOS
+geometries. The orientation test is exact: a float determinant decides
+unless it is within its rounding error bound (Shewchuk's filter), and then
+rational arithmetic does.
 
 Semantics, chosen deliberately:
 
@@ -23,47 +33,76 @@ Semantics, chosen deliberately:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import shapely
 from django.db import connection
 
 GRID_DEGREES = 1.0
-# Batches up to this size take the plain-Python path (GET /locate is a batch of one).
-SCALAR_BATCH = 8
 GRID_COLUMNS = int(360 / GRID_DEGREES)
 GRID_ROWS = int(180 / GRID_DEGREES)
+# Edges per latitude slab, on average: fewer means more slabs (memory), more
+# means more edges tested per point.
+EDGES_PER_SLAB = 8
+# Pairs decided per numpy pass in a batch: bounds the temporary arrays.
+PAIRS_PER_PASS = 20_000
+# Shewchuk's bound on the rounding error of a 2x2 orientation determinant
+# ((3 + 16 eps) eps, eps = 2**-53), rounded up: below it the sign is computed exactly.
+ORIENTATION_ERROR = 3.4e-16
+
+# The arrays of an index, in the order ``save`` writes them.
+ARRAYS = (
+    "xy",  # (V, 2) float64: every ring's vertices, each ring closed
+    "ring_start",  # (R + 1) int64: first vertex of each ring
+    "part_ring_start",  # (P + 1) int64: first ring of each part
+    "owners",  # (P) int64: the boundary id of each part
+    "bounds",  # (P, 4) float64: west, south, east, north of each part
+    "cell_start",  # (cells + 1) int64: grid CSR
+    "cell_parts",  # int64: parts meeting each cell
+    "part_slab_start",  # (P + 1) int64: first slab of each part
+    "slab_scale",  # (P) float64: slabs per degree of latitude of each part
+    "slab_start",  # (slabs + 1) int64: first entry of each slab
+    "slab_edges",  # int64: edges (index of their first vertex) meeting each slab
+)
 
 
 class PointIndex:
-    """Boundary ids by point, over prepared polygon parts."""
+    """Boundary ids by point, over the polygon parts' edges in flat arrays."""
 
-    def __init__(self, parts: np.ndarray, owners: np.ndarray) -> None:
-        self._parts = parts
-        self._owners = owners
-        shapely.prepare(self._parts)
-        self._bounds = shapely.bounds(parts).reshape(-1, 4) if len(parts) else np.zeros((0, 4))
-        self._cell_start, self._cell_parts = _grid(self._bounds)
-        # Plain-Python copies for the one-point path.
-        self._cell_start_list: list[int] = self._cell_start.tolist()
-        self._cell_lists: list[int] = self._cell_parts.tolist()
-        self._bounds_list: list[list[float]] = self._bounds.tolist()
-        self._owners_list: list[int] = owners.tolist()
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+        missing = set(ARRAYS) - set(arrays)
+        if missing:
+            raise ValueError(f"point index: missing arrays {sorted(missing)}")
+        self.arrays = arrays
+        self._xy = arrays["xy"]
+        self._owners = arrays["owners"]
+        self._bounds = arrays["bounds"]
+        self._cell_start = arrays["cell_start"]
+        self._cell_parts = arrays["cell_parts"]
+        self._part_slab_start = arrays["part_slab_start"]
+        self._slab_scale = arrays["slab_scale"]
+        self._slab_start = arrays["slab_start"]
+        self._slab_edges = arrays["slab_edges"]
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, bytes | memoryview | None]]) -> PointIndex:
         """Build from ``(boundary id, WKB)`` pairs; rows without geometry are left out."""
-        parts: list[shapely.Geometry] = []
+        parts: list[np.ndarray] = []
         owners: list[int] = []
         for boundary_id, wkb in rows:
             if wkb is None:
                 continue
             pieces = shapely.get_parts(shapely.from_wkb(bytes(wkb)))
             pieces = pieces[shapely.get_type_id(pieces) == shapely.GeometryType.POLYGON]
-            parts.extend(pieces.tolist())
+            pieces = pieces[~shapely.is_empty(pieces)]
+            parts.append(pieces)
             owners.extend([boundary_id] * len(pieces))
-        return cls(np.array(parts, dtype=object), np.array(owners, dtype=np.int64))
+        polygons = np.concatenate(parts) if parts else np.zeros(0, dtype=object)
+        return cls(build_arrays(polygons, np.array(owners, dtype=np.int64)))
 
     @classmethod
     def from_database(cls) -> PointIndex:
@@ -74,32 +113,76 @@ class PointIndex:
             )
             return cls.from_rows(cursor.fetchall())
 
+    def save(self, directory: Path) -> None:
+        """Write every array as ``<name>.npy`` into ``directory`` (which must exist)."""
+        for name in ARRAYS:
+            np.save(directory / f"{name}.npy", np.ascontiguousarray(self.arrays[name]))
+
+    @classmethod
+    def load(cls, directory: Path, *, mmap: bool = True) -> PointIndex:
+        """Open an index written by ``save``; with ``mmap`` its arrays are mapped read-only.
+
+        Mapped arrays are pages of the files in the OS page cache: every
+        process that maps the same files shares one copy of them.
+        """
+        return cls(
+            {
+                name: np.load(directory / f"{name}.npy", mmap_mode="r" if mmap else None)
+                for name in ARRAYS
+            }
+        )
+
     def __len__(self) -> int:
-        return len(self._parts)
+        return len(self._owners)
 
     def locate(self, lon: float, lat: float) -> list[int]:
         """Return the ids of the boundaries covering one point (unordered).
 
         The scalar path of ``locate_many``: with one point, numpy's per-call
-        cost would dominate, so the grid cell and bounding boxes are read in
-        plain Python and only the few candidates reach GEOS.
+        cost would dominate, so the few candidate parts and their slab's edges
+        are read into plain Python.
         """
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise ValueError("longitude must be within -180..180 and latitude within -90..90")
+        lon, lat = float(lon), float(lat)
         found: list[int] = []
         for x in (lon, -lon) if abs(lon) == 180 else (lon,):
-            column = min(int((x + 180) / GRID_DEGREES), GRID_COLUMNS - 1)
-            row = min(int((lat + 90) / GRID_DEGREES), GRID_ROWS - 1)
-            cell = column * GRID_ROWS + row
-            for part in self._cell_lists[
-                self._cell_start_list[cell] : self._cell_start_list[cell + 1]
-            ]:
-                west, south, east, north = self._bounds_list[part]
-                if west <= x <= east and south <= lat <= north:
-                    owner = self._owners_list[part]
-                    if owner not in found and shapely.intersects_xy(self._parts[part], x, lat):
+            cell = _cell(x, lat)
+            candidates = self._cell_parts[self._cell_start[cell] : self._cell_start[cell + 1]]
+            for part, (west, south, east, north) in zip(
+                candidates.tolist(), self._bounds[candidates].tolist(), strict=True
+            ):
+                if west <= x <= east and south <= lat <= north and self._covers_one(part, x, lat):
+                    owner = int(self._owners[part])
+                    if owner not in found:
                         found.append(owner)
         return found
+
+    def _covers_one(self, part: int, x: float, y: float) -> bool:
+        """``_covers`` for one point and one part, in plain Python."""
+        first_slab, end_slab = self._part_slab_start[part : part + 2].tolist()
+        offset = math.floor((y - float(self._bounds[part, 1])) * float(self._slab_scale[part]))
+        slab = first_slab + min(max(offset, 0), end_slab - first_slab - 1)
+        start, end = self._slab_start[slab : slab + 2].tolist()
+        edges = self._slab_edges[start:end]
+        crossings = 0
+        for (x1, y1), (x2, y2) in zip(
+            self._xy[edges].tolist(), self._xy[edges + 1].tolist(), strict=True
+        ):
+            if x1 < x and x2 < x:
+                continue
+            if (x1 == x and y1 == y) or (x2 == x and y2 == y):
+                return True
+            if y1 == y and y2 == y:
+                if min(x1, x2) <= x <= max(x1, x2):
+                    return True
+            elif (y1 > y and y2 <= y) or (y2 > y and y1 <= y):
+                sign = _orientation_one(x1, y1, x2, y2, x, y)
+                if sign == 0:
+                    return True
+                if (sign if y2 > y1 else -sign) > 0:
+                    crossings += 1
+        return crossings % 2 == 1
 
     def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[list[int]]:
         """Return, for each point, the ids of the boundaries covering it.
@@ -113,11 +196,8 @@ class PointIndex:
         lats = np.asarray(lats, dtype=np.float64)
         if not ((np.abs(lons) <= 180).all() and (np.abs(lats) <= 90).all()):
             raise ValueError("longitude must be within -180..180 and latitude within -90..90")
-        if len(lons) <= SCALAR_BATCH:
-            # numpy's fixed cost per call outweighs its speed on a handful of points.
-            return [
-                self.locate(lon, lat) for lon, lat in zip(lons.tolist(), lats.tolist(), strict=True)
-            ]
+        if len(lons) == 1:
+            return [self.locate(float(lons[0]), float(lats[0]))]
         found: list[list[int]] = [[] for _ in range(len(lons))]
         point_at, owner_at = self.locate_pairs(lons, lats)
         for point, owner in zip(point_at.tolist(), owner_at.tolist(), strict=True):
@@ -127,7 +207,7 @@ class PointIndex:
 
     def locate_pairs(self, lons: np.ndarray, lats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (point index, boundary id) pairs for every hit, as arrays (the batch core)."""
-        if not len(self._parts):
+        if not len(self._owners):
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         # Points on the antimeridian are tested at both -180 and 180.
         wrapped = np.flatnonzero(np.abs(lons) == 180)
@@ -135,7 +215,11 @@ class PointIndex:
         xs = np.concatenate([lons, -lons[wrapped]])
         ys = lats[query_index]
         point_at, part_at = self._candidates(xs, ys)
-        hits = shapely.intersects_xy(self._parts[part_at], xs[point_at], ys[point_at])
+        hits = np.zeros(len(point_at), dtype=bool)
+        for start in range(0, len(point_at), PAIRS_PER_PASS):
+            chunk = slice(start, start + PAIRS_PER_PASS)
+            parts, points = part_at[chunk], point_at[chunk]
+            hits[chunk] = self._covers(parts, xs[points], ys[points])
         return query_index[point_at[hits]], self._owners[part_at[hits]]
 
     def _candidates(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -145,13 +229,163 @@ class PointIndex:
         cell = column * GRID_ROWS + row
         first, count = self._cell_start[cell], self._cell_start[cell + 1] - self._cell_start[cell]
         point_at = np.repeat(np.arange(len(xs)), count)
-        # Position of each pair within its cell's run of parts.
-        offset = np.arange(len(point_at)) - np.repeat(np.cumsum(count) - count, count)
-        part_at = self._cell_parts[first[point_at] + offset]
+        part_at = self._cell_parts[first[point_at] + _offsets(count)]
         box = self._bounds[part_at]
         x, y = xs[point_at], ys[point_at]
         inside = (box[:, 0] <= x) & (x <= box[:, 2]) & (box[:, 1] <= y) & (y <= box[:, 3])
         return point_at[inside], part_at[inside]
+
+    def _covers(self, parts: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """For each (part, x, y), whether the part's closure holds the point.
+
+        The ray-crossing rule of GEOS's ``RayCrossingCounter``: a point on an
+        edge or vertex is on the boundary (covered); otherwise it is inside
+        when a ray to its right crosses an odd number of edges, counting an
+        upward edge with its lower end and a downward one with its upper end,
+        so a ray through a vertex counts once. Holes are rings like the shell,
+        so a point in a hole crosses an even number.
+        """
+        slabs = self._part_slab_start[parts] + np.clip(
+            np.floor((ys - self._bounds[parts, 1]) * self._slab_scale[parts]),
+            0,
+            self._part_slab_start[parts + 1] - self._part_slab_start[parts] - 1,
+        ).astype(np.int64)
+        first = self._slab_start[slabs]
+        count = self._slab_start[slabs + 1] - first
+        pair = np.repeat(np.arange(len(parts)), count)
+        edges = self._slab_edges[first[pair] + _offsets(count)]
+        x1, y1 = self._xy[edges, 0], self._xy[edges, 1]
+        x2, y2 = self._xy[edges + 1, 0], self._xy[edges + 1, 1]
+        px, py = xs[pair], ys[pair]
+        at_vertex = ((x1 == px) & (y1 == py)) | ((x2 == px) & (y2 == py))
+        on_flat = (y1 == py) & (y2 == py) & (np.minimum(x1, x2) <= px) & (px <= np.maximum(x1, x2))
+        straddles = ((y1 > py) & (y2 <= py)) | ((y2 > py) & (y1 <= py))
+        sign = _orientation(
+            x1[straddles], y1[straddles], x2[straddles], y2[straddles], px[straddles], py[straddles]
+        )
+        on_edge = np.zeros(len(pair), dtype=bool)
+        on_edge[straddles] = sign == 0
+        crosses = np.zeros(len(pair), dtype=bool)
+        # The point is left of the edge taken upwards: the edge crosses the ray.
+        crosses[straddles] = np.where(y2[straddles] < y1[straddles], -sign, sign) > 0
+        boundary = np.bincount(pair[at_vertex | on_flat | on_edge], minlength=len(parts)) > 0
+        odd = np.bincount(pair[crosses], minlength=len(parts)) % 2 == 1
+        covered: np.ndarray = boundary | odd
+        return covered
+
+
+def _cell(x: float, y: float) -> int:
+    column = min(int((x + 180) / GRID_DEGREES), GRID_COLUMNS - 1)
+    row = min(int((y + 90) / GRID_DEGREES), GRID_ROWS - 1)
+    return column * GRID_ROWS + row
+
+
+def _offsets(count: np.ndarray) -> np.ndarray:
+    """Position of each element within its run, for runs of lengths ``count``."""
+    total = int(count.sum())
+    offsets: np.ndarray = np.arange(total) - np.repeat(np.cumsum(count) - count, count)
+    return offsets
+
+
+def _orientation_one(  # noqa: PLR0917 (six coordinates, on the hot path)
+    x1: float, y1: float, x2: float, y2: float, px: float, py: float
+) -> int:
+    """``_orientation`` for one edge and one point, in plain Python."""
+    left = (x1 - px) * (y2 - py)
+    right = (y1 - py) * (x2 - px)
+    det = left - right
+    if abs(det) <= ORIENTATION_ERROR * (abs(left) + abs(right)):
+        a, b, c, d, e, f = (Fraction(v) for v in (x1, y1, x2, y2, px, py))
+        exact = (a - e) * (d - f) - (b - f) * (c - e)
+        return int(exact > 0) - int(exact < 0)
+    return int(det > 0) - int(det < 0)
+
+
+def _orientation(  # noqa: PLR0917 (six coordinate arrays)
+    x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray, px: np.ndarray, py: np.ndarray
+) -> np.ndarray:
+    """Exact sign of orient2d(p1, p2, p): 1 when p is left of p1→p2, -1 right, 0 on the line."""
+    left = (x1 - px) * (y2 - py)
+    right = (y1 - py) * (x2 - px)
+    det = left - right
+    sign: np.ndarray = np.sign(det).astype(np.int64)
+    unsure = np.flatnonzero(np.abs(det) <= ORIENTATION_ERROR * (np.abs(left) + np.abs(right)))
+    for i in unsure.tolist():
+        # Doubles are rationals: Fraction arithmetic gives the true sign.
+        a, b, c, d, e, f = (Fraction(float(v[i])) for v in (x1, y1, x2, y2, px, py))
+        exact = (a - e) * (d - f) - (b - f) * (c - e)
+        sign[i] = int(exact > 0) - int(exact < 0)
+    return sign
+
+
+def build_arrays(polygons: np.ndarray, owners: np.ndarray) -> dict[str, np.ndarray]:
+    """Lay out polygon parts (and the boundary id of each) as the index's arrays."""
+    if len(polygons):
+        _, xy, (ring_start, part_ring_start) = shapely.to_ragged_array(polygons, include_z=False)
+    else:
+        xy, ring_start, part_ring_start = (
+            np.zeros((0, 2)),
+            np.zeros(1, np.int64),
+            np.zeros(1, np.int64),
+        )
+    xy = np.ascontiguousarray(xy[:, :2], dtype=np.float64)
+    ring_start = np.asarray(ring_start, dtype=np.int64)
+    part_ring_start = np.asarray(part_ring_start, dtype=np.int64)
+    bounds = shapely.bounds(polygons).reshape(-1, 4) if len(polygons) else np.zeros((0, 4))
+    cell_start, cell_parts = _grid(bounds)
+    part_slab_start, slab_scale, slab_start, slab_edges = _slabs(
+        xy, ring_start, part_ring_start, bounds
+    )
+    return {
+        "xy": xy,
+        "ring_start": ring_start,
+        "part_ring_start": part_ring_start,
+        "owners": owners,
+        "bounds": bounds,
+        "cell_start": cell_start,
+        "cell_parts": cell_parts,
+        "part_slab_start": part_slab_start,
+        "slab_scale": slab_scale,
+        "slab_start": slab_start,
+        "slab_edges": slab_edges,
+    }
+
+
+def _slabs(
+    xy: np.ndarray, ring_start: np.ndarray, part_ring_start: np.ndarray, bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut each part's latitude range into slabs; list the edges meeting each slab."""
+    parts = len(bounds)
+    ring_sizes = np.diff(ring_start)
+    # An edge starts at every vertex but the closing one of its ring.
+    is_edge = np.ones(len(xy), dtype=bool)
+    is_edge[ring_start[1:] - 1] = False
+    ring_of_vertex = np.repeat(np.arange(len(ring_sizes)), ring_sizes)
+    part_of_ring = np.repeat(np.arange(parts), np.diff(part_ring_start))
+    edges = np.flatnonzero(is_edge)
+    part_of_edge = part_of_ring[ring_of_vertex[edges]]
+    slab_count = np.maximum(1, np.bincount(part_of_edge, minlength=parts) // EDGES_PER_SLAB)
+    height = bounds[:, 3] - bounds[:, 1] if parts else np.zeros(0)
+    slab_scale = np.divide(slab_count, height, out=np.zeros(parts), where=height > 0)
+    part_slab_start = np.concatenate([[0], np.cumsum(slab_count)]).astype(np.int64)
+    low = np.minimum(xy[edges, 1], xy[edges + 1, 1])
+    high = np.maximum(xy[edges, 1], xy[edges + 1, 1])
+    south, scale, top = (
+        bounds[part_of_edge, 1],
+        slab_scale[part_of_edge],
+        slab_count[part_of_edge] - 1,
+    )
+    # The same formula (and clipping) as a point's slab: floor is monotone, so
+    # an edge is listed in every slab a point on it could fall in.
+    first = np.clip(np.floor((low - south) * scale), 0, top).astype(np.int64)
+    last = np.clip(np.floor((high - south) * scale), 0, top).astype(np.int64)
+    span = last - first + 1
+    slab_of_entry = np.repeat(part_slab_start[part_of_edge] + first, span) + _offsets(span)
+    edge_of_entry = np.repeat(edges, span)
+    order = np.argsort(slab_of_entry, kind="stable")
+    counts = np.bincount(slab_of_entry, minlength=int(part_slab_start[-1]))
+    slab_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return part_slab_start, slab_scale, slab_start, edge_of_entry[order].astype(np.int64)
 
 
 def _grid(bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

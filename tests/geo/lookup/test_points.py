@@ -112,3 +112,32 @@ def test_from_database_agrees_with_postgis(tmp_path: Path) -> None:
                 [float(lon), float(lat)],
             )
             assert sorted(ids) == sorted(row[0] for row in cursor.fetchall())
+
+
+def test_saved_and_mapped_index_answers_the_same(tmp_path: Path) -> None:
+    """An index written to files and mapped read-only answers as the one built in memory."""
+    shapes = {"square": SQUARE, "neighbour": NEIGHBOUR, "lakeside": LAKESIDE, "fiji": FIJI}
+    built, _ = index_of(**shapes)
+    built.save(tmp_path)
+    mapped = PointIndex.load(tmp_path, mmap=True)
+    assert isinstance(mapped.arrays["xy"], np.memmap)
+    assert not mapped.arrays["xy"].flags.writeable
+    rng = np.random.default_rng(11)
+    lons = np.concatenate([rng.uniform(-1, 15, 500), [1.0, 180.0, -180.0, 10.0]])
+    lats = np.concatenate([rng.uniform(-1, 15, 500), [0.5, -17.0, -17.0, 10.0]])
+    assert mapped.locate_many(lons, lats) == built.locate_many(lons, lats)
+    assert [mapped.locate(x, y) for x, y in zip(lons, lats, strict=True)] == [
+        built.locate(x, y) for x, y in zip(lons, lats, strict=True)
+    ]
+
+
+def test_points_on_diagonal_edges_and_vertices_are_covered() -> None:
+    """Points exactly on a slanted edge or at a vertex are on the border (exact orientation)."""
+    triangle = shapely.MultiPolygon([shapely.Polygon([(0, 0), (3, 1), (0, 3)])])
+    index, names = index_of(triangle=triangle)
+    assert found(index, names, 3, 1) == {"triangle"}  # vertex
+    assert found(index, names, 1.5, 0.5) == {"triangle"}  # on the edge (0,0)-(3,1)
+    assert found(index, names, 1.5, 2.0) == {"triangle"}  # on the edge (3,1)-(0,3)
+    assert found(index, names, 1.5, 0.4999999999) == set()  # just outside
+    lons, lats = np.array([3, 1.5, 1.5, 1.5]), np.array([1, 0.5, 2.0, 0.4999999999])
+    assert [len(ids) for ids in index.locate_many(lons, lats)] == [1, 1, 1, 0]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from geo import workspaces
+from geo.importing import import_geojson
+from geo.lookup import snapshot
+from geo.lookup.snapshot import lookup_data
+from geo.workspaces import create_workspace
+from tests.builders import tiny_country
+from tests.geo.api.conftest import ApiClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def database_gone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's connection points at a port where no PostgreSQL listens."""
+    connection.close()
+    monkeypatch.setitem(connection.settings_dict, "PORT", "1")
+    yield
+    monkeypatch.undo()
+    connection.close()
+
+
+@pytest.fixture
+def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ApiClient:
+    import_geojson([tiny_country(tmp_path / "tiny")])
+    _, token = create_workspace(name="geo")
+    # Every call goes back to the database: the version check and the token check.
+    monkeypatch.setattr(snapshot, "REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(workspaces, "TOKEN_CACHE_SECONDS", 0.0)
+    return ApiClient(token)
+
+
+def answers(api: ApiClient) -> tuple[list[str], list[str]]:
+    located = api.get("/api/v1/locate", lat=0.5, lng=1.5)
+    matched = api.get("/api/v1/match", text="gamma", level=2)
+    assert located.status_code == matched.status_code == 200, (located.content, matched.content)
+    return (
+        [r["path"] for r in located.json()["results"]],
+        [r["path"] for r in matched.json()["results"]],
+    )
+
+
+def test_lookups_answer_from_memory_while_the_database_is_gone(api: ApiClient) -> None:
+    """Once loaded, match and locate answer as before without the database; /ready stays 200."""
+    before = answers(api)
+    assert before == (
+        ["Tinyland", "Tinyland > East", "Tinyland > East > Gamma"],
+        ["Tinyland > East > Gamma"],
+    )
+    version = lookup_data.hierarchy().version
+    with pytest.MonkeyPatch.context() as patch:
+        connection.close()
+        patch.setitem(connection.settings_dict, "PORT", "1")  # nothing listens there
+        try:
+            assert answers(api) == before
+            assert answers(api) == before  # the failed check is logged once, not fatal
+            ready = Client().get("/ready")
+            assert ready.status_code == 200
+            assert ready.json()["database"] == "unreachable"
+            assert ready.json()["index_version"] == version
+            unknown = ApiClient("never-seen").get("/api/v1/match", text="gamma", level=2)
+            assert unknown.status_code == 503
+            assert unknown.json()["error"]["code"] == "unavailable"
+        finally:
+            connection.close()
+    assert answers(api) == before
+    assert Client().get("/ready").json()["database"] == "reachable"
+
+
+def test_nothing_loaded_and_no_database_is_503(database_gone: None) -> None:
+    """Without a loaded index or a database, lookups say 503, not 500; /health is still 200."""
+    assert Client().get("/health").status_code == 200
+    response = Client().get("/ready")
+    assert response.status_code == 503
+    assert response.json()["status"] == "loading"
