@@ -61,11 +61,11 @@ def observe_index() -> None:
     global _seen_version  # noqa: PLW0603 (one per process, like the snapshot itself)
     from geo.lookup.snapshot import lookup_data  # noqa: PLC0415 (models load after settings)
 
-    version = lookup_data._version
-    if version != _seen_version:
-        _seen_version = version
-        INDEX_VERSION.set(version)
-        INDEX_LOADED.set(time.time())
+    snapshot = lookup_data.current()
+    if snapshot is not None and snapshot.version != _seen_version:
+        _seen_version = snapshot.version
+        INDEX_VERSION.set(snapshot.version)
+        INDEX_LOADED.set(snapshot.loaded_at)
 
 
 class MetricsMiddleware:

@@ -9,10 +9,9 @@ import time
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.db import Error as DatabaseError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 
-from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery, Unavailable
+from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery
 from geo.models import ApiToken, Boundary, Level, Membership, Role, Workspace
 
 # How long a worker trusts what it knows of a token (revocation delay).
@@ -127,12 +126,13 @@ class _TokenCache:
                 )
                 .first()
             )
-        except DatabaseError as exc:
+        except (OperationalError, InterfaceError):
             # Lookups answer from memory: a token seen before keeps working
             # while the database is away (revocations apply once it is back).
+            # An unknown one waits for it: geo.availability answers 503 + Retry-After.
             if cached is not None:
                 return cached[1]
-            raise Unavailable("the database is unreachable; try again shortly") from exc
+            raise
         access = WorkspaceAccess(*row, role=TOKEN_ROLE) if row else None
         with self._lock:
             if len(self._entries) > 10_000:

@@ -109,7 +109,10 @@ def api_endpoint(
                 access = authenticate(request)
                 result = view(request, access, **kwargs)
             except GeoError as exc:
-                return errors(exc.http_status, str(exc.code), exc.message)
+                response = errors(exc.http_status, str(exc.code), exc.message)
+                if exc.http_status == 503:  # not loaded yet, or no database: soon
+                    response["Retry-After"] = "2"
+                return response
             except (OperationalError, InterfaceError):
                 # A lost database is not our bug: geo.availability's middleware answers
                 # 503 with Retry-After (any other database error is ours: a 500, logged).
