@@ -51,10 +51,10 @@ CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udf
 # UTF-32 before UTF-16: the UTF-32-LE mark starts with the UTF-16-LE one.
 BYTE_ORDER_MARKS = (
     (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
 
@@ -242,7 +242,7 @@ def decode_text(data: bytes, quirks: Counter[str]) -> str:
     """
     for bom, encoding in BYTE_ORDER_MARKS:
         if data.startswith(bom):
-            quirks[f"byte_order_mark_{encoding.replace('-', '')}"] += 1
+            quirks[f"byte_order_mark_{encoding[:6].replace('-', '')}"] += 1
             try:
                 return data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
