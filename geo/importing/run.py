@@ -324,7 +324,8 @@ def _check_something_to_import(
     """
     if plan.removed or any(b.in_run for b in plan.boundaries.values()):
         return
-    files = f"{len(sources)} file{'s' if len(sources) != 1 else ''}"
+    more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+    files = ", ".join(source.label for source in sources[:3]) + more
     if not report.features_read:
         why = "no file holds a feature"
     elif country:

@@ -323,7 +323,7 @@ REFUSED = [
     Case("zip_corrupt", lambda folder: write(folder.parent, "bad.zip", b"PK\x03\x04 not really"), ("bad.zip", "not a readable zip")),
     Case("zip_without_json", archive(("readme.txt", b"hello")), ("upload.zip", "no R<id>admin<N>.json")),
     Case("folder_without_extract_files", other_folder({"notes.json": b"{}"}), ("other", "no R<id>admin<N>.json")),
-    Case("every_file_empty", other_folder({"R7admin0.json": EMPTY, "R7admin1.json": EMPTY}), ("nothing to import from 2 files", "no file holds a feature")),
+    Case("every_file_empty", other_folder({"R7admin0.json": EMPTY, "R7admin1.json": EMPTY}), ("nothing to import from ", "R7admin0.json, ", "R7admin1.json: no file holds a feature")),
     Case("level_4_file", other_folder({"R7admin4.json": VALID_0}), ("R7admin4.json", "level 4 is not supported")),
 ]  # fmt: skip
 
