@@ -495,7 +495,8 @@ def _shown_id(properties: object) -> str | None:
         return None
     if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() <= 128:
         return str(raw)
-    return describe(raw)
+    # Shown as written (a list, an object, true): the line says what the id field held.
+    return printable(json.dumps(raw, default=str), limit=40) if raw is not None else None
 
 
 def _parent_ref(level: int, ids: Mapping[str, str | None]) -> str | None:

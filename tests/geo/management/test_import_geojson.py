@@ -134,7 +134,7 @@ def every_file_empty(folder: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "code", "expected"),
     [
-        (broken_id, 1, "R1admin2.json, feature 1, field 'osm_id': is an object, expected a string or an integer"),
+        (broken_id, 1, "R1admin2.json, feature 1, osm_id {\"id\": \"R112\"}, field 'osm_id': is an object, expected a string or an integer"),
         (climbing_zip, 1, "up.zip!../../R1admin0.json: entry name climbs out of the archive's folder"),
         (every_file_empty, 1, "R1admin1.json: no file holds a feature; nothing was changed"),
         (nul_in_a_name, 0, "quirk: control characters removed         1"),
