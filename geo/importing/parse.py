@@ -2,14 +2,21 @@
 
 Pure: bytes in, features and problems out. Quirks of the real extracts (the
 string ``"None"`` for missing values, integer ids, ``{}`` or empty geometries,
-unclosed or degenerate rings, stray bidi marks in names) are absorbed here and
-counted; input that cannot mean anything (not JSON, an unknown geometry type,
-coordinates that are not numbers or not on the globe) becomes a ``Problem``.
+unclosed or degenerate rings, stray bidi marks in names) and of the editors
+that touch them (a byte-order mark, control characters in names, repeated
+keys) are absorbed here and counted. Input that cannot mean anything becomes
+a ``Problem`` naming file, feature, ``osm_id`` and field: not strict JSON, a
+``type`` that is not ``FeatureCollection``/``Feature``, a property of the
+wrong JSON type (every property read is checked: a name is a string, an id a
+string or an integer), an unknown geometry type, coordinates that are not
+numbers (``true`` included) or not on the globe.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import json
 import re
 import unicodedata
 from collections import Counter
@@ -20,7 +27,16 @@ import numpy as np
 import orjson
 import shapely
 
-from geo.importing.types import GeometryState, ParsedFile, Problem, SourceFeature, SourceFile
+from geo.importing.types import (
+    UNPRINTABLE,
+    GeometryState,
+    ParsedFile,
+    Problem,
+    SourceFeature,
+    SourceFile,
+    printable,
+)
+from geo.models import Boundary
 
 MISSING_VALUES = frozenset({"", "None", "none", "null", "NULL"})
 POLYGONAL_TYPES = frozenset({"Polygon", "MultiPolygon"})
@@ -29,6 +45,28 @@ POLYGONAL_TYPES = frozenset({"Polygon", "MultiPolygon"})
 BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 EDGE_JOINERS = re.compile("^[\u200c\u200d]+|[\u200c\u200d]+$")
 WHITESPACE_RUN = re.compile(r"\s+")
+# Unprintable characters a name loses; tab, newline and carriage return are
+# left to become single spaces.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# UTF-32 before UTF-16: the UTF-32-LE mark starts with the UTF-16-LE one.
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+def _column_limit(field: str) -> int:
+    limit = getattr(Boundary._meta.get_field(field), "max_length", None)
+    assert isinstance(limit, int)
+    return limit
+
+
+# The columns' limits: longer values are refused here, not by PostgreSQL.
+NAME_MAX_LENGTH = _column_limit("name")
+OSM_ID_MAX_LENGTH = _column_limit("osm_id")
 
 
 class GeometryProblem(ValueError):
@@ -69,8 +107,17 @@ def optional_ref(raw: object) -> str | None:
 
 
 def digest_geometry(geometry: object) -> str:
-    """Fingerprint a source geometry; an equal fingerprint means nothing to rebuild."""
-    payload = orjson.dumps(geometry, option=orjson.OPT_SORT_KEYS)
+    """Fingerprint a source geometry; an equal fingerprint means nothing to rebuild.
+
+    Raises
+    ------
+    GeometryProblem
+        A geometry nested too deeply or holding an integer beyond 64 bits.
+    """
+    try:
+        payload = orjson.dumps(geometry, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise GeometryProblem(f"geometry cannot be read ({exc})") from exc
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
@@ -137,73 +184,269 @@ def parse_source(
     parsed = ParsedFile(source=source, features=[], problems=[], quirks=Counter())
     try:
         data = source.read()
-        parsed.content_digest = digest_content(data)
-        document = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        parsed.problems.append(Problem(source.label, f"not valid JSON ({exc})"))
-        return parsed
     except OSError as exc:
         parsed.problems.append(Problem(source.label, f"cannot be read ({exc})"))
         return parsed
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        parsed.problems.append(
-            Problem(source.label, "not a GeoJSON FeatureCollection", field="type")
-        )
-        return parsed
-    features = document.get("features")
-    if not isinstance(features, list):
-        parsed.problems.append(Problem(source.label, "'features' is not a list", field="features"))
+    parsed.content_digest = digest_content(data)
+    try:
+        text = decode_text(data, parsed.quirks)
+        features = _collection_features(load_json(text, parsed.quirks))
+    except (JsonProblem, FieldProblem) as exc:
+        parsed.problems.append(Problem(source.label, str(exc), field=getattr(exc, "field", None)))
         return parsed
     if not features:
         parsed.quirks["empty_file"] += 1
+    # Booleans are ints to numpy (true becomes 1.0): look for them in coordinates
+    # only when the file spells one somewhere, which real extracts never do.
+    booleans = "true" in text or "false" in text
     for index, feature in enumerate(features):
-        _parse_feature(parsed, index, feature, known)
+        _parse_feature(parsed, index, feature, known, booleans=booleans)
     return parsed
 
 
+class JsonProblem(ValueError):
+    """Bytes that are not a JSON document this import can read."""
+
+
+def _collection_features(document: object) -> list[Any]:
+    """Return the features of a FeatureCollection, or say what is wrong with it."""
+    if not isinstance(document, dict):
+        raise FieldProblem(
+            f"not a GeoJSON FeatureCollection (the file holds {describe(document)})", field="type"
+        )
+    if conflict := _conflicting_key(document, ""):
+        raise FieldProblem("key appears more than once, with different values", field=conflict)
+    if document.get("type") != "FeatureCollection":
+        raise FieldProblem(
+            "not a GeoJSON FeatureCollection "
+            f"('type' is {describe(document.get('type'))}, expected \"FeatureCollection\")",
+            field="type",
+        )
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise FieldProblem(
+            f"'features' is not a list (it is {describe(features)})", field="features"
+        )
+    return features
+
+
+def decode_text(data: bytes, quirks: Counter[str]) -> str:
+    """Decode a file's bytes: UTF-8, with or without a byte-order mark, or UTF-16/32 with one.
+
+    A byte-order mark is dropped and counted (Windows editors write one).
+
+    Raises
+    ------
+    JsonProblem
+        Bytes that are not valid in the encoding.
+    """
+    for bom, encoding in BYTE_ORDER_MARKS:
+        if data.startswith(bom):
+            quirks[f"byte_order_mark_{encoding[:6].replace('-', '')}"] += 1
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise JsonProblem(
+                    f"not valid {encoding.upper()} after its byte-order mark ({exc.reason} at byte {exc.start + len(bom)})"
+                ) from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise JsonProblem(
+            f"not valid UTF-8 ({exc.reason}: byte 0x{data[exc.start]:02x} at position {exc.start}); "
+            "save it as UTF-8"
+        ) from exc
+
+
+def load_json(text: str, quirks: Counter[str]) -> object:
+    """Parse a JSON text strictly: no NaN or Infinity, no trailing content.
+
+    A key repeated within one object keeps its last value, as every JSON
+    reader does; each repetition is counted as a quirk, and the object
+    remembers it (see ``DuplicateKeys``) so that a repeated key whose values
+    differ can be refused where it matters.
+
+    Raises
+    ------
+    JsonProblem
+        Anything that is not one strict JSON document.
+    """
+
+    def read_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        result = dict(pairs)
+        if len(result) == len(pairs):
+            return result
+        quirks["duplicate_key"] += len(pairs) - len(result)
+        first: dict[str, Any] = {}
+        conflicting = set()
+        for key, value in pairs:
+            if key in first and first[key] != value:
+                conflicting.add(key)
+            first.setdefault(key, value)
+        return DuplicateKeys(result, conflicting=sorted(conflicting))
+
+    def refuse_constant(name: str) -> None:
+        raise JsonProblem(f"not valid JSON ({name} is not a JSON number)")
+
+    try:
+        return json.loads(text, object_pairs_hook=read_object, parse_constant=refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise JsonProblem(f"not valid JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise JsonProblem("not valid JSON (nested too deeply)") from exc
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise JsonProblem(f"not valid JSON ({exc})") from exc
+
+
+class DuplicateKeys(dict[str, Any]):
+    """A JSON object in which some key appeared more than once; the last value is kept."""
+
+    def __init__(self, items: dict[str, Any], *, conflicting: list[str]) -> None:
+        super().__init__(items)
+        # Keys repeated with different values: which one was meant is anyone's guess.
+        self.conflicting = conflicting
+
+
+def _conflicting_key(value: object, prefix: str) -> str | None:
+    """Name the first key of ``value`` repeated with different values, if any."""
+    if isinstance(value, DuplicateKeys) and value.conflicting:
+        return prefix + value.conflicting[0]
+    return None
+
+
+def describe(value: object) -> str:
+    """Name a JSON value for a message: its type, and the value itself when short."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)  # null, true, false
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    if isinstance(value, str):
+        return f'"{printable(value, limit=40)}"'
+    if isinstance(value, int) and value.bit_length() > 128:
+        # repr() of a huge int may even fail (Python caps int-to-text conversion).
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return f"the number {value!r}"
+
+
+class FieldProblem(ValueError):
+    """A property whose JSON type or content cannot be used; carries the field."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def read_id(raw: object, *, field: str) -> str | None:
+    """Read an id property (``osm_id``, a parent link) strictly.
+
+    Strings and integers are ids; null and the extracts' ``"None"`` mean
+    missing. Anything else is refused: a boolean, a number with a fraction,
+    a list or an object is not an id, and an id must be printable and fit
+    its column.
+
+    Raises
+    ------
+    FieldProblem
+        The value is not an id.
+    """
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise FieldProblem(f"is {describe(raw)}, expected a string or an integer", field=field)
+    text = str(raw).strip() if isinstance(raw, str) else _int_text(raw, field=field)
+    if text in MISSING_VALUES:
+        return None
+    if UNPRINTABLE.search(text):
+        raise FieldProblem(
+            f"{describe(text)} holds control or invalid characters; an id must be printable",
+            field=field,
+        )
+    if len(text) > OSM_ID_MAX_LENGTH:
+        raise FieldProblem(
+            f"is {len(text)} characters long; an id has at most {OSM_ID_MAX_LENGTH}", field=field
+        )
+    return text
+
+
+def _int_text(raw: int, *, field: str) -> str:
+    try:
+        return str(raw)
+    except ValueError as exc:  # more digits than Python converts
+        raise FieldProblem("is an integer far too long to be an id", field=field) from exc
+
+
+def read_name(raw: object, *, field: str, quirks: Counter[str]) -> str:
+    """Read a name property strictly, cleaned as ``clean_name`` does.
+
+    Control characters (NUL included, which PostgreSQL cannot store) and
+    invalid characters are removed and counted; a name longer than its
+    column is refused rather than cut, as it is not a name.
+
+    Raises
+    ------
+    FieldProblem
+        The value is not a string or null, or is too long.
+    """
+    if raw is None:
+        return ""
+    if not isinstance(raw, str):
+        raise FieldProblem(f"is {describe(raw)}, expected a string", field=field)
+    text = raw
+    if CONTROL_CHARACTERS.search(text):
+        quirks["control_characters_removed"] += 1
+        text = CONTROL_CHARACTERS.sub("", text)
+    name = clean_name(text)
+    if len(name) > NAME_MAX_LENGTH:
+        raise FieldProblem(
+            f"is {len(name)} characters long; a name has at most {NAME_MAX_LENGTH}", field=field
+        )
+    if name and raw != name:
+        quirks["name_cleaned"] += 1
+    return name
+
+
+ID_FIELDS = ("osm_id", "parent_id", "is_in_country", "is_in_state")
+
+
 def _parse_feature(
-    parsed: ParsedFile, index: int, feature: object, known: Mapping[str, str]
+    parsed: ParsedFile, index: int, feature: object, known: Mapping[str, str], *, booleans: bool
 ) -> None:
     source = parsed.source
     label = source.label
     if not isinstance(feature, dict):
-        parsed.problems.append(Problem(label, "not a GeoJSON Feature object", index=index))
-        return
-    properties = feature.get("properties")
-    if not isinstance(properties, dict):
         parsed.problems.append(
-            Problem(label, "missing properties", index=index, field="properties")
+            Problem(label, f"is {describe(feature)}, not a GeoJSON Feature object", index=index)
         )
         return
-    osm_id = optional_ref(properties.get("osm_id"))
-    if osm_id is None:
-        parsed.problems.append(Problem(label, "feature has no id", index=index, field="osm_id"))
+    # Name the feature by its id in every message, when it has a readable one.
+    shown_id = _shown_id(feature.get("properties"))
+    try:
+        properties = _feature_properties(feature)
+        ids = {name: read_id(properties.get(name), field=name) for name in ID_FIELDS}
+        name, name_en = (
+            read_name(properties.get(key), field=key, quirks=parsed.quirks)
+            for key in ("name", "name_en")
+        )
+        osm_id = ids["osm_id"]
+        if osm_id is None:
+            raise FieldProblem("feature has no id", field="osm_id")
+        geometry = feature.get("geometry")
+        digest = digest_geometry(geometry)
+        state, shape = _read_geometry(
+            geometry, parsed.quirks, skip=known.get(osm_id) == digest, booleans=booleans
+        )
+    except (FieldProblem, GeometryProblem) as exc:
+        parsed.problems.append(
+            Problem(label, str(exc), index=index, osm_id=shown_id, field=exc.field)
+        )
         return
-    if isinstance(properties.get("osm_id"), int | float):
+    if isinstance(properties.get("osm_id"), int):
         parsed.quirks["integer_id"] += 1
-
-    level = source.level
-    name = clean_name(properties.get("name"))
-    name_en = clean_name(properties.get("name_en"))
-    raw_name = properties.get("name")
-    if isinstance(raw_name, str) and name and raw_name != name:
-        parsed.quirks["name_cleaned"] += 1
     if not name and not name_en:
         parsed.quirks["unnamed"] += 1
-    parent_ref = _parent_ref(level, properties)
-    country_ref = osm_id if level == 0 else optional_ref(properties.get("is_in_country"))
-
-    geometry = feature.get("geometry")
-    digest = digest_geometry(geometry)
-    try:
-        state, shape = _read_geometry(geometry, parsed.quirks, skip=known.get(osm_id) == digest)
-    except GeometryProblem as exc:
-        parsed.problems.append(
-            Problem(label, str(exc), index=index, osm_id=osm_id, field=exc.field)
-        )
-        return
     if state is GeometryState.MISSING:
         parsed.quirks["missing_geometry"] += 1
+    level = source.level
     parsed.features.append(
         SourceFeature(
             file=label,
@@ -212,8 +455,8 @@ def _parse_feature(
             osm_id=osm_id,
             name=name,
             name_en=name_en,
-            parent_ref=parent_ref,
-            country_ref=country_ref,
+            parent_ref=_parent_ref(level, ids),
+            country_ref=osm_id if level == 0 else ids["is_in_country"],
             geometry_digest=digest,
             geometry_state=state,
             geometry=shape,
@@ -222,54 +465,98 @@ def _parse_feature(
     )
 
 
-def _parent_ref(level: int, properties: Mapping[str, Any]) -> str | None:
+def _feature_properties(feature: dict[str, Any]) -> dict[str, Any]:
+    """Check a feature's own members and return its properties."""
+    if conflict := _conflicting_key(feature, ""):
+        raise FieldProblem("key appears more than once, with different values", field=conflict)
+    if feature.get("type") != "Feature":
+        raise FieldProblem(
+            f"'type' is {describe(feature.get('type'))}, expected \"Feature\"", field="type"
+        )
+    properties = feature.get("properties")
+    if not isinstance(properties, dict):
+        raise FieldProblem(
+            "missing properties"
+            if properties is None
+            else f"'properties' is {describe(properties)}, expected an object",
+            field="properties",
+        )
+    if conflict := _conflicting_key(properties, "properties."):
+        raise FieldProblem("key appears more than once, with different values", field=conflict)
+    return properties
+
+
+def _shown_id(properties: object) -> str | None:
+    raw = properties.get("osm_id") if isinstance(properties, dict) else None
+    if isinstance(raw, str):
+        text = raw.strip()
+        return None if text in MISSING_VALUES else printable(text, limit=40)
+    if raw is None:
+        return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw.bit_length() <= 128:
+        return str(raw)
+    # Shown as written (a list, an object, true): the line says what the id field held.
+    return printable(json.dumps(raw, default=str), limit=40) if raw is not None else None
+
+
+def _parent_ref(level: int, ids: Mapping[str, str | None]) -> str | None:
     if level == 0:
         return None
-    parent = optional_ref(properties.get("parent_id"))
+    parent = ids["parent_id"]
     if parent is None:
-        fallback = "is_in_country" if level == 1 else "is_in_state"
-        parent = optional_ref(properties.get(fallback))
+        parent = ids["is_in_country" if level == 1 else "is_in_state"]
     return parent
 
 
 def _read_geometry(
-    geometry: object, quirks: Counter[str], *, skip: bool
+    geometry: object, quirks: Counter[str], *, skip: bool, booleans: bool
 ) -> tuple[GeometryState, shapely.MultiPolygon | None]:
     if geometry is None:
         return GeometryState.MISSING, None
     if not isinstance(geometry, dict):
-        raise GeometryProblem("geometry is not an object")
+        raise GeometryProblem(f"geometry is {describe(geometry)}, expected an object or null")
+    if conflict := _conflicting_key(geometry, "geometry."):
+        raise GeometryProblem("key appears more than once, with different values", field=conflict)
     kind = geometry.get("type")
     coordinates = geometry.get("coordinates")
     if kind is None and not coordinates:
         return GeometryState.MISSING, None
     if kind not in POLYGONAL_TYPES:
         raise GeometryProblem(
-            f"unknown geometry type {kind!r} (expected Polygon or MultiPolygon)",
+            f"unknown geometry type {printable(kind, limit=40)!r} (expected Polygon or MultiPolygon)"
+            if isinstance(kind, str)
+            else f'geometry type is {describe(kind)}, expected "Polygon" or "MultiPolygon"',
             field="geometry.type",
         )
     if coordinates is None or coordinates == []:
         return GeometryState.MISSING, None
+    if not isinstance(coordinates, list):
+        raise GeometryProblem(
+            f"coordinates are {describe(coordinates)}, expected a list",
+            field="geometry.coordinates",
+        )
     if skip:
         return GeometryState.UNCHANGED, None
-    if not isinstance(coordinates, list):
-        raise GeometryProblem("coordinates are not a list", field="geometry.coordinates")
     if kind == "Polygon":
         quirks["polygon_promoted"] += 1
     polygons = [coordinates] if kind == "Polygon" else coordinates
-    shape = build_multipolygon(polygons, quirks)
+    shape = build_multipolygon(polygons, quirks, booleans=booleans)
     if shape is None:
         quirks["degenerate_geometry"] += 1
         return GeometryState.MISSING, None
     return GeometryState.BUILT, shape
 
 
-def build_multipolygon(polygons: list[Any], quirks: Counter[str]) -> shapely.MultiPolygon | None:
+def build_multipolygon(
+    polygons: list[Any], quirks: Counter[str], *, booleans: bool = True
+) -> shapely.MultiPolygon | None:
     """Build a MultiPolygon from GeoJSON polygon coordinate arrays, checking each ring.
 
     Unclosed rings are closed and rings of fewer than 4 points dropped (both
     counted in ``quirks``); a polygon whose shell is dropped goes with it.
-    Returns None when nothing is left.
+    A third or fourth coordinate (elevation, measure) is dropped and counted.
+    Returns None when nothing is left. ``booleans=False`` says the input holds
+    no ``true``/``false`` at all, which spares a walk over every coordinate.
 
     Raises
     ------
@@ -278,10 +565,15 @@ def build_multipolygon(polygons: list[Any], quirks: Counter[str]) -> shapely.Mul
     """
     built: list[shapely.Polygon] = []
     for polygon in polygons:
-        if not isinstance(polygon, list) or not polygon:
+        if isinstance(polygon, list) and not polygon:
             quirks["degenerate_ring"] += 1
             continue
-        rings = [_ring(ring, quirks) for ring in polygon]
+        if not isinstance(polygon, list):
+            raise GeometryProblem(
+                f"a polygon is {describe(polygon)}, expected a list of rings",
+                field="geometry.coordinates",
+            )
+        rings = [_ring(ring, quirks, booleans=booleans) for ring in polygon]
         shell, holes = rings[0], [ring for ring in rings[1:] if ring is not None]
         if shell is None:
             continue
@@ -292,19 +584,38 @@ def build_multipolygon(polygons: list[Any], quirks: Counter[str]) -> shapely.Mul
     return shapely.multipolygons(built)
 
 
-def _ring(ring: object, quirks: Counter[str]) -> np.ndarray | None:
+def _ring(ring: object, quirks: Counter[str], *, booleans: bool) -> np.ndarray | None:
+    if isinstance(ring, list) and not ring:
+        quirks["degenerate_ring"] += 1
+        return None
+    if not isinstance(ring, list):
+        raise GeometryProblem(
+            f"a ring is {describe(ring)}, expected a list of [longitude, latitude] positions",
+            field="geometry.coordinates",
+        )
+    if booleans and any(
+        isinstance(value, bool)
+        for position in ring
+        if isinstance(position, list)
+        for value in position
+    ):
+        raise GeometryProblem(
+            "coordinates must be numbers, not true or false", field="geometry.coordinates"
+        )
     try:
         array = np.asarray(ring)
-    except ValueError as exc:  # ragged nesting
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # ragged or deep
         raise GeometryProblem(
             "coordinates are not [longitude, latitude] pairs", field="geometry.coordinates"
         ) from exc
-    if array.dtype.kind not in "if":
+    if array.dtype.kind not in "iuf":
         raise GeometryProblem("coordinates must be numbers", field="geometry.coordinates")
-    if array.ndim != 2 or array.shape[1] < 2:
+    if array.ndim != 2 or not 2 <= array.shape[1] <= 4:
         raise GeometryProblem(
             "coordinates are not [longitude, latitude] pairs", field="geometry.coordinates"
         )
+    if array.shape[1] > 2:
+        quirks["extra_dimensions_dropped"] += 1
     array = np.ascontiguousarray(array[:, :2], dtype=np.float64)
     if not np.isfinite(array).all():
         raise GeometryProblem("coordinates must be finite numbers", field="geometry.coordinates")

@@ -9,7 +9,7 @@ works out removals, paths and the diff. It touches no database.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from geo.importing.sources import same_relation
@@ -75,6 +75,8 @@ class ImportPlan:
     problems: list[Problem] = field(default_factory=list)
     quirks: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
+    # Decisions about odd input that was taken (which copy of a reused id was kept).
+    notes: list[str] = field(default_factory=list)
     # (country osm_id, level) of every coverage that must be simplified again.
     dirty_groups: set[tuple[str, int]] = field(default_factory=set)
 
@@ -120,7 +122,7 @@ def plan_import(
     plan = ImportPlan()
     stored_by_osm = {row.osm_id: row for row in stored}
     stored_by_id = {row.id: row for row in stored_by_osm.values()}
-    run = _deduplicate(features, plan)
+    run = _deduplicate(features, plan, stored_by_osm)
 
     # A parent may be in the run or already stored; check both before anything else.
     valid = _resolve_parents(run, stored_by_osm, plan, skip_invalid=skip_invalid, broken=broken)
@@ -166,6 +168,7 @@ def plan_import(
         planned.parent_osm_id = feature.parent_ref
 
     _remove_unseen(plan, supplied, matched_stored, id_to_osm)
+    _check_stored_children(plan)
     _assign_paths(plan)
     _diff(plan, rekeys, stored_by_id)
     # Simplified with another method or tolerance: simplify that coverage again.
@@ -180,33 +183,129 @@ def plan_import(
     return plan
 
 
-def _deduplicate(features: Sequence[SourceFeature], plan: ImportPlan) -> dict[str, SourceFeature]:
+def _deduplicate(
+    features: Sequence[SourceFeature],
+    plan: ImportPlan,
+    stored_by_osm: dict[str, StoredBoundary],
+) -> dict[str, SourceFeature]:
+    """Keep one feature per ``osm_id``: the extracts list some places more than once.
+
+    Identical repeats at one level are kept once. Copies at several levels are
+    placements of one place (posm-extracts list small islands as states of
+    their country and again as districts of another state, or repeat a state
+    as its own district): the deepest placement whose parent exists above it
+    (in the run or stored) is kept, as long as it stays above the features
+    that name it as their parent; the others are counted and noted.
+    """
     by_id: dict[str, list[SourceFeature]] = defaultdict(list)
     for feature in features:
         by_id[feature.osm_id].append(feature)
+    child_levels: dict[str, int] = {}
+    for feature in features:
+        ref = feature.parent_ref
+        if ref is not None and ref != feature.osm_id:
+            child_levels[ref] = min(child_levels.get(ref, MAX_DEPTH), feature.level)
+
+    def parent_levels(ref: str) -> set[int]:
+        levels = {copy.level for copy in by_id.get(ref, ())}
+        if ref in stored_by_osm:
+            levels.add(stored_by_osm[ref].level)
+        return levels
+
     run: dict[str, SourceFeature] = {}
     for osm_id, copies in by_id.items():
-        copies.sort(key=lambda f: f.level)
-        first = copies[0]
-        for other in copies[1:]:
-            if other.level > first.level and other.parent_ref == osm_id:
-                # posm-extracts repeat some admin1 features at admin2, naming
-                # themselves as parent (Guernsey, Malta): one place, kept once.
-                plan.quirks["self_parented_duplicate"] += 1
-            elif other.level == first.level and other.geometry_digest == first.geometry_digest:
-                plan.quirks["repeated_feature"] += 1
-            else:
-                plan.problems.append(
-                    Problem(
-                        other.file,
-                        f"osm_id also used by {first.file} feature {first.index} (level {first.level})",
-                        index=other.index,
-                        osm_id=osm_id,
-                        field="osm_id",
-                    )
+        if len(copies) == 1:
+            run[osm_id] = copies[0]
+            continue
+        placements = _placements(osm_id, copies, plan)
+        kept = _deepest_placement(
+            osm_id,
+            placements,
+            below=child_levels.get(osm_id, MAX_DEPTH),
+            parent_levels=parent_levels,
+        )
+        if kept is None:
+            first = copies[0]
+            plan.problems.extend(
+                Problem(
+                    other.file,
+                    f"osm_id also used by {first.file} feature {first.index} (level {first.level}), "
+                    "and no copy has a parent above it",
+                    index=other.index,
+                    osm_id=osm_id,
+                    field="osm_id",
                 )
-        run[osm_id] = first
+                for other in placements.values()
+                if other is not first
+            )
+            run[osm_id] = first
+            continue
+        for other in placements.values():
+            if other is kept:
+                continue
+            if other.parent_ref == osm_id:
+                # A state repeated as its own district (Guernsey, Malta): one place, kept once.
+                plan.quirks["self_parented_duplicate"] += 1
+                continue
+            plan.quirks["id_at_two_levels"] += 1
+            plan.notes.append(
+                f"{osm_id} ({boundary_name(kept)}): kept at level {kept.level} under "
+                f"{kept.parent_ref} ({kept.file} feature {kept.index}); left out its level "
+                f"{other.level} copy under {other.parent_ref} ({other.file} feature {other.index})"
+            )
+        run[osm_id] = kept
     return run
+
+
+def _deepest_placement(
+    osm_id: str,
+    placements: dict[int, SourceFeature],
+    *,
+    below: int,
+    parent_levels: Callable[[str], set[int]],
+) -> SourceFeature | None:
+    """Pick the deepest copy above level ``below`` whose parent exists above it."""
+
+    def placed(copy: SourceFeature) -> bool:
+        if copy.level >= below:
+            return False
+        if copy.level == 0:
+            return True
+        ref = copy.parent_ref
+        return (
+            ref is not None
+            and ref != osm_id
+            and any(level < copy.level for level in parent_levels(ref))
+        )
+
+    usable = [copy for copy in placements.values() if placed(copy)]
+    return max(usable, key=lambda f: f.level) if usable else None
+
+
+def _placements(
+    osm_id: str, copies: list[SourceFeature], plan: ImportPlan
+) -> dict[int, SourceFeature]:
+    """One copy per level; a repeat at one level must be identical (else it is a problem)."""
+    copies.sort(key=lambda f: (f.level, f.file, f.index))
+    placements: dict[int, SourceFeature] = {}
+    for copy in copies:
+        same = placements.setdefault(copy.level, copy)
+        if same is copy:
+            continue
+        if same.geometry_digest == copy.geometry_digest and same.parent_ref == copy.parent_ref:
+            plan.quirks["repeated_feature"] += 1
+        else:
+            plan.problems.append(
+                Problem(
+                    copy.file,
+                    f"osm_id also used by {same.file} feature {same.index} at the same level "
+                    f"({copy.level}), with another parent or geometry",
+                    index=copy.index,
+                    osm_id=osm_id,
+                    field="osm_id",
+                )
+            )
+    return placements
 
 
 def _resolve_parents(
@@ -218,12 +317,15 @@ def _resolve_parents(
     broken: Collection[str],
 ) -> dict[str, SourceFeature]:
     valid = dict(run)
-    for feature in sorted(run.values(), key=lambda f: f.level):
+    cycles = _cycles(run)
+    reported: list[Problem] = []
+    for feature in sorted(run.values(), key=lambda f: (f.level, f.osm_id)):
         if feature.osm_id not in valid or feature.parent_ref in broken:
             continue
-        problem = _parent_problem(feature, valid, stored_by_osm)
-        if problem is None:
+        problem = cycles.get(feature.osm_id) or _parent_problem(feature, valid, stored_by_osm)
+        if problem is None or any(problem is seen for seen in reported):
             continue
+        reported.append(problem)
         if skip_invalid:
             plan.skipped.append(str(problem))
             _drop_with_descendants(valid, feature.osm_id)
@@ -232,12 +334,52 @@ def _resolve_parents(
     return valid
 
 
+def _cycles(run: dict[str, SourceFeature]) -> dict[str, Problem]:
+    """Map each feature whose parents lead back to itself to its cycle's one problem.
+
+    The problem names every member of the cycle with its file and feature.
+    """
+    cycles: dict[str, Problem] = {}
+    done: set[str] = set()
+    for start in sorted(run):
+        chain: list[str] = []
+        current: str | None = start
+        while current is not None and current in run and current not in done:
+            if current in chain:
+                loop = chain[chain.index(current) :]
+                if len(loop) == 1:  # "names itself as its parent" says it better
+                    break
+                first = loop.index(min(loop))
+                loop = loop[first:] + loop[:first]
+                feature = run[loop[0]]
+                steps = " → ".join(
+                    f"{member} ({run[member].file} feature {run[member].index})" for member in loop
+                )
+                problem = Problem(
+                    feature.file,
+                    f"parent cycle: {steps} → {loop[0]}",
+                    index=feature.index,
+                    osm_id=feature.osm_id,
+                    field=_parent_field(feature.level),
+                )
+                cycles.update(dict.fromkeys(loop, problem))
+                break
+            chain.append(current)
+            current = run[current].parent_ref
+        done.update(chain)
+    return cycles
+
+
+def _parent_field(level: int) -> str:
+    return "parent_id / is_in_country" if level == 1 else "parent_id / is_in_state"
+
+
 def _parent_problem(
     feature: SourceFeature, run: dict[str, SourceFeature], stored_by_osm: dict[str, StoredBoundary]
 ) -> Problem | None:
     if feature.level == 0:
         return None
-    field_name = "parent_id / is_in_country" if feature.level == 1 else "parent_id / is_in_state"
+    field_name = _parent_field(feature.level)
     ref = feature.parent_ref
     if ref is None:
         message = f"level {feature.level} feature has no parent"
@@ -260,6 +402,31 @@ def _parent_problem(
     return Problem(
         feature.file, message, index=feature.index, osm_id=feature.osm_id, field=field_name
     )
+
+
+def _check_stored_children(plan: ImportPlan) -> None:
+    """Refuse a run that moves a stored boundary to or below one of its stored children.
+
+    Those children are not in the run, so they keep their parent; the run
+    would leave them above it (and a parent chain may then loop).
+    """
+    boundaries = plan.boundaries
+    for planned in boundaries.values():
+        parent = boundaries.get(planned.parent_osm_id) if planned.parent_osm_id else None
+        if planned.in_run or parent is None or parent.feature is None:
+            continue
+        if parent.level >= planned.level:
+            feature = parent.feature
+            plan.problems.append(
+                Problem(
+                    feature.file,
+                    f"moves to level {feature.level}, at or below its stored child "
+                    f"{planned.osm_id} (level {planned.level}); import that child's level too",
+                    index=feature.index,
+                    osm_id=feature.osm_id,
+                    field=_parent_field(feature.level),
+                )
+            )
 
 
 def _drop_with_descendants(valid: dict[str, SourceFeature], osm_id: str) -> None:

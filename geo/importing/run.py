@@ -24,7 +24,7 @@ import shapely
 from django.db import connections, transaction
 from django.utils import timezone
 
-from geo.exceptions import GeoError, InvalidInput
+from geo.exceptions import GeoError, InvalidInput, NoInput
 from geo.importing.geometry import (
     DEFAULT_TOLERANCE_DEG,
     SimplifiedHierarchy,
@@ -54,6 +54,7 @@ from geo.importing.types import (
     ParsedFile,
     SourceFeature,
     SourceFile,
+    printable,
 )
 from geo.models import GeometrySource, ImportRun, ImportStatus
 
@@ -267,11 +268,10 @@ def _run(
         broken=broken_ids if not skip_invalid else frozenset(),
         simplification=simplification_signature(tolerance_deg),
     )  # fmt: skip
-    report.quirks.update(plan.quirks)
-    report.skipped.extend(plan.skipped)
-    problems.extend(str(problem) for problem in plan.problems)
+    problems.extend(_take_plan_findings(report, plan))
     if problems:
         raise InvalidInput(problems)
+    _check_something_to_import(plan, report, sources, country=country)
     check_removals(plan, allow_alias_removal=allow_alias_removal)
     report.diff = plan.diff
     report.total_after = len(plan.boundaries)
@@ -304,6 +304,38 @@ def _run(
     progress.advance()
 
 
+def _take_plan_findings(report: ImportReport, plan: ImportPlan) -> list[str]:
+    """Add the plan's quirks, skipped lines and notes to the report; return its problems."""
+    report.quirks.update(plan.quirks)
+    report.skipped.extend(plan.skipped)
+    report.notes.extend(plan.notes)
+    return [str(problem) for problem in plan.problems]
+
+
+def _check_something_to_import(
+    plan: ImportPlan, report: ImportReport, sources: Sequence[SourceFile], *, country: str | None
+) -> None:
+    """Fail a run that would import nothing and remove nothing, saying why.
+
+    Raises
+    ------
+    NoInput
+        Every file is empty, every feature was skipped, or none is in ``country``.
+    """
+    if plan.removed or any(b.in_run for b in plan.boundaries.values()):
+        return
+    more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
+    files = ", ".join(source.label for source in sources[:3]) + more
+    if not report.features_read:
+        why = "no file holds a feature"
+    elif country:
+        why = f"none of its {report.features_read} features is in country {country}"
+    else:
+        first = f", first: {report.skipped[0]}" if report.skipped else ""
+        why = f"all {report.features_read} features were skipped as invalid{first}"
+    raise NoInput(f"nothing to import from {files}: {why}; nothing was changed")
+
+
 def _rebuild_unchanged(
     sources: Sequence[SourceFile], known: dict[str, str]
 ) -> list[ParsedFile | None]:
@@ -312,7 +344,7 @@ def _rebuild_unchanged(
     Hashing a file costs a fraction of parsing it, and a no-change re-import
     of the whole world is mostly that.
     """
-    digests = [digest_content(source.read()) for source in sources]
+    digests = [_content_digest(source) for source in sources]
     records = read_parsed_records(
         (d, s.level, s.simplified) for d, s in zip(digests, sources, strict=True)
     )
@@ -328,6 +360,13 @@ def _rebuild_unchanged(
             quirks = Counter({name: int(count) for name, count in record.quirks.items()})
             rebuilt.append(ParsedFile(source=source, features=features, problems=[], quirks=quirks))
     return rebuilt
+
+
+def _content_digest(source: SourceFile) -> str:
+    try:
+        return digest_content(source.read())
+    except OSError:
+        return ""  # parsed for real, which reports why it cannot be read
 
 
 def _paths_changed(plan: ImportPlan) -> bool:
@@ -457,7 +496,8 @@ def _finish(
 ) -> None:
     report.seconds = time.monotonic() - started
     run.status = status
-    run.error = error
+    # Whatever the input held, the record must be storable (no NUL, no lone surrogate).
+    run.error = "\n".join(printable(line, limit=2000) for line in error.splitlines())
     run.finished_at = timezone.now()
     run.counts = {
         "features_read": report.features_read,
@@ -470,6 +510,7 @@ def _finish(
     }
     run.diff = {
         "entries": [str(entry) for entry in report.diff[:5000]],
-        "skipped": report.skipped[:5000],
+        "skipped": [printable(line, limit=2000) for line in report.skipped[:5000]],
+        "notes": [printable(line, limit=2000) for line in report.notes[:5000]],
     }
     run.save(update_fields=["status", "error", "finished_at", "counts", "diff"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from geo.exceptions import InvalidInput, NoInput
-from geo.importing.types import SourceFile
+from geo.importing.types import SourceFile, printable
 
 RELATION_FILE = re.compile(
     r"^(?P<group>\w*?\d+)admin(?P<level>\d)(?P<simplified>_simplified)?\.json$"
@@ -150,20 +150,43 @@ def _expand(path: Path) -> Iterable[tuple[str, str, Callable[[], bytes]]]:
     elif path.suffix.lower() == ".zip":
         yield from _expand_zip(path)
     else:
-        yield str(path), str(path.parent), path.read_bytes
+        # Labels name files in reports and records: printable whatever the file name holds.
+        yield (
+            printable(str(path), limit=1000),
+            printable(str(path.parent), limit=1000),
+            path.read_bytes,
+        )
+
+
+# An archive entry named like this would land outside the folder it is unpacked in.
+CLIMBING_ENTRY = re.compile(r"^([/\\]|[A-Za-z]:)|(^|[/\\])\.\.([/\\]|$)")
 
 
 def _expand_zip(path: Path) -> Iterable[tuple[str, str, Callable[[], bytes]]]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = [info.filename for info in archive.infolist() if not info.is_dir()]
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
         raise InvalidInput([f"{path}: not a readable zip archive ({exc})"]) from exc
+    climbing = [member for member in members if CLIMBING_ENTRY.search(member)]
+    if climbing:
+        # Nothing is unpacked here, but such an archive is crafted or broken: refuse it whole.
+        raise InvalidInput(
+            [
+                f"{path}!{printable(member)}: entry name climbs out of the archive's folder "
+                "(absolute, or with '..'); the archive is refused"
+                for member in climbing
+            ]
+        )
     for member in sorted(members):
         if not member.lower().endswith(".json"):
             continue
         folder = f"{path}!{member.rsplit('/', 1)[0] if '/' in member else ''}"
-        yield f"{path}!{member}", folder, _zip_reader(path, member)
+        yield (
+            printable(f"{path}!{member}", limit=1000),
+            printable(folder, limit=1000),
+            _zip_reader(path, member),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,9 +197,18 @@ class ZipMember:
     member: str
 
     def __call__(self) -> bytes:
-        """Return the member's bytes."""
-        with zipfile.ZipFile(self.path) as archive:
-            return archive.read(self.member)
+        """Return the member's bytes.
+
+        Raises
+        ------
+        OSError
+            The member cannot be read (corrupt, encrypted, unknown compression).
+        """
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.read(self.member)
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError, EOFError) as exc:
+            raise OSError(f"zip entry cannot be read: {exc}") from exc
 
 
 def _zip_reader(path: Path, member: str) -> Callable[[], bytes]:

@@ -6,12 +6,33 @@ is pure; each hands the next one of these types, never a loose dict.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 import shapely
+
+# C0 and C1 controls (tab, newline and carriage return included), DEL and lone
+# UTF-16 surrogates: none is printable, PostgreSQL cannot store NUL, and a
+# surrogate cannot be encoded for it at all.
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str, *, limit: int = 200) -> str:
+    r"""Return ``text`` safe for one line of a report and for PostgreSQL.
+
+    Unprintable characters become escapes (``\\x00``, ``\\ud800``) and text
+    longer than ``limit`` is cut with an ellipsis and its length.
+
+    >>> printable("R1\\x00")
+    'R1\\\\x00'
+    """
+    escaped = UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+    if len(escaped) > limit:
+        return f"{escaped[:limit]}… ({len(escaped)} characters)"
+    return escaped
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +71,8 @@ class Problem:
             where.append(f"osm_id {self.osm_id}")
         if self.field:
             where.append(f"field '{self.field}'")
-        return f"{', '.join(where)}: {self.message}"
+        # Every part may come from the input: one printable line, whatever it holds.
+        return printable(f"{', '.join(where)}: {self.message}", limit=1000)
 
 
 class GeometryState(StrEnum):
@@ -136,6 +158,8 @@ class ImportReport:
     diff: list[DiffEntry] = field(default_factory=list)
     # One line per file read: its feature count and whether it was parsed.
     file_lines: list[str] = field(default_factory=list)
+    # What the run decided about odd input it took (which copy of a reused id it kept).
+    notes: list[str] = field(default_factory=list)
     # Every feature of the run that did not change (for per-feature detail).
     unchanged_entries: list[DiffEntry] = field(default_factory=list)
     total_after: int = 0

@@ -116,6 +116,10 @@ class Command(BaseCommand):
             write(f"skipped: {line}")
         if verbosity <= 1 and len(report.skipped) > 20:
             write(f"… and {len(report.skipped) - 20} more skipped (-v 2 lists them all)")
+        for line in report.notes if verbosity > 1 else report.notes[:20]:
+            write(f"note: {line}")
+        if verbosity <= 1 and len(report.notes) > 20:
+            write(f"… and {len(report.notes) - 20} more notes (-v 2 lists them all)")
 
     def _print_summary(self, report: ImportReport) -> None:
         write = self.stdout.write

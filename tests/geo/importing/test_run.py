@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from geo.exceptions import ImportInProgress, InvalidInput, RemovalRefused
+from geo.exceptions import ImportInProgress, InvalidInput, NoInput, RemovalRefused
 from geo.importing import import_geojson
 from geo.importing.load import IMPORT_LOCK_KEY
 from geo.models import Boundary, BoundaryAlias, GeometrySource, ImportRun, ImportStatus, Workspace
@@ -405,3 +405,89 @@ def test_a_new_tolerance_simplifies_again_without_other_changes(tmp_path: Path) 
     assert fine is not None and coarse.simplified_geometry is not None
     assert coarse.simplified_geometry.num_coords <= fine.num_coords
     assert ImportRun.objects.get(pk=coarse_run.run_id).status == ImportStatus.SUCCEEDED
+
+
+ISLAND = feature("R13", "Isle", country="R1", coordinates=square(0.2, 0.2, 0.1))
+
+
+def with_island(folder: Path, *, district_parent: str = "R11") -> Path:
+    """tiny_country, plus an island listed as a state of R1 and again as a district."""
+    tiny_country(folder)
+    rewrite(folder / "R1admin1.json", lambda features: features.append(ISLAND))
+    district = feature(
+        "R13", "Isle", country="R1", state=district_parent, coordinates=square(0.2, 0.2, 0.1)
+    )
+    rewrite(folder / "R1admin2.json", lambda features: features.append(district))
+    return folder
+
+
+def test_an_id_at_two_levels_is_kept_at_the_deeper_placement(tmp_path: Path) -> None:
+    """A state listed again as a district of another state is kept as that district, counted."""
+    report = import_geojson([with_island(tmp_path)])
+    isle = Boundary.objects.get(osm_id="R13")
+    assert (isle.level, isle.path) == (2, "Tinyland > West > Isle")
+    assert report.quirks["id_at_two_levels"] == 1
+    (note,) = report.notes
+    assert note.startswith("R13 (Isle): kept at level 2 under R11")
+    assert "left out its level 1 copy under R1" in note
+    run = ImportRun.objects.get(pk=report.run_id)
+    assert run.counts["quirks"]["id_at_two_levels"] == 1
+    assert run.diff["notes"] == [note]
+
+
+def test_the_deeper_placement_needs_a_parent(tmp_path: Path) -> None:
+    """A district copy whose state exists nowhere leaves the island a state."""
+    report = import_geojson([with_island(tmp_path, district_parent="R404")])
+    assert Boundary.objects.get(osm_id="R13").level == 1
+    assert report.quirks["id_at_two_levels"] == 1
+
+
+def test_the_deeper_placement_may_hang_under_a_stored_parent(tmp_path: Path) -> None:
+    """The parent may be stored rather than in the run; the other copy is in another country."""
+    import_geojson([tiny_country(tmp_path / "one")])
+    two = tmp_path / "two"
+    write(two, "R2admin0.json", collection(feature("R2", "Twoland", coordinates=square(5, 5, 2))))
+    write(
+        two,
+        "R2admin1.json",
+        collection(feature("R13", "Isle", country="R2", coordinates=square(5, 5))),
+    )
+    write(
+        two,
+        "R1admin2.json",
+        json.loads((tmp_path / "one" / "R1admin2.json").read_text()),
+    )
+    rewrite(two / "R1admin2.json", lambda features: features.append(ISLAND | {
+        "properties": {**ISLAND["properties"], "is_in_state": "R12"}
+    }))  # fmt: skip
+    report = import_geojson([two])
+    assert Boundary.objects.get(osm_id="R13").path == "Tinyland > East > Isle"
+    assert report.quirks["id_at_two_levels"] == 1
+
+
+def test_a_cycle_through_stored_boundaries_is_refused(tmp_path: Path) -> None:
+    """Moving a state under its own stored district is refused, naming file, feature and field."""
+    import_geojson([tiny_country(tmp_path)])
+    before = snapshot()
+    write(
+        tmp_path / "wards",
+        "R1admin3.json",
+        collection(feature("R11", "West", country="R1", state="R111", coordinates=square(0, 0))),
+    )
+    with pytest.raises(InvalidInput) as caught:
+        import_geojson([tmp_path / "wards"])
+    assert any(
+        "R1admin3.json, feature 0, osm_id R11, field 'parent_id / is_in_state': moves to level 3, "
+        "at or below its stored child R111 (level 2)" in line
+        for line in caught.value.problems
+    )
+    assert snapshot() == before
+
+
+def test_a_country_filter_that_matches_nothing_fails(tmp_path: Path) -> None:
+    """--country naming no country of the level files imports nothing and says so."""
+    with pytest.raises(
+        NoInput, match="none of its 4 features is in country R9; nothing was changed"
+    ):
+        import_geojson([two_countries_as_level_files(tmp_path)], country="R9")
+    assert not Boundary.objects.exists()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import zipfile
 from pathlib import Path
 
@@ -89,3 +90,16 @@ def test_same_file_twice_is_read_once(tmp_path: Path) -> None:
     """Naming a file and its folder does not import it twice."""
     path = write(tmp_path, "R1admin0.json", collection())
     assert len(discover_sources([path, tmp_path]).files) == 1
+
+
+@pytest.mark.parametrize(
+    "entry", ["../../R1admin0.json", "/tmp/R1admin0.json", "a/../../R1admin0.json"]
+)
+def test_zip_entries_that_climb_out_are_refused(tmp_path: Path, entry: str) -> None:
+    """An archive whose entry names leave its folder is refused whole, naming the entry."""
+    archive = tmp_path / "up.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("R1admin1.json", "{}")
+        zf.writestr(entry, "{}")
+    with pytest.raises(InvalidInput, match=re.escape(f"up.zip!{entry}: entry name climbs out")):
+        discover_sources([archive])

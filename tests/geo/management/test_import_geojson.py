@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import codecs
+import json
 import subprocess
 import sys
+import zipfile
+from collections.abc import Callable
 from io import StringIO
 from pathlib import Path
 
@@ -96,3 +100,62 @@ def test_verbosity_three_lists_every_feature(tmp_path: Path) -> None:
     assert "R1admin2.json: 4 features (content as before)" in output
     assert "unchanged        L2 R121         Tinyland > East > Gamma" in output
     assert "unchanged" not in run(str(tmp_path)).replace("unchanged  ", "")
+
+
+def broken_id(folder: Path) -> Path:
+    tiny_country(folder)
+    data = json.loads((folder / "R1admin2.json").read_text())
+    data["features"][1]["properties"]["osm_id"] = {"id": "R112"}
+    write(folder, "R1admin2.json", data)
+    return folder
+
+
+def climbing_zip(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    with zipfile.ZipFile(folder / "up.zip", "w") as zf:
+        zf.writestr("../../R1admin0.json", json.dumps(collection()))
+    return folder / "up.zip"
+
+
+def nul_in_a_name(folder: Path) -> Path:
+    tiny_country(folder)
+    data = json.loads((folder / "R1admin1.json").read_text())
+    data["features"][0]["properties"]["name"] = "We\x00st"
+    write(folder, "R1admin1.json", codecs.BOM_UTF8 + json.dumps(data).encode())
+    return folder
+
+
+def every_file_empty(folder: Path) -> Path:
+    write(folder, "R1admin0.json", collection())
+    write(folder, "R1admin1.json", collection())
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("make", "code", "expected"),
+    [
+        (broken_id, 1, "R1admin2.json, feature 1, osm_id {\"id\": \"R112\"}, field 'osm_id': is an object, expected a string or an integer"),
+        (climbing_zip, 1, "up.zip!../../R1admin0.json: entry name climbs out of the archive's folder"),
+        (every_file_empty, 1, "R1admin1.json: no file holds a feature; nothing was changed"),
+        (nul_in_a_name, 0, "quirk: control characters removed         1"),
+    ],
+    ids=["osm_id_object", "zip_climbing_out", "every_file_empty", "bom_and_nul_in_a_name"],
+)  # fmt: skip
+@pytest.mark.django_db(transaction=True)
+def test_exit_code_and_no_traceback_as_a_process(
+    tmp_path: Path, make: Callable[[Path], Path], code: int, expected: str
+) -> None:
+    """Run as a process: refused input exits 1 with CommandError lines, taken input exits 0."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "import_geojson", str(make(tmp_path / "in"))],
+        cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    if code:
+        assert result.stderr.startswith("CommandError: ")
+        assert expected in result.stderr
+        assert not Boundary.objects.exists()
+    else:
+        assert expected in result.stdout
+        assert Boundary.objects.get(osm_id="R11").name == "West"
