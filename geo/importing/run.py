@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from functools import partial
 from itertools import repeat
@@ -130,6 +130,7 @@ def import_geojson(
     wait: bool = False,
     tolerance_deg: float = DEFAULT_TOLERANCE_DEG,
     progress: Progress | None = None,
+    on_run: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import boundaries from posm-extracts GeoJSON files, folders or zips.
 
@@ -152,6 +153,9 @@ def import_geojson(
         Simplification tolerance in degrees (see ``simplify_coverage``).
     progress
         Optional receiver of stage progress (e.g. a terminal progress bar).
+    on_run
+        Called with the id of the run's ``ImportRun`` as soon as it is
+        recorded (an import job links it, so its progress can be watched).
 
     Raises
     ------
@@ -174,6 +178,8 @@ def import_geojson(
         pid=os.getpid(),
         hostname=socket.gethostname(),
     )
+    if on_run is not None:
+        on_run(run.pk)
     report = ImportReport(
         run_id=run.pk, dry_run=dry_run, files=run.files, skipped=list(selection.skipped)
     )

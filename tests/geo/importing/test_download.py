@@ -158,9 +158,22 @@ def test_invalid_files_leave_the_folder_as_it_was(
 
 
 def test_bad_ids_are_refused() -> None:
-    """Anything but R<digits> or <digits> is a clear error."""
-    with pytest.raises(InvalidQuery, match="not an OSM relation id"):
+    """Neither a relation id nor a known country is a clear error, with close names."""
+    with pytest.raises(InvalidQuery, match="unknown country 'abc'"):
         download_country("abc", directory=Path("unused"))
+    with pytest.raises(InvalidQuery, match=r"did you mean Uganda \(UG, R192796\)"):
+        download_country("ugnda", directory=Path("unused"))
+
+
+def test_countries_by_name_and_code(repo: tuple[Repository, str], tmp_path: Path) -> None:
+    """A country name or ISO code fetches the files of its relation id from the table."""
+    repository, url = repo
+    country_files(repository, "R192796")
+    for name in ("uganda", "UG", "UGA", "Uganda "):
+        result = download_country(name, directory=tmp_path / name, base_url=url, retries=0)
+        assert result.relation == "R192796"
+        assert listing(tmp_path / name) == repository.files
+    assert all(name.startswith("R192796admin") for name in repository.requested)
 
 
 def test_command_prints_what_it_wrote(repo: tuple[Repository, str], tmp_path: Path) -> None:
@@ -181,5 +194,5 @@ def test_command_prints_what_it_wrote(repo: tuple[Repository, str], tmp_path: Pa
     )
     assert f"wrote {tmp_path / 'R12admin0.json'} (" in out.getvalue()
     assert "not in the repository: R12admin3.json" in out.getvalue()
-    with pytest.raises(CommandError, match="not an OSM relation id"):
+    with pytest.raises(CommandError, match="unknown country 'x1'"):
         call_command("download_geojson", "x1", "--base-url", url, "--dir", str(tmp_path))
