@@ -387,7 +387,7 @@ JOB = {"$ref": "#/components/schemas/ImportJob"}
 JOB_ID = _param(
     "job_id", "The import job's id.", required=True, schema={"type": "integer"}, where="path"
 )
-OPERATOR_SECURITY = [{"operatorToken": []}, {"session": []}]
+OPERATOR_SECURITY: list[dict[str, list[str]]] = [{"operatorToken": []}, {"session": []}]
 ACCEPTED = {
     "description": 'Queued. The body is the job (its id, status "queued"); Location is its URL.',
     "headers": {"Location": {"schema": {"type": "string"}, "description": "/api/v1/imports/{id}"}},

@@ -446,7 +446,10 @@ def _workers(sources: Sequence[SourceFile]) -> Executor:
     database connection, which stays with this process.
     """
     size = sum(_size_hint(source) for source in sources)
-    if WORKERS == 1 or size < PARALLEL_MIN_BYTES:
+    # A daemonic process (a Celery prefork pool process running an import
+    # job) may not have children; it runs the stages itself. Celery scales
+    # with more worker processes instead.
+    if WORKERS == 1 or size < PARALLEL_MIN_BYTES or multiprocessing.current_process().daemon:
         return _InProcess()
     return ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("fork"))
 
