@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 from geo.api import params
 from geo.api.errors import api_endpoint
@@ -62,7 +63,11 @@ def _submit_upload(request: HttpRequest, access: OperatorAccess) -> ImportJob:
     declared = int(request.META.get("CONTENT_LENGTH") or 0)
     if declared > limit + MULTIPART_OVERHEAD_BYTES:
         raise TooLarge(f"file: larger than the limit of {limit:,} bytes")
-    upload = request.FILES.get("file")
+    try:
+        upload = request.FILES.get("file")
+        dry_run = params.boolean(request.POST, "dry_run", default=False)
+    except MultiPartParserError as exc:
+        raise InvalidQuery(f"body: not valid multipart/form-data ({exc})") from None
     if upload is None:
         raise InvalidQuery('file: required (multipart/form-data with a "file" part)')
     if upload.size is not None and upload.size > limit:
@@ -71,7 +76,7 @@ def _submit_upload(request: HttpRequest, access: OperatorAccess) -> ImportJob:
         upload,
         name=upload.name or "",
         requested_by=access.user_id,
-        dry_run=params.boolean(request.POST, "dry_run", default=False),
+        dry_run=dry_run,
         max_bytes=limit,
     )
 

@@ -21,7 +21,8 @@ from geo.exceptions import InvalidQuery
 from geo.lookup.names import normalise_name
 
 TABLE = Path(__file__).resolve().parent.parent / "data" / "countries.csv"
-RELATION_ID = re.compile(r"^[Rr]?(\d+)$")
+# OSM ids are 64-bit: at most 20 digits.
+RELATION_ID = re.compile(r"^[Rr]?(\d{1,20})$")
 # How close a name must be (0-100, RapidFuzz WRatio) to be suggested.
 SUGGESTION_CUTOFF = 75
 

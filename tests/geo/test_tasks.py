@@ -20,6 +20,7 @@ import redis
 from django.conf import settings
 from django.test import Client
 
+from geo.api.serialize import job_to_dict
 from geo.importing.jobs import get_job, submit_upload
 from geo.importing.sources import discover_sources
 from geo.models import Boundary, ImportJob, ImportRun, ImportStatus, JobStatus
@@ -186,6 +187,8 @@ def test_a_killed_worker_job_finishes_once_on_another_worker(
     wait_for(lambda: running_run(job.pk), "the import to be under way", first, second)
     killed_run = running_run(job.pk)
     assert killed_run is not None
+    # Whoever watches sees the import's stage (GET /api/v1/imports/N shows this).
+    assert job_to_dict(get_job(job.pk))["progress"]["stage"] in {"read", "repair", "simplify"}
     victim, survivor = (first, second) if first.runs(killed_run.pid) else (second, first)
     assert victim.runs(killed_run.pid)
     victim.kill()
