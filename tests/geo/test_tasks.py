@@ -18,6 +18,7 @@ import orjson
 import pytest
 import redis
 from django.conf import settings
+from django.db.models import Count
 from django.test import Client
 
 from geo.api.serialize import job_to_dict
@@ -208,6 +209,13 @@ def test_a_killed_worker_job_finishes_once_on_another_worker(
     expected = boundaries_in_files(posm_extracts)
     assert Boundary.objects.count() == expected
     assert job.import_run.counts["changes"] == {"added": expected}
+    runs = dict(ImportRun.objects.values_list("status").annotate(n=Count("pk")))
+    print(  # the figures of this scenario, shown with pytest -s
+        f"\njob {job.pk}: {job.status} after {job.attempts} attempts; runs {runs};"
+        f" killed worker {victim.name} (run #{killed_run.pk}, pid {killed_run.pid}),"
+        f" finished on {survivor.name} (run #{job.import_run.pk}, pid {job.import_run.pid});"
+        f" boundaries {Boundary.objects.count()} = {expected} in the files"
+    )
 
 
 @pytest.mark.real_data
