@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from celery import Celery
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
@@ -218,20 +219,26 @@ def test_malformed_requests_never_make_a_500(
         assert response.status_code in {200, 400}
 
 
+def reset_broker_connections(app: Celery, url: str) -> None:
+    """Point the app at another broker, dropping the connections it pooled for the old one."""
+    app.conf.broker_url = url
+    app.__dict__.pop("amqp", None)  # holds the producer pool
+    app._pool = None
+
+
 @pytest.mark.django_db(transaction=True)
 def test_broker_down_is_a_503_and_a_failed_job(tmp_path: Path) -> None:
     """With Redis unreachable the job is recorded as failed and the caller told at once."""
     _, token = create_operator(username="ops")
     client = Client(headers={"Authorization": f"Token {token}"})
     saved = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "redis://127.0.0.1:9/3"  # the discard port: nothing listens
-    celery_app.__dict__.pop("amqp", None)
-    celery_app._pool = None
+    reset_broker_connections(
+        celery_app, "redis://127.0.0.1:9/3"
+    )  # the discard port: nothing listens
     try:
         response = post_json(client, {"download": ["RW"]})
     finally:
-        celery_app.conf.broker_url = saved
-        celery_app._pool = None
+        reset_broker_connections(celery_app, saved)
     assert response.status_code == 503
     assert "the job queue could not be reached" in response.json()["error"]["message"]
     job = ImportJob.objects.get()
