@@ -243,3 +243,18 @@ def test_broker_down_is_a_503_and_a_failed_job(tmp_path: Path) -> None:
     assert "the job queue could not be reached" in response.json()["error"]["message"]
     job = ImportJob.objects.get()
     assert (job.status, job.attempts) == (JobStatus.FAILED, 0)
+
+
+def test_the_django_admin_shows_jobs_and_operator_tokens(operator: Client, tmp_path: Path) -> None:
+    """Jobs and operator tokens are listed read-only in the Django admin."""
+    job_id = post_file(operator, sample_zip(tmp_path)).json()["id"]
+    admin = Client()
+    admin.force_login(User.objects.create_superuser(username="root", password="x"))
+    listing = admin.get("/admin/geo/importjob/")
+    assert listing.status_code == 200 and f"/admin/geo/importjob/{job_id}/change/" in str(
+        listing.content
+    )
+    page = admin.get(f"/admin/geo/importjob/{job_id}/change/")
+    assert page.status_code == 200 and "queued" in page.content.decode()
+    tokens = admin.get("/admin/geo/operatortoken/").content.decode()
+    assert "ops" in tokens
