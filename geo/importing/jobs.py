@@ -29,6 +29,7 @@ import logging
 import re
 import tempfile
 import zipfile
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO
@@ -36,6 +37,7 @@ from typing import IO
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Q
 from django.utils import timezone
 
 from geo.exceptions import GeoError, InvalidQuery, JobNotFound, QueueUnavailable, TooLarge
@@ -227,6 +229,40 @@ def run_job(job_id: int) -> None:
             _execute(job)
     finally:
         lock.close()
+
+
+def requeue_stranded_jobs(*, lost_after_seconds: int) -> list[int]:
+    """Send again the jobs no live worker runs and no queue may still hold; return their ids.
+
+    Called when a worker starts. After a power loss or a killed worker, the
+    broker hands the job out again only after its visibility timeout (hours);
+    a worker that starts meanwhile resumes it at once. "Running" jobs whose
+    lock is free were left by a dead worker; queued jobs older than
+    ``lost_after_seconds`` (the visibility timeout) lost their message. A
+    needless extra copy is harmless: a delivery of a finished job does nothing.
+    """
+    cutoff = timezone.now() - timedelta(seconds=lost_after_seconds)
+    candidates = list(
+        ImportJob.objects.filter(
+            Q(status=JobStatus.RUNNING) | Q(status=JobStatus.QUEUED, created_at__lt=cutoff)
+        ).values_list("pk", flat=True)
+    )
+    stranded = []
+    lock = connections.create_connection("default")
+    try:
+        with lock.cursor() as cursor:
+            for job_id in candidates:
+                cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_id])
+                (free,) = cursor.fetchone()
+                if free:
+                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, job_id])
+                    stranded.append(job_id)
+    finally:
+        lock.close()
+    for job_id in stranded:
+        logger.warning("import job %s was left by a worker that died; sending it again", job_id)
+        _queue(job_id)
+    return stranded
 
 
 def _check_upload_name(name: str) -> None:

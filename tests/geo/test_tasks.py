@@ -43,7 +43,7 @@ BROKER_KEYS = ("imports", "unacked", "unacked_index", "unacked_mutex")
 class Worker:
     """A ``celery worker -Q imports -c 1`` in its own process group."""
 
-    def __init__(self, name: str, log: Path) -> None:
+    def __init__(self, name: str, log: Path, **env: str) -> None:
         self.name = name
         self.log = log
         command = [
@@ -54,7 +54,7 @@ class Worker:
         self.process = subprocess.Popen(
             command,
             cwd=ROOT,
-            env=subprocess_env(DJANGO_SETTINGS_MODULE="config.settings_test"),
+            env=subprocess_env(DJANGO_SETTINGS_MODULE="config.settings_test", **env),
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -107,11 +107,11 @@ def broker() -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def workers(tmp_path: Path, broker: redis.Redis) -> Iterator[Callable[[str], Worker]]:
+def workers(tmp_path: Path, broker: redis.Redis) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(name: str) -> Worker:
-        worker = Worker(name, tmp_path / f"{name}.log")
+    def start(name: str, **env: str) -> Worker:
+        worker = Worker(name, tmp_path / f"{name}.log", **env)
         started.append(worker)
         worker.wait_ready()
         return worker
@@ -154,7 +154,7 @@ def drained(broker: redis.Redis) -> bool:
 
 
 def test_upload_through_the_api_runs_on_a_worker(
-    workers: Callable[[str], Worker], tmp_path: Path
+    workers: Callable[..., Worker], tmp_path: Path
 ) -> None:
     """POST a zip → 202 queued; a worker imports it; GET shows the succeeded job and its run."""
     worker = workers("one")
@@ -180,7 +180,7 @@ def test_upload_through_the_api_runs_on_a_worker(
 
 @pytest.mark.real_data
 def test_a_killed_worker_job_finishes_once_on_another_worker(
-    workers: Callable[[str], Worker], broker: redis.Redis, posm_extracts: Path
+    workers: Callable[..., Worker], broker: redis.Redis, posm_extracts: Path
 ) -> None:
     """SIGKILL the worker mid-import: the job is delivered again and succeeds once, elsewhere."""
     first, second = workers("first"), workers("second")
@@ -220,7 +220,7 @@ def test_a_killed_worker_job_finishes_once_on_another_worker(
 
 @pytest.mark.real_data
 def test_a_job_that_kills_its_worker_twice_fails(
-    workers: Callable[[str], Worker], broker: redis.Redis, posm_extracts: Path
+    workers: Callable[..., Worker], broker: redis.Redis, posm_extracts: Path
 ) -> None:
     """Two attempts each ended by a killed worker: the third delivery marks the job failed."""
     job = slow_upload(posm_extracts)
@@ -244,3 +244,22 @@ def test_a_job_that_kills_its_worker_twice_fails(
     assert "gave up after 2 attempts" in job.error
     assert not ImportRun.objects.filter(status=ImportStatus.SUCCEEDED).exists()
     assert Boundary.objects.count() == 0
+
+
+@pytest.mark.real_data
+def test_a_starting_worker_resumes_a_dead_workers_job_at_once(
+    workers: Callable[..., Worker], posm_extracts: Path
+) -> None:
+    """With the broker's timeout at an hour, a worker started after a crash resumes the job itself."""
+    hour = {"CELERY_VISIBILITY_TIMEOUT": "3600"}
+    first = workers("first", **hour)
+    job = slow_upload(posm_extracts)
+    wait_for(lambda: running_run(job.pk), "the import to be under way", first)
+    first.kill()
+    second = workers("second", **hour)
+    wait_for(lambda: get_job(job.pk).status == JobStatus.SUCCEEDED, "the job to succeed", second)
+    job = get_job(job.pk)
+    assert job.attempts == 2
+    assert job.import_run is not None and second.runs(job.import_run.pid)
+    assert ImportRun.objects.count() == 2
+    assert "left by a worker that died; sending it again" in second.log.read_text()
