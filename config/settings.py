@@ -138,6 +138,47 @@ else:
         }
     }
 
+# Background jobs (imports) run on Celery workers with Redis as the broker.
+# Job state lives in PostgreSQL (geo.ImportJob), so no result backend is kept.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ROUTES = {"geo.tasks.run_import_job": {"queue": "imports"}}
+# A job is acknowledged when it ends, not when it starts: a worker that dies
+# mid-import (killed, out of memory, power loss) leaves it to be delivered again.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Each worker process reserves only the job it runs: an import takes minutes,
+# and a second reserved one would wait behind it instead of going to an idle worker.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis hands an unacknowledged job to another worker after this many seconds.
+# Longer than a whole-world import (a re-delivery of a live job only waits for
+# it, see geo.importing.jobs), and the delay before a killed worker's job resumes.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "7200"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Look for abandoned jobs every so often (a tenth of the timeout, 1 to 60 s).
+    "unacked_restore_interval": min(60, max(1, CELERY_VISIBILITY_TIMEOUT // 10)),
+    "unacked_restore_throttle": 1,
+    # A broker that vanished without closing the connection must not hang a request.
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Submitting a job must fail fast (a clear 503) when Redis is down, not hang.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Largest import file accepted by POST /api/v1/imports (bytes).
+MIPAKA_MAX_UPLOAD_BYTES = int(os.environ.get("MIPAKA_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
+# Where import jobs download countries from (a posm-extracts folder or mirror);
+# empty: the public posm-extracts repository (geo.importing.download.DEFAULT_BASE_URL).
+MIPAKA_DOWNLOAD_BASE_URL = os.environ.get("MIPAKA_DOWNLOAD_BASE_URL", "")
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True

@@ -27,3 +27,12 @@ CACHES = {
         "TIMEOUT": 3600,
     }
 }
+# Import jobs go through the real Redis too, in a database of their own.
+CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
+# Tests kill workers on purpose: their jobs come back within seconds, not hours.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "4"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": 1,
+}

@@ -7,7 +7,16 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from geo.models import ApiToken, Boundary, BoundaryAlias, ImportRun, Membership, Workspace
+from geo.models import (
+    ApiToken,
+    Boundary,
+    BoundaryAlias,
+    ImportJob,
+    ImportRun,
+    Membership,
+    OperatorToken,
+    Workspace,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -89,4 +98,31 @@ class ImportRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Read-only: jobs are queued through the API, which stores the upload and sends the job."""
+
+    list_display = ["pk", "kind", "dry_run", "status", "attempts", "requested_by", "created_at"]
+    list_filter = ["status", "kind"]
+    exclude = ["upload"]
+    readonly_fields = ["import_run", "applies", "requested_by"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(OperatorToken)
+class OperatorTokenAdmin(admin.ModelAdmin):
+    """Issued by ``create_operator`` (only the digest is stored); revoke one by deleting it."""
+
+    list_display = ["prefix", "user", "name", "created_at"]
+    fields = readonly_fields = ("prefix", "user", "name", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

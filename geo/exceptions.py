@@ -21,11 +21,14 @@ class ErrorCode(StrEnum):
     REMOVAL_REFUSED = "removal_refused"
     DOWNLOAD_FAILED = "download_failed"
     BOUNDARY_NOT_FOUND = "not_found"
+    NOT_FOUND = "not_found"
     INVALID_QUERY = "invalid_query"
     ALIAS_CONFLICT = "alias_conflict"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
     UNAVAILABLE = "unavailable"
+    TOO_LARGE = "too_large"
+    QUEUE_UNAVAILABLE = "queue_unavailable"
 
 
 class GeoError(Exception):
@@ -85,6 +88,13 @@ class BoundaryNotFound(GeoError):
     http_status = 404
 
 
+class JobNotFound(GeoError):
+    """No import job has the requested id."""
+
+    code = ErrorCode.NOT_FOUND
+    http_status = 404
+
+
 class InvalidQuery(GeoError):
     """A request parameter is missing or malformed."""
 
@@ -116,4 +126,15 @@ class Unavailable(GeoError):
     """The lookup index is not loaded yet, or the database is needed and unreachable."""
 
     code = ErrorCode.UNAVAILABLE
+class TooLarge(GeoError):
+    """An upload over the size limit."""
+
+    code = ErrorCode.TOO_LARGE
+    http_status = 413
+
+
+class QueueUnavailable(GeoError):
+    """The job queue (Redis) could not be reached; the job was not queued."""
+
+    code = ErrorCode.QUEUE_UNAVAILABLE
     http_status = 503

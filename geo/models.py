@@ -172,6 +172,25 @@ class ApiToken(models.Model):
         return f"{self.prefix}… ({self.workspace})"
 
 
+class OperatorToken(models.Model):
+    """A secret that lets an operator (a staff user) run imports through the API.
+
+    Boundaries are shared by every workspace, so importing is not a workspace
+    right: these tokens belong to a person, and open only the import endpoints.
+    They stop working when the person is no longer active staff. As with
+    ``ApiToken``, only a SHA-256 digest is stored.
+    """
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="operator_tokens")
+    name = models.CharField(max_length=128, blank=True, default="")
+    prefix = models.CharField(max_length=8)
+    key_digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… (operator {self.user})"
+
+
 class Role(models.TextChoices):
     """What a person may do in a workspace."""
 
@@ -284,3 +303,104 @@ class ImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"import #{self.pk} ({self.status})"
+
+
+class ImportUpload(models.Model):
+    """A file uploaded for an import job, kept in PostgreSQL.
+
+    PostgreSQL rather than a disk or an object store: every node (web
+    frontends, workers on other machines) reads it through the connection it
+    already has, it is replicated to the standby and backed up with the rest,
+    and it is committed in the same transaction as the job that needs it. The
+    bytes are split in chunks (``ImportUploadChunk``) so neither side ever holds
+    a whole 200 MB value in memory.
+    """
+
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.size:,} bytes)"
+
+
+class ImportUploadChunk(models.Model):
+    """One piece of an uploaded file, in order."""
+
+    upload = models.ForeignKey(ImportUpload, on_delete=models.CASCADE, related_name="chunks")
+    position = models.PositiveIntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["upload", "position"], name="upload_chunk_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.upload_id} chunk {self.position}"
+
+
+class JobKind(models.TextChoices):
+    """Where an import job's files come from."""
+
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+
+
+class JobStatus(models.TextChoices):
+    """Where an import job is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ImportJob(models.Model):
+    """An import asked for through the API, run by a Celery worker.
+
+    The job is the request and its state; the import itself is recorded, as
+    every import is, by an ``ImportRun`` (progress, counts, diff), linked here.
+    ``attempts`` counts the deliveries that started it: a job whose worker
+    died is delivered again, and one that ended its worker twice is failed.
+    """
+
+    requested_by = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    upload = models.ForeignKey(
+        ImportUpload, null=True, blank=True, on_delete=models.PROTECT, related_name="jobs"
+    )
+    # OSM relation ids (``R192796``) of the countries a download job fetches.
+    countries = models.JSONField(default=list, blank=True)
+    dry_run = models.BooleanField(default=False)
+    # The dry run this job applies, when it was made by "apply".
+    applies = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="applied_by"
+    )
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    import_run = models.ForeignKey(
+        ImportRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    # Progress of the steps before the import starts (downloads).
+    progress = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            CheckConstraint(
+                condition=Q(kind=JobKind.UPLOAD, upload__isnull=False)
+                | Q(kind=JobKind.DOWNLOAD, upload__isnull=True),
+                name="import_job_input_matches_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["-created_at"], name="import_job_recent")]
+
+    def __str__(self) -> str:
+        return f"import job #{self.pk} ({self.kind}, {self.status})"

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import InterfaceError, OperationalError, transaction
 
 from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery
-from geo.models import ApiToken, Boundary, Level, Membership, Role, Workspace
+from geo.models import ApiToken, Boundary, Level, Membership, OperatorToken, Role, Workspace
 
 # How long a worker trusts what it knows of a token (revocation delay).
 TOKEN_CACHE_SECONDS = 2.0
@@ -32,6 +32,14 @@ class WorkspaceAccess:
     def can_edit_aliases(self) -> bool:
         """Tell whether this access may change aliases (editors and admins)."""
         return has_role(self, Role.EDITOR)
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorAccess:
+    """An operator (active staff user): runs imports, which every workspace shares."""
+
+    user_id: int
+    username: str
 
 
 # Roles in increasing power: each may do what the ones before it may.
@@ -105,10 +113,10 @@ def issue_token(workspace: Workspace, *, name: str = "") -> str:
 
 class _TokenCache:
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, WorkspaceAccess | None]] = {}
+        self._entries: dict[str, tuple[float, WorkspaceAccess | OperatorAccess | None]] = {}
         self._lock = threading.Lock()
 
-    def get(self, token: str) -> WorkspaceAccess | None:
+    def get(self, token: str) -> WorkspaceAccess | OperatorAccess | None:
         digest = token_digest(token)
         now = time.monotonic()
         with self._lock:
@@ -116,16 +124,7 @@ class _TokenCache:
         if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
             return cached[1]
         try:
-            row = (
-                ApiToken.objects.filter(key_digest=digest)
-                .values_list(
-                    "workspace_id",
-                    "workspace__name",
-                    "workspace__country_id",
-                    "workspace__aliases_version",
-                )
-                .first()
-            )
+            access = _workspace_token(digest) or _operator_token(digest)
         except (OperationalError, InterfaceError):
             # Lookups answer from memory: a token seen before keeps working
             # while the database is away (revocations apply once it is back).
@@ -133,7 +132,6 @@ class _TokenCache:
             if cached is not None:
                 return cached[1]
             raise
-        access = WorkspaceAccess(*row, role=TOKEN_ROLE) if row else None
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
@@ -145,19 +143,94 @@ class _TokenCache:
             self._entries.clear()
 
 
+def _workspace_token(digest: str) -> WorkspaceAccess | None:
+    row = (
+        ApiToken.objects.filter(key_digest=digest)
+        .values_list(
+            "workspace_id", "workspace__name", "workspace__country_id", "workspace__aliases_version"
+        )
+        .first()
+    )
+    return WorkspaceAccess(*row, role=TOKEN_ROLE) if row else None
+
+
+def _operator_token(digest: str) -> OperatorAccess | None:
+    # Checked on every (uncached) use: taking staff status away revokes the token.
+    row = (
+        OperatorToken.objects.filter(key_digest=digest, user__is_staff=True, user__is_active=True)
+        .values_list("user_id", "user__username")
+        .first()
+    )
+    return OperatorAccess(*row) if row else None
+
+
 _tokens = _TokenCache()
 
 
-def find_workspace_by_token(token: str) -> WorkspaceAccess | None:
-    """Return the workspace a token opens, or None; answers from a short per-process cache."""
+def find_access_by_token(token: str) -> WorkspaceAccess | OperatorAccess | None:
+    """Return what a token opens (a workspace, or an operator), or None.
+
+    Answers from a short per-process cache.
+    """
     if not token:
         return None
     return _tokens.get(token)
 
 
+def find_workspace_by_token(token: str) -> WorkspaceAccess | None:
+    """Return the workspace a token opens, or None (also for an operator token)."""
+    access = find_access_by_token(token)
+    return access if isinstance(access, WorkspaceAccess) else None
+
+
 def forget_cached_tokens() -> None:
     """Drop this process's token cache (after revoking a token, and in tests)."""
     _tokens.clear()
+
+
+def operator_access(user_id: int) -> OperatorAccess | None:
+    """Return a signed-in person's operator access, or None if they are not active staff."""
+    row = (
+        get_user_model()
+        .objects.filter(pk=user_id, is_staff=True, is_active=True)
+        .values_list("pk", "username")
+        .first()
+    )
+    return OperatorAccess(*row) if row else None
+
+
+@transaction.atomic
+def create_operator(*, username: str, password: str = "") -> tuple[OperatorAccess, str]:
+    """Make a person an operator (staff) and issue them an operator token.
+
+    A new account gets ``password``, or an unusable one (then it signs in
+    only through the token); an existing account keeps its password unless
+    one is given, and becomes staff.
+
+    Raises
+    ------
+    InvalidQuery
+        The username is empty.
+    """
+    username = username.strip()
+    if not username:
+        raise InvalidQuery("username: required")
+    users = get_user_model()
+    user = users.objects.filter(username=username).first()
+    if user is None:
+        user = users(username=username)
+    if password:
+        user.set_password(password)
+    elif not user.pk:
+        user.set_unusable_password()
+    user.is_staff = True
+    user.is_active = True
+    user.save()
+    token = secrets.token_urlsafe(32)
+    OperatorToken.objects.create(
+        user=user, name="create_operator", prefix=token[:8], key_digest=token_digest(token)
+    )
+    return OperatorAccess(user.pk, user.username), token
 
 
 def access_for_user(user_id: int, workspace_id: int | None = None) -> WorkspaceAccess | None:

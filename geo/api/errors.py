@@ -13,7 +13,13 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from geo.exceptions import Forbidden, GeoError, Unauthorized
-from geo.workspaces import WorkspaceAccess, access_for_user, find_workspace_by_token
+from geo.workspaces import (
+    OperatorAccess,
+    WorkspaceAccess,
+    access_for_user,
+    find_access_by_token,
+    operator_access,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -42,30 +48,84 @@ def authenticate(request: HttpRequest) -> WorkspaceAccess:
     Unauthorized
         No token and no session, a malformed header, or an unknown token.
     Forbidden
-        A session request without a valid CSRF token, or a person in no workspace.
+        A session request without a valid CSRF token, a person in no
+        workspace, or an operator token (it opens only the import endpoints).
     """
-    header = request.headers.get("Authorization", "")
-    if not header:
+    token = _header_token(request)
+    if token is None:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             return _session_access(request, user.pk)
         raise Unauthorized("send 'Authorization: Token <token>', or sign in")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "token" or not token.strip():
-        raise Unauthorized("send 'Authorization: Token <token>'")
-    access = find_workspace_by_token(token.strip())
+    access = find_access_by_token(token)
     if access is None:
         raise Unauthorized("unknown token")
+    if isinstance(access, OperatorAccess):
+        raise Forbidden("an operator token opens only the import endpoints; use a workspace token")
     return access
 
 
-def _session_access(request: HttpRequest, user_id: int) -> WorkspaceAccess:
+def authenticate_operator(request: HttpRequest) -> OperatorAccess:
+    """Return the operator a request acts for: an operator token, or a signed-in staff user.
+
+    Raises
+    ------
+    Unauthorized
+        No token and no session, a malformed header, or an unknown token.
+    Forbidden
+        A workspace token or a person who is not staff (only operators import:
+        boundaries are shared by every workspace), or a session write without
+        a valid CSRF token.
+    """
+    token = _header_token(request)
+    if token is None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            raise Unauthorized("send 'Authorization: Token <operator token>', or sign in")
+        _check_csrf(request)
+        operator = operator_access(user.pk)
+        if operator is None:
+            raise Forbidden("only operators (staff) may import; boundaries are shared by everyone")
+        return operator
+    access = find_access_by_token(token)
+    if access is None:
+        raise Unauthorized("unknown token")
+    if not isinstance(access, OperatorAccess):
+        raise Forbidden(
+            "only operators may import: a workspace token cannot; use an operator token"
+            " (manage.py create_operator)"
+        )
+    return access
+
+
+def _header_token(request: HttpRequest) -> str | None:
+    """Return the token of the Authorization header, None without one.
+
+    Raises
+    ------
+    Unauthorized
+        A header that is not ``Token <token>``.
+    """
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "token" or not token.strip():
+        raise Unauthorized("send 'Authorization: Token <token>'")
+    return token.strip()
+
+
+def _check_csrf(request: HttpRequest) -> None:
     if request.method not in SAFE_METHODS:
         check = _CsrfCheck(lambda _request: HttpResponse())
         check.process_request(request)
         reason = check.process_view(request, lambda _request: HttpResponse(), (), {})
         if reason is not None:
             raise Forbidden(f"CSRF check failed: {reason}; send the X-CSRFToken header")
+
+
+def _session_access(request: HttpRequest, user_id: int) -> WorkspaceAccess:
+    _check_csrf(request)
     access = access_for_user(user_id, request.session.get(SESSION_WORKSPACE_KEY))
     if access is None:
         raise Forbidden("you belong to no workspace; ask a workspace admin to add you")
@@ -87,14 +147,18 @@ def _default_shape(status: int, code: str, message: str) -> HttpResponse:
 
 
 def api_endpoint(
-    *methods: str, errors: ErrorShape = _default_shape
+    *methods: str, errors: ErrorShape = _default_shape, operator: bool = False
 ) -> Callable[[ApiView], Callable[..., HttpResponse]]:
     """Wrap a view: method check, token or session, GeoError → JSON error, never a bare 500.
 
     The view receives ``(request, access, **url_kwargs)`` and returns a
-    response, or a dict/list to send as JSON. ``errors`` shapes error bodies
-    (RapidPro's endpoints keep RapidPro's shape).
+    response, or a dict/list to send as JSON. ``access`` is a
+    ``WorkspaceAccess``, or with ``operator=True`` an ``OperatorAccess``.
+    ``errors`` shapes error bodies (RapidPro's endpoints keep RapidPro's shape).
     """
+    check: Callable[[HttpRequest], WorkspaceAccess | OperatorAccess] = (
+        authenticate_operator if operator else authenticate
+    )
     allowed = set(methods)
 
     def decorate(view: ApiView) -> Callable[..., HttpResponse]:
@@ -106,7 +170,7 @@ def api_endpoint(
                 response["Allow"] = ", ".join(sorted(allowed))
                 return response
             try:
-                access = authenticate(request)
+                access = check(request)
                 result = view(request, access, **kwargs)
             except GeoError as exc:
                 response = errors(exc.http_status, str(exc.code), exc.message)

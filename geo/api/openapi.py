@@ -373,6 +373,153 @@ PATHS["/tiles/{z}/{x}/{y}.mvt"] = {
     }
 }
 
+OPERATOR_ERRORS = {
+    **ERRORS,
+    "401": _error("No operator token and no signed-in session, or an unknown token."),
+    "403": _error(
+        "Not an operator: a workspace token, or a signed-in person who is not staff (only"
+        " operators import; boundaries are shared by every workspace); or a session write"
+        " without the X-CSRFToken header."
+    ),
+    "404": _error("No import job has that id."),
+}
+JOB = {"$ref": "#/components/schemas/ImportJob"}
+JOB_ID = _param(
+    "job_id", "The import job's id.", required=True, schema={"type": "integer"}, where="path"
+)
+OPERATOR_SECURITY: list[dict[str, list[str]]] = [{"operatorToken": []}, {"session": []}]
+ACCEPTED = {
+    "description": 'Queued. The body is the job (its id, status "queued"); Location is its URL.',
+    "headers": {"Location": {"schema": {"type": "string"}, "description": "/api/v1/imports/{id}"}},
+    "content": {"application/json": {"schema": JOB}},
+}
+QUEUE_DOWN = _error("The job queue (Redis) could not be reached; nothing was queued.")
+
+PATHS["/api/v1/imports"] = {
+    "get": {
+        "summary": "Recent import jobs, newest first (operators)",
+        "security": OPERATOR_SECURITY,
+        "parameters": [
+            _param(
+                "limit",
+                "1 to 500, default 50.",
+                schema={"type": "integer", "minimum": 1, "maximum": 500},
+            )
+        ],
+        "responses": {
+            "200": _json(
+                {"type": "object", "properties": {"results": {"type": "array", "items": JOB}}}
+            ),
+            **OPERATOR_ERRORS,
+        },
+    },
+    "post": {
+        "summary": "Queue an import: an uploaded file, or countries to download (operators)",
+        "description": "multipart/form-data: a `file` part, either a zip of posm-extracts files"
+        " or one GeoJSON file named as posm-extracts name them (R171496admin1.json,"
+        " admin_level_2.json), and optionally `dry_run` (true/false). JSON: `download`, a list"
+        " of countries as OSM relation ids (R171496), ISO 3166-1 codes (RW, RWA) or names"
+        " (rwanda; case and accents ignored), and optionally `dry_run`. The job runs on a"
+        " worker of the `imports` queue; watch it at the Location URL. A dry run records the"
+        " diff and writes nothing.",
+        "security": OPERATOR_SECURITY,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "A .zip, or R<id>admin<N>[_simplified].json /"
+                                " admin_level_<N>[_simplified].json; at most"
+                                " MIPAKA_MAX_UPLOAD_BYTES (default 200 MiB).",
+                            },
+                            "dry_run": {"type": "boolean", "default": False},
+                        },
+                    },
+                    "encoding": {"file": {"contentType": "application/zip, application/json"}},
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["download"],
+                        "properties": {
+                            "download": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": 300,
+                                "items": {"type": "string"},
+                                "example": ["R171496", "uganda", "UG"],
+                            },
+                            "dry_run": {"type": "boolean", "default": False},
+                        },
+                    }
+                },
+            },
+        },
+        "responses": {
+            "202": ACCEPTED,
+            **OPERATOR_ERRORS,
+            "400": _error(
+                "No file or countries, a file name the import cannot use, a broken zip, or an"
+                " unknown country (the message suggests close names)."
+            ),
+            "413": _error("The file is larger than MIPAKA_MAX_UPLOAD_BYTES."),
+            "503": QUEUE_DOWN,
+        },
+    },
+}
+PATHS["/api/v1/imports/{job_id}"] = {
+    "get": {
+        "summary": "An import job: status, attempts, progress, counts, the diff, the error",
+        "security": OPERATOR_SECURITY,
+        "parameters": [JOB_ID],
+        "responses": {
+            "200": _json(
+                {
+                    "allOf": [
+                        JOB,
+                        {
+                            "type": "object",
+                            "properties": {
+                                "diff": {
+                                    "type": ["object", "null"],
+                                    "description": "The run's changes, one line each (the"
+                                    " first 5,000), and what it skipped; null before it starts.",
+                                    "properties": {
+                                        "entries": {"type": "array", "items": {"type": "string"}},
+                                        "skipped": {"type": "array", "items": {"type": "string"}},
+                                    },
+                                }
+                            },
+                        },
+                    ]
+                }
+            ),
+            **OPERATOR_ERRORS,
+        },
+    }
+}
+PATHS["/api/v1/imports/{job_id}/apply"] = {
+    "post": {
+        "summary": "Queue the real import of a succeeded dry run's input (operators)",
+        "description": "A new job, not a dry run, reading the same uploaded file or downloading"
+        " the same countries again; `applies` names the dry run.",
+        "security": OPERATOR_SECURITY,
+        "parameters": [JOB_ID],
+        "responses": {
+            "202": ACCEPTED,
+            **OPERATOR_ERRORS,
+            "400": _error("The job is not a dry run, or it has not succeeded."),
+            "503": QUEUE_DOWN,
+        },
+    }
+}
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -389,6 +536,13 @@ DOCUMENT: dict[str, Any] = {
                 "in": "header",
                 "name": "Authorization",
                 "description": "Token <token>",
+            },
+            "operatorToken": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "Token <operator token>, printed by manage.py create_operator;"
+                " opens only the import endpoints.",
             },
             "session": {
                 "type": "apiKey",
@@ -466,6 +620,75 @@ DOCUMENT: dict[str, Any] = {
                         },
                     },
                 ]
+            },
+            "ImportJob": {
+                "type": "object",
+                "required": ["id", "status", "attempts", "progress"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "status": {"enum": ["queued", "running", "succeeded", "failed"]},
+                    "kind": {"enum": ["upload", "download"]},
+                    "dry_run": {"type": "boolean"},
+                    "attempts": {
+                        "type": "integer",
+                        "description": "Deliveries that started the job; a job whose worker"
+                        " died is delivered again, and fails after 2 such attempts.",
+                    },
+                    "file": {
+                        "type": ["object", "null"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "size": {"type": "integer"},
+                            "sha256": {"type": "string"},
+                        },
+                    },
+                    "countries": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "OSM relation ids a download job fetches.",
+                    },
+                    "applies": {
+                        "type": ["integer", "null"],
+                        "description": "The dry run this job applies.",
+                    },
+                    "created_at": {"type": "string", "format": "date-time"},
+                    "started_at": {"type": ["string", "null"], "format": "date-time"},
+                    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+                    "error": {"type": ["string", "null"]},
+                    "progress": {
+                        "type": "object",
+                        "description": "The current stage (queued, download, read, repair,"
+                        " simplify, write) and its steps.",
+                        "properties": {
+                            "stage": {"type": "string"},
+                            "done": {"type": "integer"},
+                            "total": {"type": "integer"},
+                        },
+                    },
+                    "run": {
+                        "type": ["object", "null"],
+                        "description": "The import run the job started (the latest attempt's).",
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "status": {
+                                "enum": [
+                                    "running",
+                                    "succeeded",
+                                    "unchanged",
+                                    "dry_run",
+                                    "failed",
+                                    "abandoned",
+                                ]
+                            },
+                            "counts": {
+                                "type": "object",
+                                "description": "features_read, files_parsed, boundaries_after,"
+                                " changes (added/updated/… → n), quirks, skipped, seconds.",
+                            },
+                            "error": {"type": ["string", "null"]},
+                        },
+                    },
+                },
             },
             "Aliases": {
                 "type": "object",

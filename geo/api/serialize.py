@@ -1,11 +1,13 @@
-"""Output shaping only: places and matches to JSON-ready dicts."""
+"""Output shaping only: places, matches and import jobs to JSON-ready dicts."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from geo.lookup.hierarchy import Hierarchy, Place
 from geo.lookup.matching import Match
+from geo.models import ImportJob
 
 
 def place_to_dict(place: Place, hierarchy: Hierarchy) -> dict[str, Any]:
@@ -32,3 +34,50 @@ def match_to_dict(match: Match, hierarchy: Hierarchy) -> dict[str, Any]:
             "score": match.score,
         },
     }
+
+
+def job_to_dict(job: ImportJob, *, detail: bool = False) -> dict[str, Any]:
+    """Return an import job: its state, progress, counts, and with ``detail`` the diff."""
+    run = job.import_run
+    if run is not None and run.progress_stage:
+        progress = {
+            "stage": run.progress_stage,
+            "done": run.progress_done,
+            "total": run.progress_total,
+        }
+    elif job.progress:
+        progress = {key: job.progress[key] for key in ("stage", "done", "total")}
+    else:
+        progress = {"stage": str(job.status), "done": 0, "total": 0}
+    body: dict[str, Any] = {
+        "id": job.pk,
+        "status": job.status,
+        "kind": job.kind,
+        "dry_run": job.dry_run,
+        "attempts": job.attempts,
+        "file": {"name": job.upload.name, "size": job.upload.size, "sha256": job.upload.sha256}
+        if job.upload
+        else None,
+        "countries": job.countries,
+        "applies": job.applies_id,
+        "created_at": _time(job.created_at),
+        "started_at": _time(job.started_at),
+        "finished_at": _time(job.finished_at),
+        "error": job.error or None,
+        "progress": progress,
+        "run": {
+            "id": run.pk,
+            "status": run.status,
+            "counts": run.counts,
+            "error": run.error or None,
+        }
+        if run
+        else None,
+    }
+    if detail:
+        body["diff"] = run.diff if run else None
+    return body
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None

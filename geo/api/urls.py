@@ -1,6 +1,6 @@
 from django.urls import path
 
-from geo.api import openapi, views
+from geo.api import imports, openapi, views
 
 app_name = "api"
 
@@ -11,6 +11,9 @@ urlpatterns = [
     path("v1/locate", views.locate, name="locate"),
     path("v1/counts", views.counts, name="counts"),
     path("v1/countries.geojson", views.countries, name="countries"),
+    path("v1/imports", imports.imports, name="imports"),
+    path("v1/imports/<int:job_id>", imports.import_detail, name="import"),
+    path("v1/imports/<int:job_id>/apply", imports.import_apply, name="import-apply"),
     path("v1/boundaries", views.boundary_list, name="boundaries"),
     path("v1/boundaries/<str:osm_id>", views.boundary_detail, name="boundary"),
     path("v1/boundaries/<str:osm_id>/aliases", views.boundary_aliases, name="boundary-aliases"),

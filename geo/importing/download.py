@@ -10,7 +10,6 @@ and an atomic rename.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +20,12 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from geo.exceptions import DownloadFailed, InvalidQuery
+from geo.exceptions import DownloadFailed
+from geo.importing.countries import resolve_relation
 from geo.importing.parse import parse_source
 from geo.importing.types import SourceFile
 
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com/nyaruka/posm-extracts/master/geojson/"
-RELATION_ID = re.compile(r"^R?(\d+)$")
 LEVELS = range(4)
 
 
@@ -37,20 +36,6 @@ class DownloadResult:
     relation: str
     written: list[tuple[Path, int]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
-
-
-def normalise_relation(relation_id: str) -> str:
-    """Return ``R<digits>`` for ``R171496`` or ``171496``.
-
-    Raises
-    ------
-    InvalidQuery
-        Anything else.
-    """
-    match = RELATION_ID.match(relation_id.strip())
-    if match is None:
-        raise InvalidQuery(f"{relation_id!r} is not an OSM relation id (like R171496)")
-    return f"R{match[1]}"
 
 
 def candidate_names(relation: str, *, simplified_only: bool = False) -> list[str]:
@@ -95,7 +80,8 @@ def download_country(
     Parameters
     ----------
     relation_id
-        ``R171496`` or ``171496``.
+        ``R171496`` or ``171496``, or a country's name or ISO 3166 code
+        (``rwanda``, ``RW``, ``RWA``) from the country table.
     directory
         Where the files go (created if needed).
     base_url
@@ -113,11 +99,13 @@ def download_country(
 
     Raises
     ------
+    InvalidQuery
+        A country the country table cannot resolve.
     DownloadFailed
         A file could not be fetched, is not valid posm-extracts GeoJSON, or
         the country has no admin0 file. Nothing is written then.
     """
-    relation = normalise_relation(relation_id)
+    relation = resolve_relation(relation_id)
     session = session or make_session(retries=retries)
     base = base_url.rstrip("/") + "/"
     fetched: dict[str, bytes] = {}

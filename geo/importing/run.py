@@ -13,7 +13,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from functools import partial
 from itertools import repeat
@@ -131,6 +131,7 @@ def import_geojson(
     wait: bool = False,
     tolerance_deg: float = DEFAULT_TOLERANCE_DEG,
     progress: Progress | None = None,
+    on_run: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import boundaries from posm-extracts GeoJSON files, folders or zips.
 
@@ -153,6 +154,9 @@ def import_geojson(
         Simplification tolerance in degrees (see ``simplify_coverage``).
     progress
         Optional receiver of stage progress (e.g. a terminal progress bar).
+    on_run
+        Called with the id of the run's ``ImportRun`` as soon as it is
+        recorded (an import job links it, so its progress can be watched).
 
     Raises
     ------
@@ -175,6 +179,8 @@ def import_geojson(
         pid=os.getpid(),
         hostname=socket.gethostname(),
     )
+    if on_run is not None:
+        on_run(run.pk)
     report = ImportReport(
         run_id=run.pk, dry_run=dry_run, files=run.files, skipped=list(selection.skipped)
     )
@@ -479,7 +485,10 @@ def _workers(sources: Sequence[SourceFile]) -> Executor:
     database connection, which stays with this process.
     """
     size = sum(_size_hint(source) for source in sources)
-    if WORKERS == 1 or size < PARALLEL_MIN_BYTES:
+    # A daemonic process (a Celery prefork pool process running an import
+    # job) may not have children; it runs the stages itself. Celery scales
+    # with more worker processes instead.
+    if WORKERS == 1 or size < PARALLEL_MIN_BYTES or multiprocessing.current_process().daemon:
         return _InProcess()
     return ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("fork"))
 

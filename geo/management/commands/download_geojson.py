@@ -9,12 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from geo.exceptions import GeoError
-from geo.importing.download import (
-    DEFAULT_BASE_URL,
-    download_country,
-    make_session,
-    normalise_relation,
-)
+from geo.importing.countries import resolve_relations
+from geo.importing.download import DEFAULT_BASE_URL, download_country, make_session
 
 
 class Command(BaseCommand):
@@ -24,7 +20,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         """Declare the command's options."""
-        parser.add_argument("relations", nargs="+", help="OSM relation ids, e.g. R171496")
+        parser.add_argument(
+            "relations",
+            nargs="+",
+            metavar="country",
+            help="OSM relation ids (R171496), ISO 3166 codes (RW, RWA) or country names (rwanda)",
+        )
         parser.add_argument(
             "--base-url", default=DEFAULT_BASE_URL, help="repository folder or mirror URL"
         )
@@ -44,7 +45,7 @@ class Command(BaseCommand):
         session = make_session(retries=options["retries"])
         directory = Path(options["dir"])
         try:
-            relations = [normalise_relation(r) for r in options["relations"]]
+            relations = resolve_relations(options["relations"])
             for relation in relations:
                 result = download_country(
                     relation,

@@ -1,10 +1,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 from pathlib import Path
 
@@ -13,63 +9,8 @@ from django.core.management import CommandError, call_command
 
 from geo.exceptions import DownloadFailed, InvalidQuery
 from geo.importing.download import download_country
-from tests.builders import collection, feature, square
-
-
-class Repository:
-    """A posm-extracts-style folder served over HTTP on 127.0.0.1, with scripted faults."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.requested: list[str] = []
-        self.fail_once: set[str] = set()
-        self.always_fail: set[str] = set()
-        self.slow: set[str] = set()
-
-    def handler(self) -> type[BaseHTTPRequestHandler]:
-        repo = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                name = self.path.rsplit("/", 1)[-1]
-                repo.requested.append(name)
-                if name in repo.slow:
-                    time.sleep(1.0)
-                if name in repo.always_fail or name in repo.fail_once:
-                    repo.fail_once.discard(name)
-                    self.send_response(500)
-                    self.end_headers()
-                    self.wfile.write(b"<html>Internal Server Error</html>")
-                    return
-                body = repo.files.get(name)
-                self.send_response(200 if body is not None else 404)
-                self.end_headers()
-                self.wfile.write(body or b"Not Found")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        return Handler
-
-
-@pytest.fixture
-def repo() -> Iterator[tuple[Repository, str]]:
-    repository = Repository()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), repository.handler())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield repository, f"http://127.0.0.1:{server.server_address[1]}/geojson/"
-    server.shutdown()
-    server.server_close()
-
-
-def country_files(repository: Repository, relation: str = "R12") -> None:
-    repository.files[f"{relation}admin0.json"] = json.dumps(
-        collection(feature(relation, "Land", coordinates=square(0, 0)))
-    ).encode()
-    repository.files[f"{relation}admin1_simplified.json"] = json.dumps(
-        collection(feature(f"{relation}1", "State", country=relation, coordinates=square(0, 0)))
-    ).encode()
+from tests.builders import collection, feature
+from tests.repository import Repository, country_files
 
 
 def listing(folder: Path) -> dict[str, bytes]:
@@ -158,9 +99,22 @@ def test_invalid_files_leave_the_folder_as_it_was(
 
 
 def test_bad_ids_are_refused() -> None:
-    """Anything but R<digits> or <digits> is a clear error."""
-    with pytest.raises(InvalidQuery, match="not an OSM relation id"):
+    """Neither a relation id nor a known country is a clear error, with close names."""
+    with pytest.raises(InvalidQuery, match="unknown country 'abc'"):
         download_country("abc", directory=Path("unused"))
+    with pytest.raises(InvalidQuery, match=r"did you mean Uganda \(UG, R192796\)"):
+        download_country("ugnda", directory=Path("unused"))
+
+
+def test_countries_by_name_and_code(repo: tuple[Repository, str], tmp_path: Path) -> None:
+    """A country name or ISO code fetches the files of its relation id from the table."""
+    repository, url = repo
+    country_files(repository, "R192796")
+    for name in ("uganda", "UG", "UGA", "Uganda "):
+        result = download_country(name, directory=tmp_path / name, base_url=url, retries=0)
+        assert result.relation == "R192796"
+        assert listing(tmp_path / name) == repository.files
+    assert all(name.startswith("R192796admin") for name in repository.requested)
 
 
 def test_command_prints_what_it_wrote(repo: tuple[Repository, str], tmp_path: Path) -> None:
@@ -181,5 +135,5 @@ def test_command_prints_what_it_wrote(repo: tuple[Repository, str], tmp_path: Pa
     )
     assert f"wrote {tmp_path / 'R12admin0.json'} (" in out.getvalue()
     assert "not in the repository: R12admin3.json" in out.getvalue()
-    with pytest.raises(CommandError, match="not an OSM relation id"):
+    with pytest.raises(CommandError, match="unknown country 'x1'"):
         call_command("download_geojson", "x1", "--base-url", url, "--dir", str(tmp_path))

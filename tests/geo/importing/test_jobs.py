@@ -1,0 +1,200 @@
+"""Import jobs run in this process (``run_job`` is what the Celery task calls)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.test import override_settings
+
+from geo.exceptions import InvalidQuery, JobNotFound, TooLarge
+from geo.importing.jobs import (
+    MAX_ATTEMPTS,
+    apply_job,
+    get_job,
+    run_job,
+    submit_download,
+    submit_upload,
+)
+from geo.models import Boundary, ImportJob, ImportRun, ImportStatus, JobStatus
+from tests.builders import collection, feature, square
+from tests.jobs import sample_zip
+from tests.repository import Repository, country_files
+
+pytestmark = pytest.mark.django_db
+
+
+def upload(path: Path, *, dry_run: bool = False, max_bytes: int = 10_000_000) -> ImportJob:
+    with path.open("rb") as handle:
+        return submit_upload(
+            handle, name=path.name, requested_by=None, dry_run=dry_run, max_bytes=max_bytes
+        )
+
+
+def test_upload_job_imports_and_records_its_run(tmp_path: Path) -> None:
+    """A queued upload job imports the file once run, and links the ImportRun it made."""
+    path = sample_zip(tmp_path)
+    job = upload(path)
+    assert job.upload is not None and job.upload.size == path.stat().st_size
+    assert (job.status, job.attempts) == (JobStatus.QUEUED, 0)
+    run_job(job.pk)
+    job = get_job(job.pk)
+    assert (job.status, job.attempts, job.error) == (JobStatus.SUCCEEDED, 1, "")
+    assert job.import_run is not None
+    assert job.import_run.status == ImportStatus.SUCCEEDED
+    assert job.import_run.counts["changes"] == {"added": Boundary.objects.count()}
+    assert Boundary.objects.filter(osm_id="R900000", level=0).exists()
+    assert job.finished_at is not None and job.started_at is not None
+
+
+def test_dry_run_writes_nothing_but_records_the_diff(tmp_path: Path) -> None:
+    """A dry-run job leaves boundaries alone; its run holds the diff; apply imports it."""
+    job = upload(sample_zip(tmp_path), dry_run=True)
+    run_job(job.pk)
+    job = get_job(job.pk)
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.import_run is not None and job.import_run.status == ImportStatus.DRY_RUN
+    assert Boundary.objects.count() == 0
+    entries = job.import_run.diff["entries"]
+    assert any("R900000" in line for line in entries)
+    assert len(entries) == job.import_run.counts["changes"]["added"]
+
+    applied = apply_job(job.pk, requested_by=None)
+    assert (applied.dry_run, applied.applies_id, applied.upload_id) == (
+        False,
+        job.pk,
+        job.upload_id,
+    )
+    run_job(applied.pk)
+    assert get_job(applied.pk).status == JobStatus.SUCCEEDED
+    assert Boundary.objects.count() == len(entries)
+
+
+def test_only_succeeded_dry_runs_are_applied(tmp_path: Path) -> None:
+    """Applying a real import, an unfinished dry run or an unknown job is refused clearly."""
+    real = upload(sample_zip(tmp_path))
+    with pytest.raises(InvalidQuery, match=f"job {real.pk} is not a dry run"):
+        apply_job(real.pk, requested_by=None)
+    dry = upload(sample_zip(tmp_path), dry_run=True)
+    with pytest.raises(
+        InvalidQuery, match=f"job {dry.pk} is queued; only a dry run that succeeded"
+    ):
+        apply_job(dry.pk, requested_by=None)
+    with pytest.raises(JobNotFound, match="no import job 999999"):
+        apply_job(999999, requested_by=None)
+
+
+def test_a_finished_job_delivered_again_does_nothing(tmp_path: Path) -> None:
+    """A re-delivery of a succeeded job starts no attempt and no import run."""
+    job = upload(sample_zip(tmp_path))
+    run_job(job.pk)
+    runs = ImportRun.objects.count()
+    run_job(job.pk)
+    run_job(job.pk)
+    job = get_job(job.pk)
+    assert (job.status, job.attempts, ImportRun.objects.count()) == (JobStatus.SUCCEEDED, 1, runs)
+
+
+def test_a_job_whose_attempts_ended_their_workers_fails(tmp_path: Path) -> None:
+    """A delivery after MAX_ATTEMPTS started attempts fails the job without importing."""
+    job = upload(sample_zip(tmp_path))
+    # What two killed workers leave: the job running, its attempts counted, no live lock.
+    ImportJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, attempts=MAX_ATTEMPTS)
+    run_job(job.pk)
+    job = get_job(job.pk)
+    assert job.status == JobStatus.FAILED
+    assert job.attempts == MAX_ATTEMPTS + 1
+    assert "gave up after 2 attempts" in job.error
+    assert (Boundary.objects.count(), job.import_run) == (0, None)
+
+
+def test_a_broken_upload_fails_the_job_with_the_import_message(tmp_path: Path) -> None:
+    """Input the import refuses fails the job with the import's one-line problems."""
+    path = tmp_path / "R1admin0.json"
+    path.write_text(json.dumps(collection(feature("R1", "Land", coordinates=[[[0, 0], [500, 0]]]))))
+    job = upload(path)
+    run_job(job.pk)
+    job = get_job(job.pk)
+    assert job.status == JobStatus.FAILED
+    assert "problem" in job.error and "R1admin0.json" in job.error
+    assert job.import_run is not None and job.import_run.status == ImportStatus.FAILED
+
+
+def test_upload_size_limit_and_names(tmp_path: Path) -> None:
+    """Too large is TooLarge and keeps nothing; names the import cannot use are refused."""
+    big = sample_zip(tmp_path)
+    with pytest.raises(TooLarge, match="larger than the limit of 1,000 bytes"):
+        upload(big, max_bytes=1000)
+    assert ImportJob.objects.count() == 0
+    cases = {
+        "notes.txt": "neither a .zip nor a GeoJSON file named",
+        "uganda.json": "neither a .zip nor a GeoJSON file named",
+    }
+    for name, message in cases.items():
+        with pytest.raises(InvalidQuery, match=message):
+            submit_upload(
+                io.BytesIO(b"{}"), name=name, requested_by=None, dry_run=False, max_bytes=100
+            )
+    with pytest.raises(InvalidQuery, match="not a zip archive"):
+        submit_upload(
+            io.BytesIO(b"{}"), name="x.zip", requested_by=None, dry_run=False, max_bytes=100
+        )
+    with pytest.raises(InvalidQuery, match="is a zip archive; name it"):
+        submit_upload(
+            big.open("rb"), name="R1admin0.json", requested_by=None, dry_run=False, max_bytes=10**7
+        )
+    with pytest.raises(InvalidQuery, match="file: empty"):
+        submit_upload(
+            io.BytesIO(b""), name="R1admin0.json", requested_by=None, dry_run=False, max_bytes=10
+        )
+
+
+def test_single_geojson_upload(tmp_path: Path) -> None:
+    """One GeoJSON file named as posm-extracts name them imports by itself."""
+    path = tmp_path / "R5admin0.json"
+    path.write_text(json.dumps(collection(feature("R5", "Five", coordinates=square(0, 0)))))
+    job = upload(path)
+    run_job(job.pk)
+    assert get_job(job.pk).status == JobStatus.SUCCEEDED
+    assert Boundary.objects.get(osm_id="R5").name == "Five"
+
+
+def test_download_job_takes_country_names(repo: tuple[Repository, str]) -> None:
+    """Names and codes resolve to relation ids at once; the worker downloads and imports them."""
+    repository, url = repo
+    country_files(repository, "R192796")
+    country_files(repository, "R171496")
+    job = submit_download(["uganda", "RWA", "R192796"], requested_by=None, dry_run=False)
+    assert job.countries == ["R192796", "R171496"]
+    with override_settings(MIPAKA_DOWNLOAD_BASE_URL=url):
+        run_job(job.pk)
+    job = get_job(job.pk)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.progress["stage"] == "download"
+    assert job.progress["done"] == job.progress["total"] == 16
+    assert set(Boundary.objects.filter(level=0).values_list("osm_id", flat=True)) == {
+        "R192796",
+        "R171496",
+    }
+
+
+def test_download_job_refuses_unknown_countries() -> None:
+    """Unknown names are refused before anything is queued, with close suggestions."""
+    with pytest.raises(InvalidQuery, match=r"unknown country 'ugnda' \(did you mean Uganda"):
+        submit_download(["ugnda", "RW"], requested_by=None, dry_run=False)
+    with pytest.raises(InvalidQuery, match="at least one country"):
+        submit_download([], requested_by=None, dry_run=False)
+    assert ImportJob.objects.count() == 0
+
+
+def test_download_failure_fails_the_job(repo: tuple[Repository, str]) -> None:
+    """A country the repository lacks fails the job with the download's message."""
+    _, url = repo
+    job = submit_download(["R7"], requested_by=None, dry_run=False)
+    with override_settings(MIPAKA_DOWNLOAD_BASE_URL=url):
+        run_job(job.pk)
+    job = get_job(job.pk)
+    assert job.status == JobStatus.FAILED
+    assert "R7: no admin0 file" in job.error
