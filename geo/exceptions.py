@@ -126,6 +126,8 @@ class Unavailable(GeoError):
     """The lookup index is not loaded yet, or the database is needed and unreachable."""
 
     code = ErrorCode.UNAVAILABLE
+
+
 class TooLarge(GeoError):
     """An upload over the size limit."""
 
