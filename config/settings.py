@@ -123,8 +123,6 @@ if REDIS_SENTINELS:
             "KEY_PREFIX": _cache_prefix,
         }
     }
-    CELERY_BROKER_URL = ";".join(f"sentinel://{item}/{REDIS_DB}" for item in REDIS_SENTINELS)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"master_name": REDIS_MASTER}
 else:
     CACHES = {
         "default": {
@@ -140,7 +138,12 @@ else:
 
 # Background jobs (imports) run on Celery workers with Redis as the broker.
 # Job state lives in PostgreSQL (geo.ImportJob), so no result backend is kept.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"
+# With Sentinels, the broker is whichever Redis they name master (and follows its failover).
+CELERY_BROKER_URL = (
+    ";".join(f"sentinel://{item}/{REDIS_DB}" for item in REDIS_SENTINELS)
+    if REDIS_SENTINELS
+    else os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"
+)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ROUTES = {"geo.tasks.run_import_job": {"queue": "imports"}}
 # A job is acknowledged when it ends, not when it starts: a worker that dies
@@ -154,7 +157,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Longer than a whole-world import (a re-delivery of a live job only waits for
 # it, see geo.importing.jobs), and the delay before a killed worker's job resumes.
 CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "7200"))
-CELERY_BROKER_TRANSPORT_OPTIONS = {
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    **({"master_name": REDIS_MASTER} if REDIS_SENTINELS else {}),
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     # Look for abandoned jobs every so often (a tenth of the timeout, 1 to 60 s).
     "unacked_restore_interval": min(60, max(1, CELERY_VISIBILITY_TIMEOUT // 10)),
