@@ -107,6 +107,7 @@ _LEVEL_WORDS = """
     tumani viloyati viloyat rayonu
     район область округ општина ноҳияи вилояти
     νομός περιφέρεια محافظة ولاية
+    জেলা বিভাগ जिला जिल्ला अञ्चल
 """
 LEVEL_WORDS = frozenset(normalise_name(word) for word in _LEVEL_WORDS.split())
 _CONNECTORS = "de du des del della da do dos das di of la le les l d"
