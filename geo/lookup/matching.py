@@ -208,7 +208,15 @@ class Text:
         """Places above the level that runs of the text name, with where (computed once)."""
         if self._mentions is None:
             self._mentions = defaultdict(list)
-            for start, end in self.spans(max(self.longest(), 1)):
+            longest = max(
+                (
+                    index.longest.get(level, 0)
+                    for level in range(self.level)
+                    for index in self.indexes
+                ),
+                default=0,
+            )
+            for start, end in self.spans(longest):
                 key = self.phrase(start, end)
                 for level in range(self.level):
                     for index in self.indexes:
