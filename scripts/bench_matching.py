@@ -94,6 +94,14 @@ def answerer(module: ModuleType, hierarchy: Any) -> Answer:
     return answer
 
 
+def outcome(case: Case, answer: Answer) -> str:
+    """Judge one answer: right, wrong, none or ambiguous."""
+    from tests.matching_cases import judge
+
+    osm_ids, ambiguous = answer(case)
+    return judge(case, osm_ids, ambiguous=ambiguous)
+
+
 def measure(
     title: str, cases: list[Case], answers: dict[str, Answer], *, show_failures: Answer | None
 ) -> None:
@@ -110,12 +118,16 @@ def measure(
               f"{100 * counts['wrong'] / total:.2f} % wrong; naming a place "
               f"{100 * places['right'] / named:.1f} % right, "
               f"{100 * places['wrong'] / named:.2f} % wrong")  # fmt: skip
+    before, after = answers.values()
+    lost = [case for case in cases if outcome(case, before) == "right" != outcome(case, after)]
+    print(f"right before, not now: {len(lost)} of {len(cases)}"
+          + "".join(f"\n  {c.kind} {c.country} L{c.level} {c.text!r}" for c in lost[:10]))  # fmt: skip
     if show_failures is not None:
         for case in cases:
             osm_ids, ambiguous = show_failures(case)
-            outcome = judge(case, osm_ids, ambiguous=ambiguous)
-            if outcome != "right":
-                print(f"  {outcome:<9} {case.kind:<16} {case.country} L{case.level} "
+            verdict = judge(case, osm_ids, ambiguous=ambiguous)
+            if verdict != "right":
+                print(f"  {verdict:<9} {case.kind:<16} {case.country} L{case.level} "
                       f"{case.text!r} want {case.expected} got {osm_ids[:3]}")  # fmt: skip
 
 

@@ -43,7 +43,8 @@ class NameIndex:
     key without its level words (``cores``: "kerry" for "County Kerry"), the
     longer keys and cores in which a run of words appears (``extensions``:
     "mato grosso" → ("mato grosso do sul", 0), so a typo in the longer name is
-    not taken for the shorter one), and the most words a key has, per level.
+    not taken for the shorter one), the most words a key has and the words keys
+    are made of, per level.
     """
 
     keys: dict[int, dict[str, list[tuple[int, NameKind]]]] = field(
@@ -66,6 +67,8 @@ class NameIndex:
         default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
     longest: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    # Every word of the level's keys: a run with another word cannot be a key or a core.
+    words: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     _bucketed: set[tuple[int | None, int, str]] = field(default_factory=set)
 
     def add(
@@ -76,6 +79,7 @@ class NameIndex:
         if not key:
             return
         self.longest[level] = max(self.longest[level], key.count(" ") + 1)
+        self.words[level].update(key.split())
         _add_entry(self.compact[level], key.replace(" ", ""), place_id, kind)
         core = strip_level_words(key)
         terms = [(key, self.keys)]

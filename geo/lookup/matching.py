@@ -253,16 +253,33 @@ class Hit:
 # Tiers of a run of words: the name itself, the name without level words, without spaces.
 EXACT_TIER, CORE_TIER, COMPACT_TIER = 0, 1, 2
 TIER_SCORES = {EXACT_TIER: 0.95, CORE_TIER: 0.93, COMPACT_TIER: 0.92}
+# Words of a run joined up only this many at a time, unless they are the whole text.
+JOINED_MAX_WORDS = 4
 
 
 def _phrase_hits(text: Text) -> list[Hit]:
     """Every run of words naming a place, by its name, its core, or joined up."""
     hits = []
-    level, admits = text.level, text.admits
-    for start, end in text.spans(text.longest() + 2):
-        key = text.phrase(start, end)
-        for index in text.indexes:
-            for tier in (EXACT_TIER, CORE_TIER, COMPACT_TIER):
+    level, admits, count = text.level, text.admits, len(text.words)
+    spans = text.spans(text.longest() + 2)
+    for index in text.indexes:
+        vocabulary = index.words.get(level, set())
+        # unknown[i]: how many of the first i words no key at the level has.
+        unknown = [0]
+        for word in text.words:
+            unknown.append(unknown[-1] + (word not in vocabulary))
+        for start, end in spans:
+            tiers: tuple[int, ...]
+            if unknown[end] - unknown[start]:
+                # Not a key nor a core; maybe one typed with spaces moved ("kigalicity",
+                # "nyaru genge"), in a short run or the whole text.
+                if end - start > JOINED_MAX_WORDS and end - start < count:
+                    continue
+                tiers = (COMPACT_TIER,)
+            else:
+                tiers = (EXACT_TIER, CORE_TIER, COMPACT_TIER)
+            key = text.phrase(start, end)
+            for tier in tiers:
                 if tier == EXACT_TIER:
                     entries = index.lookup(level, key)
                 elif tier == CORE_TIER:
@@ -395,9 +412,9 @@ def _exact(
     return found
 
 
-def _typos(hierarchy: Hierarchy, text: Text) -> list[Hit]:
-    """Find the one place a run of words misspells, if one is clearly closest."""
-    best: dict[int, Hit] = {}
+def _typo_hits(text: Text) -> list[Hit]:
+    """List every place a run of words may misspell, with the edits it takes."""
+    hits: list[Hit] = []
     level, admits = text.level, text.admits
     for start, end in _typo_spans(text):
         phrase = text.phrase(start, end)
@@ -419,28 +436,36 @@ def _typos(hierarchy: Hierarchy, text: Text) -> list[Hit]:
                     continue
                 score = _typo_score(distance, phrase, key)
                 for place_id, kind in index.lookup(level, key) or index.lookup_core(level, key):
-                    current = best.get(place_id)
-                    if (
-                        current is None
-                        or (distance, -(end - start)) < (current.rank, -current.size)
-                    ) and (admits is None or admits(place_id)):
-                        best[place_id] = Hit(
-                            place_id, kind, start, end, distance, Method.FUZZY, phrase, score
+                    if admits is None or admits(place_id):
+                        hits.append(
+                            Hit(place_id, kind, start, end, distance, Method.FUZZY, phrase, score)
                         )
-    if not best:
+    return hits
+
+
+def _typos(hierarchy: Hierarchy, text: Text) -> list[Hit]:
+    """Find the one place a run of words misspells, if one is clearly closest."""
+    hits = _typo_hits(text)
+    if not hits:
         return []
+    best: dict[int, Hit] = {}
+    for hit in hits:
+        current = best.get(hit.place_id)
+        if current is None or (hit.rank, -hit.size) < (current.rank, -current.size):
+            best[hit.place_id] = hit
     closest = min(hit.rank for hit in best.values())
     winners = [hit for hit in best.values() if hit.rank == closest]
     # "sn jose del golf": a longer run holding every closest one, one edit further, names
-    # the place meant ("San José del Golfo", not "San José").
-    wider = [
-        hit
-        for hit in best.values()
-        if hit.rank == closest + 1
+    # the place meant ("San José del Golfo", not "San José"); so does "gyongyisi jara" for
+    # Gyöngyösi járás, whose core "gyongyosi" it shares with Gyöngyösi kistérség.
+    wider = {
+        hit.place_id: hit
+        for hit in hits
+        if hit.rank <= closest + 1
         and all(hit.start <= w.start and w.end <= hit.end and hit.size > w.size for w in winners)
-    ]
+    }
     if len(wider) == 1:
-        winners = wider
+        winners = list(wider.values())
     if len(winners) > 1:
         # "mat grosso do sul": the run holding the others names the place meant.
         winners = [

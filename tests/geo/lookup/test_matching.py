@@ -304,3 +304,16 @@ def test_held_out_cases_from_real_names(real_outcomes: dict[str, Counter[str]], 
     assert total >= 50, f"only {total} {kind} cases were made"
     assert counts["right"] / total >= least_right, counts
     assert counts["wrong"] / total <= most_wrong, counts
+
+
+def test_a_typo_in_the_level_word_still_tells_places_sharing_a_core_apart() -> None:
+    """'gyongyisi jara' is Gyöngyösi járás, though Gyöngyösi kistérség has the same core."""
+    hierarchy, _ = build(
+        place_rows(
+            ("R1", "Magyarország", 0, None), ("R2", "Észak", 1, "R1"),
+            ("R3", "Gyöngyösi járás", 2, "R2"), ("R4", "Gyöngyösi kistérség", 2, "R2"),
+        )
+    )  # fmt: skip
+    result = match_text(hierarchy, "gyongyisi jara", scope=Scope(level=2))
+    assert result.best is not None and result.best.place.osm_id == "R3"
+    assert match_text(hierarchy, "gyongyisi", scope=Scope(level=2)).best is None
