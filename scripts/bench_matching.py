@@ -81,11 +81,11 @@ def table(title: str, results: dict[str, dict[str, Counter[str]]], kinds: list[s
 Answer = Callable[[Case], tuple[list[str], bool]]
 
 
-def answerer(module: ModuleType, hierarchy: Any) -> Answer:
-    """Answer a case as a flow asks: level and country given, no parent."""
+def answerer(module: ModuleType, hierarchy: Any, *, in_country: bool = True) -> Answer:
+    """Answer a case as a flow asks: level and country given (unless not), no parent."""
 
     def answer(case: Case) -> tuple[list[str], bool]:
-        country = hierarchy.by_osm_id[case.country].id
+        country = hierarchy.by_osm_id[case.country].id if in_country else None
         result = module.match_text(
             hierarchy, case.text, scope=module.Scope(level=case.level, country_id=country)
         )
@@ -131,10 +131,10 @@ def measure(
                       f"{case.text!r} want {case.expected} got {osm_ids[:3]}")  # fmt: skip
 
 
-def time_calls(cases: list[Case], answers: dict[str, Answer], *, repeat: int) -> None:
+def time_calls(
+    cases: list[Case], answers: dict[str, Answer], *, repeat: int, kinds: list[str]
+) -> None:
     """Print the mean per-call time per kind, before and after, and their ratio."""
-    from tests.matching_cases import KINDS
-
     # The machine is shared: each case keeps its fastest of several passes, both versions
     # taking turns, so a busy moment slows neither version alone.
     fastest = {name: [float("inf")] * len(cases) for name in answers}
@@ -146,7 +146,7 @@ def time_calls(cases: list[Case], answers: dict[str, Answer], *, repeat: int) ->
                 answer(case)
                 times[number] = min(times[number], time.perf_counter() - start)
     print(f"{'kind':<17} {'before µs':>10} {'after µs':>10} {'ratio':>6}")
-    for kind in [*KINDS, "all"]:
+    for kind in kinds:
         numbers = [i for i, case in enumerate(cases) if kind in ("all", case.kind)]
         if numbers:
             before, after = (
@@ -166,7 +166,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from geo.lookup import matching
-    from tests.matching_cases import make_cases, read_extracts, split_countries
+    from tests.matching_cases import KINDS, make_cases, read_extracts, split_countries
 
     extracts = Path(
         os.environ.get(
@@ -204,7 +204,13 @@ def main() -> None:
     print(f"\nper-call time on {timing_country} ({world.by_osm_id[timing_country].name}, "
           f"{by_districts[world.by_osm_id[timing_country].id]} districts, world snapshot), "
           f"{len(cases)} cases, best of {args.repeat} interleaved passes:")  # fmt: skip
-    time_calls(cases, answers, repeat=args.repeat)
+    time_calls(cases, answers, repeat=args.repeat, kinds=[*KINDS, "all"])
+    print("the same cases with no country in scope (a workspace over the whole world):")
+    answers = {
+        args.baseline[:6]: answerer(baseline, old_world, in_country=False),
+        "now": answerer(matching, world, in_country=False),
+    }
+    time_calls(cases, answers, repeat=args.repeat, kinds=["all"])
 
 
 if __name__ == "__main__":

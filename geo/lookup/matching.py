@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz import process
-from rapidfuzz.distance import OSA
+from rapidfuzz.distance import OSA, Levenshtein
 
 from geo.lookup.hierarchy import Hierarchy, NameIndex, NameKind, Place
 from geo.lookup.names import normalise_name, normalise_path
@@ -426,10 +426,12 @@ def _typo_hits(text: Text) -> list[Hit]:
             keys = text.bucket(index, phrase[0])
             if not keys:
                 continue
-            # rapidfuzz scans the bucket in C, stopping early past ``allowed`` edits.
-            for key, distance, _ in process.extract(
-                phrase, keys, scorer=OSA.distance, score_cutoff=allowed, limit=None
+            # rapidfuzz scans the bucket in C with Levenshtein, its fastest metric; a swap
+            # costs it two edits, so it keeps twice ``allowed`` and OSA settles the few kept.
+            for key, _, _ in process.extract(
+                phrase, keys, scorer=Levenshtein.distance, score_cutoff=2 * allowed, limit=None
             ):
+                distance = OSA.distance(phrase, key, score_cutoff=allowed)
                 if len(key) < TYPO_MIN_LENGTH or distance > _allowed_edits(
                     max(len(key), len(phrase))
                 ):
