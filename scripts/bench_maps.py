@@ -88,7 +88,7 @@ def time_tile(
 def bench_tiles(baseline_per_zoom: int, sample_per_zoom: int, seed: int) -> None:
     from django.db import connection
 
-    from geo.importing.geometry import FULL_RESOLUTION_BAND
+    from geo.bands import FULL_RESOLUTION_BAND
     from geo.lookup.tiles import cached_tile, render_tile
 
     rng = random.Random(seed)

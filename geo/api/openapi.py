@@ -232,7 +232,12 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "RapidPro API v2 boundaries (cursor paging by osm_id, 250 a page)",
             "parameters": [
-                _param("geometry", "Include the simplified geometry.", schema={"type": "boolean"}),
+                _param(
+                    "geometry",
+                    "Include the simplified geometry (the default, as current RapidPro; "
+                    "false leaves it out, null in every result).",
+                    schema={"type": "boolean", "default": True},
+                ),
                 _param("cursor", "From the previous page's next URL."),
             ],
             "responses": {

@@ -1,8 +1,10 @@
 """RapidPro-compatible endpoints, so a RapidPro deployment or U-Report can point at Mipaka.
 
 Shapes follow RapidPro's API v2 ``boundaries.json`` (cursor paging by
-osm_id, 250 a page, ``?geometry=true`` for the simplified geometry) and the
-internal ``locations.json`` used by its contact-field editor.
+osm_id, 250 a page, the simplified geometry always included, as current
+RapidPro does; older clients' ``?geometry=true`` is accepted, and
+``?geometry=false`` leaves it out) and the internal ``locations.json`` used by
+its contact-field editor.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ def _page(
 
 @api_endpoint("GET")
 def boundaries(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
-    """RapidPro API v2: the workspace's boundaries with aliases, optionally geometry."""
-    with_geometry = params.boolean(request.GET, "geometry", default=False)
+    """RapidPro API v2: the workspace's boundaries with aliases and geometry."""
+    with_geometry = params.boolean(request.GET, "geometry", default=True)
     rows, next_url = _page(
         request, boundaries_in_scope(access).select_related("parent"), key="osm_id"
     )

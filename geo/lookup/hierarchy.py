@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from geo.lookup.names import normalise_name, normalise_path
+from geo.lookup.names import normalise_name, normalise_path, strip_level_words
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,34 +36,107 @@ NameKind = str
 
 @dataclass(slots=True)
 class NameIndex:
-    """Normalised key → places it names, per level, with buckets for typo search."""
+    """Normalised key → places it names, per level, with buckets for typo search.
+
+    Beside the keys themselves: each key without its spaces (``compact``, so
+    "kigalicity" and "nyaru genge" find "Kigali City" and "Nyarugenge"), each
+    key without its level words (``cores``: "kerry" for "County Kerry"), the
+    longer keys and cores in which a run of words appears (``extensions``:
+    "mato grosso" → ("mato grosso do sul", 0), so a typo in the longer name is
+    not taken for the shorter one), the most words a key has and the words keys
+    are made of, per level.
+    """
 
     keys: dict[int, dict[str, list[tuple[int, NameKind]]]] = field(
         default_factory=lambda: defaultdict(dict)
     )
-    # (level, first character) → keys, so a typo search compares against few keys.
+    # (level, first character) → keys and cores, so a typo search compares against few keys;
+    # the same per country, for the usual scope of a workspace.
     buckets: dict[tuple[int, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    country_buckets: dict[tuple[int | None, int, str], list[str]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    compact: dict[int, dict[str, list[tuple[int, NameKind]]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    cores: dict[int, dict[str, list[tuple[int, NameKind]]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    # Run of words → (longer key or core holding it, position of its first word there).
+    extensions: dict[int, dict[str, list[tuple[str, int]]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
+    longest: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    # Every word of the level's keys: a run with another word cannot be a key or a core.
+    words: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    _bucketed: set[tuple[int | None, int, str]] = field(default_factory=set)
 
-    def add(self, *, level: int, text: str, place_id: int, kind: NameKind) -> None:
-        """Index ``text`` as a name of a place."""
+    def add(
+        self, *, level: int, text: str, place_id: int, kind: NameKind, country_id: int | None = None
+    ) -> None:
+        """Index ``text`` as a name of a place (of country ``country_id``)."""
         key = normalise_name(text)
         if not key:
             return
-        entries = self.keys[level].setdefault(key, [])
-        if not entries:
-            self.buckets[(level, key[0])].append(key)
-        if all(existing != place_id for existing, _ in entries):
-            entries.append((place_id, kind))
+        self.longest[level] = max(self.longest[level], key.count(" ") + 1)
+        self.words[level].update(key.split())
+        _add_entry(self.compact[level], key.replace(" ", ""), place_id, kind)
+        core = strip_level_words(key)
+        terms = [(key, self.keys)]
+        if core != key and len(core) >= MIN_CORE_LENGTH:
+            terms.append((core, self.cores))
+        for term, table in terms:
+            entries = table[level].setdefault(term, [])
+            if not entries:
+                self._extend(level, term)
+            if all(existing != place_id for existing, _ in entries):
+                entries.append((place_id, kind))
+            for scope in (None, country_id) if country_id is not None else (None,):
+                if (scope, level, term) not in self._bucketed:
+                    self._bucketed.add((scope, level, term))
+                    if scope is None:
+                        self.buckets[(level, term[0])].append(term)
+                    else:
+                        self.country_buckets[(scope, level, term[0])].append(term)
+
+    def _extend(self, level: int, term: str) -> None:
+        words = term.split()[:MAX_EXTENSION_WORDS]
+        for size in range(1, len(words)):
+            for start in range(len(words) - size + 1):
+                self.extensions[level][" ".join(words[start : start + size])].append((term, start))
 
     def lookup(self, level: int, key: str) -> list[tuple[int, NameKind]]:
         """Return the places named exactly ``key`` at ``level``, in path order."""
         return self.keys.get(level, {}).get(key, [])
 
+    def lookup_compact(self, level: int, key: str) -> list[tuple[int, NameKind]]:
+        """Return the places whose name is ``key`` once spaces are removed from both."""
+        return self.compact.get(level, {}).get(key, [])
+
+    def lookup_core(self, level: int, key: str) -> list[tuple[int, NameKind]]:
+        """Return the places whose name is ``key`` once level words are taken off."""
+        return self.cores.get(level, {}).get(key, [])
+
     def sort(self, rank: dict[int, int]) -> None:
         """Order every key's places by ``rank`` (path order), so results need no sorting."""
-        for keys in self.keys.values():
-            for entries in keys.values():
-                entries.sort(key=lambda entry: rank.get(entry[0], 0))
+        for table in (self.keys, self.compact, self.cores):
+            for keys in table.values():
+                for entries in keys.values():
+                    entries.sort(key=lambda entry: rank.get(entry[0], 0))
+
+
+# A core shorter than this ("no" of "No District") is too likely to be an everyday word.
+MIN_CORE_LENGTH = 4
+# Runs inside names longer than this are not indexed as extensions (no name is that long).
+MAX_EXTENSION_WORDS = 12
+
+
+def _add_entry(
+    table: dict[str, list[tuple[int, NameKind]]], key: str, place_id: int, kind: NameKind
+) -> None:
+    entries = table.setdefault(key, [])
+    if all(existing != place_id for existing, _ in entries):
+        entries.append((place_id, kind))
 
 
 class Hierarchy:
@@ -84,10 +157,20 @@ class Hierarchy:
         }
         for place in self.places.values():
             self.by_path[normalise_path(place.path)].append(place)
-            self.names.add(level=place.level, text=place.name, place_id=place.id, kind="name")
+            self.names.add(
+                level=place.level,
+                text=place.name,
+                place_id=place.id,
+                kind="name",
+                country_id=place.country_id,
+            )
             if place.name_en and place.name_en != place.name:
                 self.names.add(
-                    level=place.level, text=place.name_en, place_id=place.id, kind="name_en"
+                    level=place.level,
+                    text=place.name_en,
+                    place_id=place.id,
+                    kind="name_en",
+                    country_id=place.country_id,
                 )
         self.names.sort(self.path_rank)
 
@@ -120,6 +203,12 @@ def alias_index(hierarchy: Hierarchy, aliases: Iterable[tuple[int, str]]) -> Nam
     for boundary_id, alias in aliases:
         place = hierarchy.places.get(boundary_id)
         if place is not None:
-            index.add(level=place.level, text=alias, place_id=place.id, kind="alias")
+            index.add(
+                level=place.level,
+                text=alias,
+                place_id=place.id,
+                kind="alias",
+                country_id=place.country_id,
+            )
     index.sort(hierarchy.path_rank)
     return index

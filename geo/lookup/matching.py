@@ -7,10 +7,19 @@ Strategies, first that finds anything wins (as goflow's cascade):
 1. a path (``Rwanda > Kigali City``), which must be at the requested level
    (goflow returns a path at any level; a state question deserves a state);
 2. the whole text as a name, English name or workspace alias;
-3. every run of 1 to 6 words inside the text, longest first, so "New York"
-   beats "York" and "Je suis dans la province du Québec" finds Québec;
+3. every run of words inside the text as a name, or as a name without its
+   level words ("Kerry" for "County Kerry"), or joined without spaces
+   ("kigalicity", "nyaru genge"). The longest run wins, so "New York" beats
+   "York" and "Je suis dans la province du Québec" finds Québec; but a place
+   whose parent (or any ancestor) the rest of the text names wins over the
+   others, so "Kigali City, Gasabo" is Gasabo even where a district is named
+   Kigali. A run that is an exact name but sits inside a longer name with a
+   typo ("mato grosso do sull") gives the longer name;
 4. typos: a run of words within 1 edit (names of 5+ letters) or 2 edits (9+)
-   of a name, same first letter, and strictly closer than any other place.
+   of a name, same first letter, a transposition counting as one edit
+   (optimal string alignment), and strictly closer than any other place; a
+   tie goes to the longer run that holds the others, then to the one whose
+   parent the text names.
 
 Several places found by the same strategy are reported as ambiguous, never
 silently reduced to the first. Without a parent, a district or ward must be
@@ -19,17 +28,18 @@ unique, as in goflow.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA, Levenshtein
 
 from geo.lookup.hierarchy import Hierarchy, NameIndex, NameKind, Place
 from geo.lookup.names import normalise_name, normalise_path
 
-MAX_WORDS = 6
+TYPO_MAX_WORDS = 4
 TYPO_MIN_LENGTH = 5
 TWO_TYPOS_MIN_LENGTH = 9
 KIND_RANK = {"name": 0, "name_en": 1, "alias": 2, "path": 0}
@@ -145,16 +155,234 @@ def match_text(
     found = _exact(indexes, scope.level, normalised, admits, method=Method.EXACT, score=1.0)
     if found:
         return _result(hierarchy, found, limit)
-    words = normalised.split()
-    for size in range(min(len(words), MAX_WORDS), 0, -1):
-        for start in range(len(words) - size + 1):
-            phrase = " ".join(words[start : start + size])
-            found += _exact(indexes, scope.level, phrase, admits, method=Method.TOKEN, score=0.95)
-        if found:
-            return _result(hierarchy, found, limit)
+    country_id = scope.country_id
+    if country_id is None and scope.parent is not None:
+        country_id = scope.parent.country_id
+    message = Text(normalised.split(), scope.level, indexes, admits, country_id)
+    hits = _phrase_hits(message)
+    if hits:
+        hits = _best_hits(hierarchy, message, hits)
+        hits = _longer_with_typo(message, hits) or hits
+        return _result(hierarchy, [hit.found() for hit in hits], limit)
     if fuzzy:
-        return _result(hierarchy, _typos(indexes, words, scope.level, admits), limit)
+        hits = _typos(hierarchy, message)
+        return _result(hierarchy, [hit.found() for hit in hits], limit)
     return NO_MATCH
+
+
+@dataclass(slots=True)
+class Text:
+    """A message's words and what they are matched against."""
+
+    words: list[str]
+    level: int
+    indexes: list[NameIndex]
+    admits: Callable[[int], bool] | None
+    country_id: int | None
+    _mentions: dict[int, list[tuple[int, int]]] | None = None
+
+    def phrase(self, start: int, end: int) -> str:
+        """Return the words ``start:end`` as one key."""
+        return " ".join(self.words[start:end])
+
+    def bucket(self, index: NameIndex, first: str) -> list[str]:
+        """Return the keys of ``index`` at the level starting with ``first`` (in the country)."""
+        if self.country_id is not None:
+            return index.country_buckets.get((self.country_id, self.level, first), [])
+        return index.buckets.get((self.level, first), [])
+
+    def longest(self) -> int:
+        """Return the most words a name at the level has, in any index."""
+        return max(index.longest.get(self.level, 0) for index in self.indexes)
+
+    def spans(self, max_words: int) -> list[tuple[int, int]]:
+        """Every run of 1 to ``max_words`` words, longest first."""
+        count = len(self.words)
+        return [
+            (start, start + size)
+            for size in range(min(count, max_words), 0, -1)
+            for start in range(count - size + 1)
+        ]
+
+    def mentions(self) -> dict[int, list[tuple[int, int]]]:
+        """Places above the level that runs of the text name, with where (computed once)."""
+        if self._mentions is None:
+            self._mentions = defaultdict(list)
+            longest = max(
+                (
+                    index.longest.get(level, 0)
+                    for level in range(self.level)
+                    for index in self.indexes
+                ),
+                default=0,
+            )
+            for start, end in self.spans(longest):
+                key = self.phrase(start, end)
+                for level in range(self.level):
+                    for index in self.indexes:
+                        for place_id, _ in index.lookup(level, key) or index.lookup_core(
+                            level, key
+                        ):
+                            self._mentions[place_id].append((start, end))
+        return self._mentions
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A place named by the words ``start:end``; lower ``rank`` is better (tier or edits)."""
+
+    place_id: int
+    kind: NameKind
+    start: int
+    end: int
+    rank: int
+    method: Method
+    matched: str
+    score: float
+
+    @property
+    def size(self) -> int:
+        """How many words the hit covers."""
+        return self.end - self.start
+
+    def found(self) -> Found:
+        """Return the hit as a one-place ``Found``."""
+        return Found([(self.place_id, self.kind)], self.method, self.matched, self.score)
+
+
+# Tiers of a run of words: the name itself, the name without level words, without spaces.
+EXACT_TIER, CORE_TIER, COMPACT_TIER = 0, 1, 2
+TIER_SCORES = {EXACT_TIER: 0.95, CORE_TIER: 0.93, COMPACT_TIER: 0.92}
+# Words of a run joined up only this many at a time, unless they are the whole text.
+JOINED_MAX_WORDS = 4
+
+
+def _phrase_hits(text: Text) -> list[Hit]:
+    """Every run of words naming a place, by its name, its core, or joined up."""
+    hits = []
+    level, admits, count = text.level, text.admits, len(text.words)
+    spans = text.spans(text.longest() + 2)
+    for index in text.indexes:
+        vocabulary = index.words.get(level, set())
+        # unknown[i]: how many of the first i words no key at the level has.
+        unknown = [0]
+        for word in text.words:
+            unknown.append(unknown[-1] + (word not in vocabulary))
+        for start, end in spans:
+            tiers: tuple[int, ...]
+            if unknown[end] - unknown[start]:
+                # Not a key nor a core; maybe one typed with spaces moved ("kigalicity",
+                # "nyaru genge"), in a short run or the whole text.
+                if end - start > JOINED_MAX_WORDS and end - start < count:
+                    continue
+                tiers = (COMPACT_TIER,)
+            else:
+                tiers = (EXACT_TIER, CORE_TIER, COMPACT_TIER)
+            key = text.phrase(start, end)
+            for tier in tiers:
+                if tier == EXACT_TIER:
+                    entries = index.lookup(level, key)
+                elif tier == CORE_TIER:
+                    entries = index.lookup_core(level, key)
+                else:
+                    entries = index.lookup_compact(level, key.replace(" ", ""))
+                if entries and admits is not None:
+                    entries = [entry for entry in entries if admits(entry[0])]
+                if entries:
+                    hits += [
+                        Hit(place_id, kind, start, end, tier, Method.TOKEN, key, TIER_SCORES[tier])
+                        for place_id, kind in entries
+                    ]
+                    break
+    return hits
+
+
+def _best_hits(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
+    """Keep the hits a reader would take: parent named, then longest run, then best tier."""
+    if len({hit.place_id for hit in hits}) > 1:
+        hits = _supported(hierarchy, text, hits) or hits
+    size = max(hit.size for hit in hits)
+    hits = [hit for hit in hits if hit.size == size]
+    rank = min(hit.rank for hit in hits)
+    best: dict[int, Hit] = {}
+    for hit in hits:
+        if hit.rank == rank:
+            best.setdefault(hit.place_id, hit)
+    return list(best.values())
+
+
+def _supported(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
+    """Keep the hits whose parent, or another ancestor, the rest of the text names."""
+    mentions = text.mentions()
+    if not mentions:
+        return []
+    places = hierarchy.places
+    supported = []
+    for hit in hits:
+        ancestor = places.get(places[hit.place_id].parent_id or 0)
+        while ancestor is not None:
+            if any(
+                end <= hit.start or start >= hit.end for start, end in mentions.get(ancestor.id, ())
+            ):
+                supported.append(hit)
+                break
+            ancestor = places.get(ancestor.parent_id or 0)
+    return supported
+
+
+def _longer_with_typo(text: Text, hits: list[Hit]) -> list[Hit]:
+    """Find the one longer name holding the hits' words, typed with a typo around them."""
+    count = len(text.words)
+    hit = hits[0]
+    if hit.size == count:
+        return []
+    # One place found: its own longer names are no news ("distriio jocoli" is still
+    # Distrito Jocolí, "distriio jocoli vijo" is Distrito Jocolí Viejo). Several: any of
+    # them may be the one the longer words name.
+    found = {hit.place_id for hit in hits}
+    if len(found) > 1:
+        found = set()
+    best: dict[int, Hit] = {}
+    for index in text.indexes:
+        for key, offset in index.extensions.get(text.level, {}).get(hit.matched, ()):
+            size = key.count(" ") + 1
+            start = hit.start - offset
+            if start < 0:
+                continue
+            for end in range(max(hit.end, start + size - 1), min(start + size + 1, count) + 1):
+                if end - start <= hit.size:
+                    continue
+                phrase = text.phrase(start, end)
+                allowed = _allowed_edits(min(len(phrase), len(key)))
+                distance = OSA.distance(phrase, key, score_cutoff=allowed)
+                if distance > allowed:
+                    continue
+                for place_id, kind in index.lookup(text.level, key) or index.lookup_core(
+                    text.level, key
+                ):
+                    current = best.get(place_id)
+                    if (
+                        place_id not in found
+                        and (current is None or distance < current.rank)
+                        and (text.admits is None or text.admits(place_id))
+                    ):
+                        best[place_id] = Hit(place_id, kind, start, end, distance, Method.FUZZY,
+                                             phrase, _typo_score(distance, phrase, key))  # fmt: skip
+    if not best:
+        return []
+    closest = min(hit.rank for hit in best.values())
+    winners = [hit for hit in best.values() if hit.rank == closest]
+    return winners if len(winners) == 1 else []
+
+
+def _allowed_edits(length: int) -> int:
+    if length >= TWO_TYPOS_MIN_LENGTH:
+        return 2
+    return 1 if length >= TYPO_MIN_LENGTH else 0
+
+
+def _typo_score(distance: int, phrase: str, key: str) -> float:
+    return round(0.9 * (1 - distance / max(len(key), len(phrase))), 3)
 
 
 def _admission(hierarchy: Hierarchy, scope: Scope) -> Callable[[int], bool] | None:
@@ -184,44 +412,91 @@ def _exact(
     return found
 
 
-def _typos(
-    indexes: list[NameIndex], words: list[str], level: int, admits: Callable[[int], bool] | None
-) -> list[Found]:
-    best: dict[int, tuple[int, Candidate]] = {}
-    for size in range(min(len(words), 3), 0, -1):
-        for start in range(len(words) - size + 1):
-            phrase = " ".join(words[start : start + size])
-            if len(phrase) < TYPO_MIN_LENGTH:
+def _typo_hits(text: Text) -> list[Hit]:
+    """List every place a run of words may misspell, with the edits it takes."""
+    hits: list[Hit] = []
+    level, admits = text.level, text.admits
+    for start, end in _typo_spans(text):
+        phrase = text.phrase(start, end)
+        if len(phrase) < TYPO_MIN_LENGTH:
+            continue
+        # The longer of the two decides: a name of 9+ letters may lose two ("corriets").
+        allowed = _allowed_edits(len(phrase) + 2)
+        for index in text.indexes:
+            keys = text.bucket(index, phrase[0])
+            if not keys:
                 continue
-            allowed = 2 if len(phrase) >= TWO_TYPOS_MIN_LENGTH else 1
-            for index in indexes:
-                keys = index.buckets.get((level, phrase[0]))
-                if not keys:
-                    continue
-                # rapidfuzz scans the bucket in C, stopping early past ``allowed`` edits.
-                for key, distance, _ in process.extract(
-                    phrase, keys, scorer=Levenshtein.distance, score_cutoff=allowed, limit=None
+            # rapidfuzz scans the bucket in C with Levenshtein, its fastest metric; a swap
+            # costs it two edits, so it keeps twice ``allowed`` and OSA settles the few kept.
+            for key, _, _ in process.extract(
+                phrase, keys, scorer=Levenshtein.distance, score_cutoff=2 * allowed, limit=None
+            ):
+                distance = OSA.distance(phrase, key, score_cutoff=allowed)
+                if len(key) < TYPO_MIN_LENGTH or distance > _allowed_edits(
+                    max(len(key), len(phrase))
                 ):
-                    if len(key) < TYPO_MIN_LENGTH:
-                        continue
-                    score = round(0.9 * (1 - distance / max(len(key), len(phrase))), 3)
-                    for place_id, kind in index.lookup(level, key):
-                        if distance < best.get(place_id, (allowed + 1,))[0] and (
-                            admits is None or admits(place_id)
-                        ):
-                            best[place_id] = (
-                                distance,
-                                (place_id, kind, Method.FUZZY, phrase, score),
-                            )
-    if not best:
+                    continue
+                score = _typo_score(distance, phrase, key)
+                for place_id, kind in index.lookup(level, key) or index.lookup_core(level, key):
+                    if admits is None or admits(place_id):
+                        hits.append(
+                            Hit(place_id, kind, start, end, distance, Method.FUZZY, phrase, score)
+                        )
+    return hits
+
+
+def _typos(hierarchy: Hierarchy, text: Text) -> list[Hit]:
+    """Find the one place a run of words misspells, if one is clearly closest."""
+    hits = _typo_hits(text)
+    if not hits:
         return []
-    closest = min(distance for distance, _ in best.values())
-    winners = [candidate for distance, candidate in best.values() if distance == closest]
-    # A typo match must be clearly better than the alternatives: one place, alone at the best distance.
-    if len(winners) != 1:
-        return []
-    place_id, kind, method, matched, score = winners[0]
-    return [Found([(place_id, kind)], method, matched, score)]
+    best: dict[int, Hit] = {}
+    for hit in hits:
+        current = best.get(hit.place_id)
+        if current is None or (hit.rank, -hit.size) < (current.rank, -current.size):
+            best[hit.place_id] = hit
+    closest = min(hit.rank for hit in best.values())
+    winners = [hit for hit in best.values() if hit.rank == closest]
+    # "sn jose del golf": a longer run holding every closest one, one edit further, names
+    # the place meant ("San José del Golfo", not "San José"); so does "gyongyisi jara" for
+    # Gyöngyösi járás, whose core "gyongyosi" it shares with Gyöngyösi kistérség.
+    wider = {
+        hit.place_id: hit
+        for hit in hits
+        if hit.rank <= closest + 1
+        and all(hit.start <= w.start and w.end <= hit.end and hit.size > w.size for w in winners)
+    }
+    if len(wider) == 1:
+        winners = list(wider.values())
+    if len(winners) > 1:
+        # "mat grosso do sul": the run holding the others names the place meant.
+        winners = [
+            hit
+            for hit in winners
+            if not any(
+                other.start <= hit.start and hit.end <= other.end and other.size > hit.size
+                for other in winners
+            )
+        ]
+    if len(winners) > 1:
+        winners = _supported(hierarchy, text, winners)
+    # A typo match must be clearly better than the alternatives: one place, alone at the best.
+    return winners if len(winners) == 1 else []
+
+
+def _typo_spans(text: Text) -> list[tuple[int, int]]:
+    """List runs of up to 4 words, and for levels with longer names, the text less a few."""
+    spans = text.spans(TYPO_MAX_WORDS)
+    count, longest = len(text.words), text.longest()
+    if count > TYPO_MAX_WORDS and longest > TYPO_MAX_WORDS:
+        # "I live in <a long name> thank you": drop up to 4 words before, 3 after.
+        spans[:0] = [
+            (start, end)
+            for start in range(min(5, count))
+            for end in range(count, max(count - 4, start), -1)
+            if TYPO_MAX_WORDS < end - start <= longest + 1
+        ]
+    return spans
 
 
 def _result(hierarchy: Hierarchy, found: list[Found], limit: int) -> MatchResult:

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db import connection
 from redis.exceptions import RedisError
 
-from geo.importing.geometry import FULL_RESOLUTION_BAND, band_for_zoom
+from geo.bands import FULL_RESOLUTION_BAND, band_for_zoom
 from geo.models import Level
 
 logger = logging.getLogger(__name__)

@@ -101,3 +101,29 @@ def test_other_countries_are_out_of_scope(api: ApiClient) -> None:
     """A workspace scoped to a country cannot ask for another one."""
     response = api.get("/api/v1/match", text="Gasabo", level=2, country="R999")
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "expected", "method"),
+    [
+        ("Gasbao", 2, "R111", "fuzzy"),  # two letters swapped
+        ("Kigalicity", 1, "R11", "token"),  # words run together
+        ("Gasabo District", 2, "R111", "token"),  # a level word
+        ("Kigali City, Gasabo", 2, "R111", "token"),  # the parent beside the child
+        ("Province de Paktika", 1, "R14", "token"),
+    ],
+)
+def test_matches_as_people_type(
+    api: ApiClient, text: str, level: int, expected: str, method: str
+) -> None:
+    """Swaps, joined words, level words and a parent named beside the child all match."""
+    body = api.get("/api/v1/match", text=text, level=level).json()
+    assert body["ambiguous"] is False
+    assert [(r["osm_id"], r["match"]["method"]) for r in body["results"]] == [(expected, method)]
+
+
+@pytest.mark.parametrize("text", ["I don't know", "N/A", "no", "yes", "hello"])
+def test_everyday_replies_match_nothing(api: ApiClient, text: str) -> None:
+    """Replies that name no place give no result at any level."""
+    for level in (1, 2, 3):
+        assert api.get("/api/v1/match", text=text, level=level).json()["results"] == []

@@ -25,7 +25,7 @@ def tiny(tmp_path: Path) -> tuple[Workspace, ApiClient]:
 
 def test_v2_boundaries_has_rapidpros_fields(tiny: tuple[Workspace, ApiClient]) -> None:
     """Fields as RapidPro's API v2: osm_id, name, parent {osm_id, name}, level, aliases, geometry."""
-    body = tiny[1].get("/api/v2/boundaries.json").json()
+    body = tiny[1].get("/api/v2/boundaries.json", geometry="false").json()
     assert body["next"] is None and body["previous"] is None
     by_id = {r["osm_id"]: r for r in body["results"]}
     assert [r["osm_id"] for r in body["results"]] == sorted(by_id)
@@ -36,14 +36,28 @@ def test_v2_boundaries_has_rapidpros_fields(tiny: tuple[Workspace, ApiClient]) -
     assert by_id["R1"]["parent"] is None
 
 
-def test_v2_boundaries_geometry_on_request(tiny: tuple[Workspace, ApiClient]) -> None:
-    """?geometry=true adds the simplified MultiPolygon, counter-clockwise (RFC 7946)."""
-    results = tiny[1].get("/api/v2/boundaries.json", geometry="true").json()["results"]
+@pytest.mark.parametrize("query", [{}, {"geometry": "true"}])
+def test_v2_boundaries_geometry_by_default_and_on_request(
+    tiny: tuple[Workspace, ApiClient], query: dict[str, str]
+) -> None:
+    """Geometry comes without asking (current RapidPro) and with ?geometry=true (older clients).
+
+    It is the simplified MultiPolygon, counter-clockwise (RFC 7946).
+    """
+    results = tiny[1].get("/api/v2/boundaries.json", **query).json()["results"]
+    assert all(r["geometry"] is not None for r in results)
     geometry = next(r for r in results if r["osm_id"] == "R121")["geometry"]
     assert geometry["type"] == "MultiPolygon"
     ring = geometry["coordinates"][0][0]
     signed = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in pairwise(ring))
     assert signed > 0
+
+
+def test_v2_boundaries_bad_geometry_flag(tiny: tuple[Workspace, ApiClient]) -> None:
+    """A geometry flag that is not a boolean is a 400 naming the parameter."""
+    response = tiny[1].get("/api/v2/boundaries.json", geometry="maybe")
+    assert response.status_code == 400
+    assert "geometry: must be true or false" in response.json()["error"]["message"]
 
 
 def test_v2_cursor_paging(

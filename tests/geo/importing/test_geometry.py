@@ -7,7 +7,6 @@ import shapely
 
 from geo.importing.geometry import (
     area_km2,
-    band_for_zoom,
     bounding_box,
     repair_geometry,
     simplify_coverage,
@@ -168,11 +167,6 @@ def test_web_mercator_projection() -> None:
     (polar,) = to_web_mercator([shapely.MultiPolygon([shapely.box(0, 80, 1, 90)])])
     assert polar is not None and polar.is_valid
     assert polar.bounds[3] == pytest.approx(20037508.34, abs=1)
-
-
-def test_band_for_zoom() -> None:
-    """Zooms map to bands: coarse for a whole country, finer as the map zooms in."""
-    assert [band_for_zoom(z) for z in (0, 4, 5, 7, 8, 10, 11, 18)] == [0, 0, 1, 1, 2, 2, 3, 3]
 
 
 def test_a_country_without_geometry_simplifies_to_nothing() -> None:

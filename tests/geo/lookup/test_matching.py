@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,9 @@ import pytest
 
 from geo.lookup.hierarchy import Hierarchy, Place, alias_index
 from geo.lookup.matching import Method, Scope, match_text, resolve_parent
+from geo.lookup.names import normalise_name
 from tests.conftest import ROOT
+from tests.matching_cases import KINDS, Case, make_cases, read_extracts, tally
 
 REFERENCE = Path(os.environ.get("MIPAKA_REFERENCE_DIR", ROOT.parent / "shared" / "reference"))
 
@@ -177,3 +180,140 @@ def test_country_scope_excludes_other_countries() -> None:
     result = match_text(hierarchy, "Kano", scope=Scope(level=1, country_id=country_b))
     assert [m.place.osm_id for m in result.matches] == ["R4"]
     assert result.ambiguous is False
+
+
+RWANDA = place_rows(
+    ("R1", "Rwanda", 0, None), ("R2", "Kigali City", 1, "R1"), ("R3", "Iburasirazuba", 1, "R1"),
+    ("R4", "Gasabo", 2, "R2"), ("R5", "Nyarugenge", 2, "R2"), ("R6", "Kigali", 2, "R3"),
+    ("R7", "Remera", 2, "R2"), ("R8", "Remera", 2, "R3"), ("R9", "Kicukiro District", 2, "R2"),
+    ("R10", "Rwamagana", 2, "R3"), ("R11", "Bugesera", 2, "R3"),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "level", "expected"),
+    [
+        ("Gasbao", 2, "R4"),  # two letters swapped: one edit
+        ("Kgiali City", 1, "R2"),
+        ("nyaruegnge", 2, "R5"),
+        ("Iburasirzuab", 1, "R3"),  # two edits in a long name, one place clearly closest
+        ("ibursirazba", 1, "R3"),  # two letters dropped: the longer of text and name decides
+        ("Kigalicity", 1, "R2"),  # words run together
+        ("nyaru genge", 2, "R5"),  # a word split apart
+        ("Gasabo District", 2, "R4"),  # a level word added
+        ("Kicukiro", 2, "R9"),  # the name's level word left out
+        ("Kicukiro Sector", 2, "R9"),
+        ("District de Kicukiro", 2, "R9"),
+        ("Kigali City, Gasabo", 2, "R4"),  # the parent beside the child, no parent given
+        ("Gasabo in Kigali City", 2, "R4"),
+        ("Remera, Kigali City", 2, "R7"),  # the parent tells the two Remeras apart
+        ("Iburasirazuba Remera", 2, "R8"),
+        ("Kigali", 2, "R6"),  # the district Kigali, when nothing else is said
+        ("I live in Rwamagna", 2, "R10"),  # a typo inside a sentence
+        ("Bugesera diatrict", 2, "R11"),
+    ],
+)
+def test_matches_as_people_type(text: str, level: int, expected: str) -> None:
+    """Swaps, two typos in long names, joined or split words, level words, parent beside child."""
+    hierarchy, _ = build(RWANDA)
+    result = match_text(hierarchy, text, scope=Scope(level=level))
+    assert result.best is not None, result
+    assert result.best.place.osm_id == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["I don't know", "N/A", "no", "yes", "hello", "Remera", "Remeraa", "Kigali and Remera"]
+)
+def test_everyday_replies_and_real_ties_name_nothing(text: str) -> None:
+    """Replies that name no place, and texts that name two equally, give no single answer."""
+    hierarchy, _ = build(RWANDA)
+    assert match_text(hierarchy, text, scope=Scope(level=2)).best is None
+
+
+def test_a_typo_in_a_longer_name_is_not_taken_for_the_shorter_one() -> None:
+    """'mato grosso do sull' is Mato Grosso do Sul, though 'mato grosso' is an exact name."""
+    hierarchy, _ = build(
+        place_rows(
+            ("R1", "Brasil", 0, None), ("R2", "Mato Grosso", 1, "R1"),
+            ("R3", "Mato Grosso do Sul", 1, "R1"),
+        )
+    )  # fmt: skip
+    for text, expected in [
+        ("mato grosso do sull", "R3"),
+        ("mat grosso do sul", "R3"),
+        ("mato grosso", "R2"),
+        ("I live in Mato Grosso", "R2"),
+    ]:
+        result = match_text(hierarchy, text, scope=Scope(level=1))
+        assert result.best is not None and result.best.place.osm_id == expected, text
+
+
+def test_spacing_vowel_signs_stay_inside_their_word() -> None:
+    """Bengali names keep their words whole, so a typo is one edit, not a broken word."""
+    hierarchy, _ = build(
+        place_rows(
+            ("R1", "বাংলাদেশ", 0, None), ("R2", "চাঁদপুর জেলা", 1, "R1"), ("R3", "ফেনী জেলা", 1, "R1")
+        )
+    )
+    assert normalise_name("চাঁদপুর জেলা").split() == ["চাদপর", "জেলা"]
+    result = match_text(hierarchy, "চাদপুর", scope=Scope(level=1))
+    assert result.best is not None and result.best.place.osm_id == "R2"
+
+
+def test_joined_and_level_word_matches_say_how_they_matched() -> None:
+    """Runs found without spaces or level words are token matches scored below exact runs."""
+    hierarchy, _ = build(RWANDA)
+    joined = match_text(hierarchy, "kigalicity", scope=Scope(level=1)).best
+    core = match_text(hierarchy, "Kicukiro", scope=Scope(level=2)).best
+    assert joined is not None and core is not None
+    assert (joined.method, core.method) == (Method.TOKEN, Method.TOKEN)
+    assert joined.score < core.score < 0.95
+
+
+# Held-out countries of scripts/bench_matching.py (seed 10), of many scripts and sizes:
+# Rwanda, Canada, Mexico, France, Ukraine, Japan, Germany, Uganda, Spain, Jordan.
+REAL_COUNTRIES = "R171496 R1428125 R114686 R2202162 R60199 R382313 R51477 R192796 R1311341 R184818"
+# Per kind: the least share right and the most share wrong, with room below what is measured.
+THRESHOLDS = dict.fromkeys(KINDS, (0.95, 0.01)) | {"everyday": (1.0, 0.0), "all": (0.97, 0.003)}
+
+
+@pytest.fixture(scope="module")
+def real_outcomes() -> dict[str, Counter[str]]:
+    from tests.conftest import POSM_EXTRACTS
+
+    assert POSM_EXTRACTS.is_dir(), f"posm-extracts data not found at {POSM_EXTRACTS}"
+    countries = REAL_COUNTRIES.split()
+    world = read_extracts(POSM_EXTRACTS, countries)
+    cases = make_cases(world, countries, seed=10, per_kind=8)
+
+    def answer(case: Case) -> tuple[list[str], bool]:
+        scope = Scope(level=case.level, country_id=world.by_osm_id[case.country].id)
+        result = match_text(world, case.text, scope=scope)
+        return [m.place.osm_id for m in result.matches], result.ambiguous
+
+    return tally(cases, answer)
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("kind", [*KINDS, "all"])
+def test_held_out_cases_from_real_names(real_outcomes: dict[str, Counter[str]], kind: str) -> None:
+    """Cases made from ten countries' real names are right at least as often as the goal."""
+    counts = real_outcomes[kind]
+    total = sum(counts.values())
+    least_right, most_wrong = THRESHOLDS[kind]
+    assert total >= 50, f"only {total} {kind} cases were made"
+    assert counts["right"] / total >= least_right, counts
+    assert counts["wrong"] / total <= most_wrong, counts
+
+
+def test_a_typo_in_the_level_word_still_tells_places_sharing_a_core_apart() -> None:
+    """'gyongyisi jara' is Gyöngyösi járás, though Gyöngyösi kistérség has the same core."""
+    hierarchy, _ = build(
+        place_rows(
+            ("R1", "Magyarország", 0, None), ("R2", "Észak", 1, "R1"),
+            ("R3", "Gyöngyösi járás", 2, "R2"), ("R4", "Gyöngyösi kistérség", 2, "R2"),
+        )
+    )  # fmt: skip
+    result = match_text(hierarchy, "gyongyisi jara", scope=Scope(level=2))
+    assert result.best is not None and result.best.place.osm_id == "R3"
+    assert match_text(hierarchy, "gyongyisi", scope=Scope(level=2)).best is None
