@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Fixtures shared across folders: real Celery workers and their broker (tests/jobs.py).
+pytest_plugins = ["tests.jobs"]
+
 ROOT = Path(__file__).resolve().parent.parent
 POSM_EXTRACTS = Path(
     os.environ.get(

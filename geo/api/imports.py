@@ -52,6 +52,14 @@ def import_detail(request: HttpRequest, access: OperatorAccess, job_id: int) -> 
     return job_to_dict(get_job(job_id), detail=True)
 
 
+@api_endpoint("GET", operator=True)
+def import_changes(request: HttpRequest, access: OperatorAccess, job_id: int) -> dict[str, Any]:
+    """Return a dry run's changed boundaries as GeoJSON, as stored (before) and as imported (after)."""
+    run = get_job(job_id).import_run
+    previews = run.diff.get("previews", []) if run is not None else []
+    return {"type": "FeatureCollection", "features": previews}
+
+
 @api_endpoint("POST", operator=True)
 def import_apply(request: HttpRequest, access: OperatorAccess, job_id: int) -> JsonResponse:
     """Queue the real import of a succeeded dry run's input."""

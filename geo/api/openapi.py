@@ -497,7 +497,22 @@ PATHS["/api/v1/imports/{job_id}"] = {
                                     " first 5,000), and what it skipped; null before it starts.",
                                     "properties": {
                                         "entries": {"type": "array", "items": {"type": "string"}},
+                                        "changes": {
+                                            "type": "array",
+                                            "description": "The same changes, as fields.",
+                                            "items": {
+                                                "type": "object",
+                                                "properties": {
+                                                    "change": {"type": "string"},
+                                                    "osm_id": {"type": "string"},
+                                                    "level": {"type": "integer"},
+                                                    "path": {"type": "string"},
+                                                    "detail": {"type": "string"},
+                                                },
+                                            },
+                                        },
                                         "skipped": {"type": "array", "items": {"type": "string"}},
+                                        "notes": {"type": "array", "items": {"type": "string"}},
                                     },
                                 }
                             },
@@ -505,6 +520,21 @@ PATHS["/api/v1/imports/{job_id}"] = {
                     ]
                 }
             ),
+            **OPERATOR_ERRORS,
+        },
+    }
+}
+PATHS["/api/v1/imports/{job_id}/changes.geojson"] = {
+    "get": {
+        "summary": "A dry run's changed boundaries as RFC 7946 GeoJSON, before and after",
+        "description": "For the first 300 boundaries a dry run would add, reshape, move or remove:"
+        " a coarse outline as stored now (side before) and as the files have it (side after)."
+        " Properties osm_id, name, level, change, side. Empty for real imports and for dry runs"
+        " that change no shape.",
+        "security": OPERATOR_SECURITY,
+        "parameters": [JOB_ID],
+        "responses": {
+            "200": _json({"type": "object", "description": "FeatureCollection"}),
             **OPERATOR_ERRORS,
         },
     }

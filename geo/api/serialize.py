@@ -75,7 +75,10 @@ def job_to_dict(job: ImportJob, *, detail: bool = False) -> dict[str, Any]:
         else None,
     }
     if detail:
-        body["diff"] = run.diff if run else None
+        # The outlines of a dry run's changes are served apart (changes.geojson).
+        body["diff"] = (
+            {key: value for key, value in run.diff.items() if key != "previews"} if run else None
+        )
     return body
 
 

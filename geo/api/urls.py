@@ -14,6 +14,7 @@ urlpatterns = [
     path("v1/imports", imports.imports, name="imports"),
     path("v1/imports/<int:job_id>", imports.import_detail, name="import"),
     path("v1/imports/<int:job_id>/apply", imports.import_apply, name="import-apply"),
+    path("v1/imports/<int:job_id>/changes.geojson", imports.import_changes, name="import-changes"),
     path("v1/boundaries", views.boundary_list, name="boundaries"),
     path("v1/boundaries/<str:osm_id>", views.boundary_detail, name="boundary"),
     path("v1/boundaries/<str:osm_id>/aliases", views.boundary_aliases, name="boundary-aliases"),

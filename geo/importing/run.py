@@ -45,6 +45,7 @@ from geo.importing.load import (
 )
 from geo.importing.parse import digest_content, features_from_summary, parse_source
 from geo.importing.plan import ImportPlan, PlannedBoundary, plan_import
+from geo.importing.preview import change_previews
 from geo.importing.sources import discover_sources
 from geo.importing.types import (
     Change,
@@ -288,6 +289,7 @@ def _run(
         if b.in_run and b.stored is not None and b.osm_id not in touched
     ]
     if dry_run:
+        report.previews = change_previews(plan)
         return
     write_parsed_records(parsed_files)
     if not (plan.diff or _paths_changed(plan) or plan.dirty_groups):
@@ -519,6 +521,17 @@ def _finish(
     }
     run.diff = {
         "entries": [str(entry) for entry in report.diff[:5000]],
+        "changes": [
+            {
+                "change": str(entry.change),
+                "osm_id": entry.osm_id,
+                "level": entry.level,
+                "path": entry.path,
+                "detail": entry.detail,
+            }
+            for entry in report.diff[:5000]
+        ],
+        "previews": report.previews,
         "skipped": [printable(line, limit=2000) for line in report.skipped[:5000]],
         "notes": [printable(line, limit=2000) for line in report.notes[:5000]],
     }

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import shapely
 
@@ -156,6 +157,8 @@ class ImportReport:
     quirks: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)
+    # A dry run's changed boundaries as GeoJSON features, before and after (see preview).
+    previews: list[dict[str, Any]] = field(default_factory=list)
     # One line per file read: its feature count and whether it was parsed.
     file_lines: list[str] = field(default_factory=list)
     # What the run decided about odd input it took (which copy of a reused id it kept).

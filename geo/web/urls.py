@@ -6,6 +6,7 @@ from geo.web import adminboundary, views
 urlpatterns = [
     path("", views.map_page, name="map"),
     path("people/", views.people_page, name="people"),
+    path("imports/", views.imports_page, name="imports"),
     path("workspace/", views.switch_workspace, name="switch-workspace"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from geo.api.errors import SESSION_WORKSPACE_KEY
 from geo.exceptions import GeoError, InvalidQuery
+from geo.importing.countries import all_countries
 from geo.models import ApiToken, Boundary, Membership, Role, Workspace
 from geo.workspaces import (
     WorkspaceAccess,
@@ -54,6 +55,20 @@ def map_page(request: HttpRequest) -> HttpResponse:
             Boundary.objects.filter(pk=access.country_id).only("osm_id", "name").first()
         )
     return render(request, "geo/map.html", context)
+
+
+@login_required
+def imports_page(request: HttpRequest) -> HttpResponse:
+    """Operators import boundaries: upload or pick countries, check the dry run, apply, watch."""
+    if not request.user.is_staff:
+        return render(request, "geo/forbidden.html", {"access": _access(request)}, status=403)
+    context = {
+        "access": _access(request),
+        "workspaces": workspaces_of(_user_id(request)),
+        "countries": [country for country in all_countries() if country.osm_id],
+        "max_upload_bytes": settings.MIPAKA_MAX_UPLOAD_BYTES,
+    }
+    return render(request, "geo/imports.html", context)
 
 
 @login_required

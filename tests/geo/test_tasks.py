@@ -7,17 +7,12 @@ seconds, so a killed worker's job comes back to another worker quickly.
 from __future__ import annotations
 
 import io
-import os
-import signal
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 import redis
-from django.conf import settings
 from django.db.models import Count
 from django.test import Client
 
@@ -26,99 +21,12 @@ from geo.importing.jobs import get_job, submit_upload
 from geo.importing.sources import discover_sources
 from geo.models import Boundary, ImportJob, ImportRun, ImportStatus, JobStatus
 from geo.workspaces import create_operator
-from tests.conftest import ROOT, subprocess_env
-from tests.jobs import sample_zip, zip_of
+from tests.jobs import Worker, sample_zip, wait_for, zip_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CELERY = ROOT / ".venv" / "bin" / "celery"
-# Generous bounds on waiting, so a broken worker fails the test instead of hanging it.
-START_SECONDS = 120
-JOB_SECONDS = 300
 # A country whose import takes seconds: long enough to kill a worker in the middle.
 SLOW_COUNTRY = "R192796"  # Uganda
-BROKER_KEYS = ("imports", "unacked", "unacked_index", "unacked_mutex")
-
-
-class Worker:
-    """A ``celery worker -Q imports -c 1`` in its own process group."""
-
-    def __init__(self, name: str, log: Path, **env: str) -> None:
-        self.name = name
-        self.log = log
-        command = [
-            str(CELERY), "-A", "config", "worker", "-Q", "imports", "-c", "1",
-            "--pool=prefork", "-n", f"{name}@%h", "--loglevel=INFO",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=subprocess_env(DJANGO_SETTINGS_MODULE="config.settings_test", **env),
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    @property
-    def group(self) -> int:
-        return self.process.pid  # the session leader: its pid is the group id
-
-    def wait_ready(self) -> None:
-        wait_for(lambda: b" ready." in self.log.read_bytes(), f"worker {self.name} ready", self)
-
-    def runs(self, pid: int | None) -> bool:
-        """Tell whether ``pid`` is one of this worker's processes."""
-        try:
-            return pid is not None and os.getpgid(pid) == self.group
-        except ProcessLookupError:
-            return False
-
-    def kill(self) -> None:
-        """SIGKILL the whole group: the main process and its pool process together."""
-        os.killpg(self.group, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.group, signal.SIGKILL)
-            self.process.wait()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:]
-
-
-def wait_for(check: Callable[[], object], what: str, *workers: Worker) -> None:
-    deadline = time.monotonic() + (START_SECONDS if "ready" in what else JOB_SECONDS)
-    while not check():
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {w.name}\n{w.tail()}" for w in workers)
-            pytest.fail(f"gave up waiting for {what}\n{logs}")
-        time.sleep(0.05)
-
-
-@pytest.fixture
-def broker() -> Iterator[redis.Redis]:
-    """The test broker's Redis, without jobs left by earlier tests."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(*BROKER_KEYS)
-    yield client
-    client.delete(*BROKER_KEYS)
-
-
-@pytest.fixture
-def workers(tmp_path: Path, broker: redis.Redis) -> Iterator[Callable[..., Worker]]:
-    started: list[Worker] = []
-
-    def start(name: str, **env: str) -> Worker:
-        worker = Worker(name, tmp_path / f"{name}.log", **env)
-        started.append(worker)
-        worker.wait_ready()
-        return worker
-
-    yield start
-    for worker in started:
-        worker.stop()
 
 
 def slow_upload(posm_extracts: Path) -> ImportJob:

@@ -7,45 +7,19 @@ saves screenshots of the map in ``test-artifacts/`` (or ``$MIPAKA_TEST_ARTIFACTS
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from geo.models import BoundaryAlias
 from tests.conftest import ROOT
-from tests.geo.web.conftest import PASSWORD, SampleSite, make_sample_site
+from tests.geo.web.conftest import PASSWORD, SampleSite
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Headless and quiet: without the networking flags Chromium keeps calling home,
-# which a closed network refuses many times a second.
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 ARTIFACTS = Path(os.environ.get("MIPAKA_TEST_ARTIFACTS", ROOT / "test-artifacts"))
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API runs an event loop in this thread; the test's own
-    # ORM calls are still synchronous, so Django's async guard is lifted here.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def sample_site(transactional_db: None) -> SampleSite:
-    return make_sample_site()
 
 
 def open_map(browser: Browser, live_server: Any, username: str, **context: Any) -> Page:
