@@ -15,6 +15,7 @@ then worker memory, and in-process figures: name matches/s and batch points/s.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -31,11 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 PORT = 8765
 
 
-def wrk(url_paths: list[str], token: str, *, seconds: int, connections: int) -> dict[str, float]:
-    """Run wrk over a rotating list of paths; return requests/s and latency percentiles (ms)."""
-    lua = "\n".join(
+def wrk_lua(paths: list[str], token: str) -> str:
+    """A wrk script that sends ``paths`` in turn with the token, and prints its error count."""
+    return "\n".join(
         [
-            "local paths = {" + ",".join(repr(p).replace("\\\\", "\\") for p in url_paths) + "}",
+            "local paths = {" + ",".join(json.dumps(p) for p in paths) + "}",
             "local i = 0",
             "request = function()",
             "  i = i % #paths + 1",
@@ -46,6 +47,11 @@ def wrk(url_paths: list[str], token: str, *, seconds: int, connections: int) -> 
             "end",
         ]
     )
+
+
+def wrk(url_paths: list[str], token: str, *, seconds: int, connections: int) -> dict[str, float]:
+    """Run wrk over a rotating list of paths; return requests/s and latency percentiles (ms)."""
+    lua = wrk_lua(url_paths, token)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     out = subprocess.run(

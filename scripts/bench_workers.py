@@ -41,6 +41,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from scripts.bench_api import wrk_lua
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 POSM = Path(os.environ.get("POSM_EXTRACTS_DIR", ROOT.parent / "shared/data/posm-extracts/geojson"))
@@ -133,19 +135,7 @@ class Server:
 def wrk(url: str, paths: list[str], token: str, *, seconds: float, connections: int,
         stop: threading.Event | None = None) -> dict[str, float]:  # fmt: skip
     """Run wrk over rotating paths; with ``stop``, until it is set (SIGINT prints the summary)."""
-    lua = "\n".join(
-        [
-            "local paths = {" + ",".join(json.dumps(p) for p in paths) + "}",
-            "local i = 0",
-            "request = function()",
-            "  i = i % #paths + 1",
-            f'  return wrk.format("GET", paths[i], {{["Authorization"] = "Token {token}"}})',
-            "end",
-            "done = function(summary, latency, requests)",
-            '  io.write(string.format("errors %d %d\\n", summary.errors.status, summary.requests))',
-            "end",
-        ]
-    )
+    lua = wrk_lua(paths, token)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     duration = 3600 if stop else seconds

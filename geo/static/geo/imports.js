@@ -28,22 +28,7 @@
     node.classList.toggle("error", Boolean(isError));
   }
 
-  async function api(url, options) {
-    const init = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
-    if (init.method && init.method !== "GET") init.headers["X-CSRFToken"] = csrf;
-    const response = await fetch(url, init);
-    let body = null;
-    try {
-      body = await response.json();
-    } catch (_) {
-      body = null;
-    }
-    if (!response.ok) {
-      const message = body && body.error ? body.error.message : response.status + " " + response.statusText;
-      throw new Error(message);
-    }
-    return body;
-  }
+  const api = (url, options) => window.Mipaka.api(url, options, csrf);
 
   function describe(job) {
     if (job.kind === "download") return (job.countries || []).join(", ");
