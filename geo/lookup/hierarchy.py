@@ -16,6 +16,11 @@ from django.db import connection
 from geo.lookup.names import normalise_name, normalise_path, strip_level_words
 
 
+def _lists() -> defaultdict[str, list[tuple[str, int]]]:
+    # A named factory, not a lambda: the index is pickled into the shared index files.
+    return defaultdict(list)
+
+
 @dataclass(frozen=True, slots=True)
 class Place:
     """A boundary as lookups see it."""
@@ -64,7 +69,7 @@ class NameIndex:
     )
     # Run of words → (longer key or core holding it, position of its first word there).
     extensions: dict[int, dict[str, list[tuple[str, int]]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+        default_factory=lambda: defaultdict(_lists)
     )
     longest: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     # Every word of the level's keys: a run with another word cannot be a key or a core.
