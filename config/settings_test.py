@@ -31,8 +31,14 @@ CACHES = {
 CELERY_BROKER_URL = os.environ.get("TEST_CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
 # Tests kill workers on purpose: their jobs come back within seconds, not hours.
 CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "4"))
+# Several test runs on one machine share that Redis database: each run's jobs go
+# under its own key prefix, which its worker subprocesses inherit from the environment.
+CELERY_BROKER_KEY_PREFIX = os.environ.setdefault(
+    "MIPAKA_TEST_BROKER_PREFIX", f"mipaka-test-{uuid.uuid4().hex[:12]}:"
+)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+    "global_keyprefix": CELERY_BROKER_KEY_PREFIX,
     "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
     "unacked_restore_interval": 1,
 }

@@ -105,9 +105,15 @@ def wait_for(check: Callable[[], object], what: str, *workers: Worker) -> None:
 def broker() -> Iterator[redis.Redis]:
     """The test broker's Redis, without jobs left by earlier tests."""
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    client.delete(*BROKER_KEYS)
+    keys = [broker_key(key) for key in BROKER_KEYS]
+    client.delete(*keys)
     yield client
-    client.delete(*BROKER_KEYS)
+    client.delete(*keys)
+
+
+def broker_key(name: str) -> str:
+    """A broker key as this test run's jobs use it (under the run's own prefix)."""
+    return f"{settings.CELERY_BROKER_KEY_PREFIX}{name}"
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from geo.importing.jobs import get_job, submit_upload
 from geo.importing.sources import discover_sources
 from geo.models import Boundary, ImportJob, ImportRun, ImportStatus, JobStatus
 from geo.workspaces import create_operator
-from tests.jobs import Worker, sample_zip, wait_for, zip_of
+from tests.jobs import Worker, broker_key, sample_zip, wait_for, zip_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -58,7 +58,7 @@ def running_run(job_id: int) -> ImportRun | None:
 
 
 def drained(broker: redis.Redis) -> bool:
-    return broker.llen("imports") == 0 and broker.hlen("unacked") == 0
+    return broker.llen(broker_key("imports")) == 0 and broker.hlen(broker_key("unacked")) == 0
 
 
 def test_upload_through_the_api_runs_on_a_worker(
