@@ -7,7 +7,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from geo.models import ApiToken, Boundary, BoundaryAlias, ImportRun, Membership, Workspace
+from geo.models import (
+    ApiToken,
+    AuditEvent,
+    Boundary,
+    BoundaryAlias,
+    ImportRun,
+    Membership,
+    Workspace,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -21,7 +29,7 @@ class TokenInline(admin.TabularInline):
 
     model = ApiToken
     extra = 0
-    fields = ["prefix", "name", "created_at"]
+    fields = ["prefix", "name", "scope", "created_at", "expires_at", "revoked_at"]
     readonly_fields = ["prefix", "created_at"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -89,4 +97,23 @@ class ImportRunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the log is written by ``geo.audit`` and never changed, not even by operators."""
+
+    list_display = ["created_at", "workspace_name", "actor", "action", "target"]
+    list_filter = ["action", "workspace"]
+    search_fields = ["actor", "target", "workspace_name"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -25,6 +25,9 @@ class ErrorCode(StrEnum):
     ALIAS_CONFLICT = "alias_conflict"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
 
 
 class GeoError(Exception):
@@ -109,3 +112,28 @@ class Forbidden(GeoError):
 
     code = ErrorCode.FORBIDDEN
     http_status = 403
+
+
+class PayloadTooLarge(GeoError):
+    """A request body over the size the endpoint (or the deployment) accepts."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    http_status = 413
+
+
+class UnsupportedMediaType(GeoError):
+    """A request body in a format the endpoint does not read."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    http_status = 415
+
+
+class RateLimited(GeoError):
+    """Too many failed attempts from one client; ``retry_after`` is in seconds."""
+
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

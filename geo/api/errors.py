@@ -7,11 +7,15 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found
 
-from geo.exceptions import Forbidden, GeoError, Unauthorized
+from geo import ratelimit
+from geo.api.params import check_text
+from geo.exceptions import Forbidden, GeoError, PayloadTooLarge, RateLimited, Unauthorized
 from geo.workspaces import WorkspaceAccess, access_for_user, find_workspace_by_token
 
 logger = logging.getLogger(__name__)
@@ -36,12 +40,19 @@ def authenticate(request: HttpRequest) -> WorkspaceAccess:
     requests that change something must carry Django's CSRF token, since a
     cookie is sent by any site that makes the browser post here.
 
+    Every token nobody issued counts against the client's address; past
+    ``MIPAKA_BAD_TOKEN_LIMIT`` the address gets 429 for any token until the
+    window ends, so tokens cannot be guessed at speed.
+
     Raises
     ------
     Unauthorized
-        No token and no session, a malformed header, or an unknown token.
+        No token and no session, a malformed header, or an unknown, revoked
+        or expired token.
     Forbidden
         A session request without a valid CSRF token, or a person in no workspace.
+    RateLimited
+        Too many unknown tokens from this address.
     """
     header = request.headers.get("Authorization", "")
     if not header:
@@ -52,8 +63,12 @@ def authenticate(request: HttpRequest) -> WorkspaceAccess:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "token" or not token.strip():
         raise Unauthorized("send 'Authorization: Token <token>'")
+    limit = ratelimit.bad_token_limit()
+    client = ratelimit.client_ip(request)
+    ratelimit.check(limit, client)
     access = find_workspace_by_token(token.strip())
     if access is None:
+        ratelimit.record_failure(limit, client)
         raise Unauthorized("unknown token")
     return access
 
@@ -106,9 +121,18 @@ def api_endpoint(
                 return response
             try:
                 access = authenticate(request)
+                for name, value in kwargs.items():
+                    if isinstance(value, str):
+                        check_text(value, field=name)
                 result = view(request, access, **kwargs)
-            except GeoError as exc:
+            except RequestDataTooBig:
+                exc = PayloadTooLarge("body: larger than this deployment accepts")
                 return errors(exc.http_status, str(exc.code), exc.message)
+            except GeoError as exc:
+                response = errors(exc.http_status, str(exc.code), exc.message)
+                if isinstance(exc, RateLimited):
+                    response["Retry-After"] = str(exc.retry_after)
+                return response
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
                 return errors(500, "server_error", "unexpected error; it was logged")
@@ -119,3 +143,10 @@ def api_endpoint(
         return wrapper
 
     return decorate
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Answer an unknown URL: the JSON error under /api/ and /tiles/, Django's page elsewhere."""
+    if request.path.startswith(("/api/", "/tiles/")):
+        return error_response(status=404, code="not_found", message=f"no such URL {request.path!r}")
+    return page_not_found(request, exception or Http404())

@@ -31,12 +31,18 @@ def encode_cursor(value: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    """Read a cursor back; a damaged one is a 400 naming the parameter."""
+    """Read a cursor back; one that is not base64url is a 400 naming the parameter.
+
+    Any base64url text is a position (the page after it), so a cursor this
+    API did not give out still pages from somewhere; bytes that are not UTF-8
+    are replaced, and NUL, which no key holds, dropped.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
         raise InvalidQuery("cursor: not a cursor this API gave out") from None
+    return raw.decode("utf-8", errors="replace").replace("\x00", "")
 
 
 def _next_url(request: HttpRequest, last: str) -> str:

@@ -11,7 +11,7 @@ from geo.aliases import set_aliases
 from geo.api import params
 from geo.api.errors import api_endpoint
 from geo.api.serialize import match_to_dict, place_to_dict
-from geo.exceptions import InvalidQuery
+from geo.exceptions import InvalidQuery, UnsupportedMediaType
 from geo.lookup.boundaries import (
     aliases_of,
     children_collection,
@@ -68,7 +68,7 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         lng = params.number(request.GET, "lng", low=-180, high=180)
         hierarchy, (places,) = find_at_points(access, lons=np.array([lng]), lats=np.array([lat]))
         return {"results": [place_to_dict(p, hierarchy) for p in places]}
-    lons, lats = _points(params.json_body(request, max_bytes=MAX_POINTS * 64))
+    lons, lats = _points(params.json_body(request, fields={"points"}, max_bytes=MAX_POINTS * 64))
     hierarchy, found = find_at_points(access, lons=lons, lats=lats)
     return {"results": [[place_to_dict(p, hierarchy) for p in places] for places in found]}
 
@@ -121,9 +121,7 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
 @api_endpoint("GET")
 def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
     """One boundary; ``?geometry=simplified|full`` adds its GeoJSON geometry."""
-    kind = params.text(request.GET, "geometry")
-    if kind is not None and kind not in {"simplified", "full"}:
-        raise InvalidQuery("geometry: must be simplified or full")
+    kind = params.choice(request.GET, "geometry", choices=("simplified", "full"))
     boundary = get_boundary(access, osm_id)
     body = _boundary_to_dict(boundary, aliases_of(access, [boundary.pk])[boundary.pk])
     body |= {
@@ -164,16 +162,22 @@ def countries(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
 
 @api_endpoint("POST")
 def counts(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
-    """Total a CSV (``text/csv``) or JSON table of counts per boundary, by osm_id."""
+    """Total a CSV (``text/csv``) or JSON table of counts per boundary, by osm_id.
+
+    Counting stores nothing, so read-only tokens may do it.
+    """
     if request.content_type == "text/csv":
-        if len(request.body) > MAX_COUNTS_BYTES:
-            raise InvalidQuery(f"body: larger than {MAX_COUNTS_BYTES:,} bytes")
         try:
-            rows = parse_csv(request.body.decode("utf-8"))
+            text = params.body_bytes(request, max_bytes=MAX_COUNTS_BYTES).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidQuery("body: CSV must be UTF-8") from None
+        rows = parse_csv(params.check_text(text, field="body"))
+    elif request.content_type == "application/json":
+        rows = parse_json(params.json_body(request, fields={"rows"}, max_bytes=MAX_COUNTS_BYTES))
+        for row in rows:
+            params.check_text(row.key, field=f"rows[{row.line - 1}].{row.key_column}")
     else:
-        rows = parse_json(params.json_body(request, max_bytes=MAX_COUNTS_BYTES))
+        raise UnsupportedMediaType("body: send text/csv or application/json")
     hierarchy, result = count_by_boundary(access, rows)
     return {
         "values": {hierarchy.places[i].osm_id: v for i, v in result.totals.items()},
@@ -187,14 +191,16 @@ def boundary_aliases(request: HttpRequest, access: WorkspaceAccess, osm_id: str)
     """Read or replace the workspace's aliases of one boundary."""
     if request.method == "PUT":
         require_role(access, Role.EDITOR)
-        body = params.json_body(request)
+        body = params.json_body(request, fields={"aliases"})
         aliases = body.get("aliases")
         if not isinstance(aliases, list):
             raise InvalidQuery("aliases: required, a list of strings")
         workspace = Workspace.objects.get(pk=access.id)
         return {
             "osm_id": osm_id,
-            "aliases": set_aliases(workspace=workspace, osm_id=osm_id, aliases=aliases),
+            "aliases": set_aliases(
+                workspace=workspace, osm_id=osm_id, aliases=aliases, actor=access.actor
+            ),
         }
     boundary = get_boundary(access, osm_id)
     return {"osm_id": osm_id, "aliases": aliases_of(access, [boundary.pk])[boundary.pk]}

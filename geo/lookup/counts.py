@@ -63,9 +63,20 @@ def parse_csv(text: str) -> list[CountRow]:
         (the message names the line).
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise InvalidQuery(f"line 1: not CSV ({exc})") from None
+    if "value" not in header or not any(column in header for column in KEY_COLUMNS):
+        raise InvalidQuery(
+            f"line 1: the header needs a column {', '.join(KEY_COLUMNS[:-1])} or"
+            f" {KEY_COLUMNS[-1]}, and a column value"
+        )
     reader.fieldnames = header
-    return _rows((line, record) for line, record in enumerate(reader, start=2))
+    try:
+        return _rows((line, record) for line, record in enumerate(reader, start=2))
+    except csv.Error as exc:
+        raise InvalidQuery(f"line {reader.line_num}: not CSV ({exc})") from None
 
 
 def parse_json(body: Any) -> list[CountRow]:
