@@ -7,7 +7,12 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from geo.api.params import CONTROL_CHARACTERS, NON_BLANK_TEXT_PATTERN, TEXT_PATTERN
+from geo.api.params import (
+    BLANK_CHARACTERS,
+    CONTROL_CHARACTERS,
+    NON_BLANK_TEXT_PATTERN,
+    TEXT_PATTERN,
+)
 
 
 def _error(description: str, *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -52,11 +57,14 @@ ERRORS = {
 }
 # What any authenticated operation can answer besides its own errors.
 AUTH_ERRORS = ("401", "403", "405", "429")
+# Answered by the HTTP server in front (gunicorn: a request line over 4094 bytes),
+# before Mipaka sees the request, in that server's format.
+URI_TOO_LONG = {"414": {"description": "Request line too long (the HTTP server in front)."}}
 
 
 def errors(*statuses: str) -> dict[str, Any]:
     """Return the documented error responses: ``statuses`` plus those of authentication."""
-    return {status: ERRORS[status] for status in sorted({*statuses, *AUTH_ERRORS})}
+    return {status: ERRORS[status] for status in sorted({*statuses, *AUTH_ERRORS})} | URI_TOO_LONG
 
 
 def _text(*, max_length: int = 1000, required: bool = False) -> dict[str, Any]:
@@ -68,8 +76,25 @@ def _text(*, max_length: int = 1000, required: bool = False) -> dict[str, Any]:
     }
 
 
+# A CSV of counts as documented: a header "osm_id,value" (or path, name), then rows
+# of a key and a decimal value. The API also reads quoted fields, other column orders
+# and extra columns; this is the part of CSV that JSON Schema can state exactly.
+_CSV_KEY = (
+    f'[^,"{CONTROL_CHARACTERS}\\r\\n]*[^,"{CONTROL_CHARACTERS}{BLANK_CHARACTERS}]'
+    f'[^,"{CONTROL_CHARACTERS}\\r\\n]*'
+)
+COUNTS_CSV_PATTERN = (
+    f"^\\ufeff?(?:osm_id|path|name),value(?:\\r?\\n{_CSV_KEY},[+-]?[0-9]+(?:\\.[0-9]+)?)*"
+    "(?:\\r?\\n)?$"
+)
+# An alias: blank (dropped), or at least two letters or digits.
+ALIAS_PATTERN = f"^(?:[{BLANK_CHARACTERS}]*|[\\s\\S]*[^\\W_][\\s\\S]*[^\\W_][\\s\\S]*)$"
+
 # true/false as the API reads them (also 1/0, yes/no, on/off).
-BOOLEAN = {"type": "string", "enum": ["true", "false", "1", "0", "yes", "no", "on", "off"]}
+BOOLEAN = {
+    "type": "string",
+    "enum": ["true", "false", "True", "False", "1", "0", "yes", "no", "on", "off"],
+}
 
 
 def _param(
@@ -335,7 +360,10 @@ PATHS: dict[str, Any] = {
                                     "items": {
                                         "type": "string",
                                         "maxLength": 255,
-                                        "pattern": TEXT_PATTERN,
+                                        "allOf": [
+                                            {"pattern": TEXT_PATTERN},
+                                            {"pattern": ALIAS_PATTERN},
+                                        ],
                                     },
                                 }
                             },
@@ -381,7 +409,7 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "RapidPro internal locations (unknown level → empty list, as RapidPro)",
             "parameters": [
-                _param("level", "state, district or ward.", schema={"type": "string"}),
+                _param("level", "state, district or ward.", schema=_text()),
                 _param("query", "Path contains this.", schema=_text(max_length=255)),
                 CURSOR,
             ],
@@ -489,7 +517,7 @@ PATHS["/api/v1/counts"] = {
             "required": True,
             "content": {
                 "text/csv": {
-                    "schema": {"type": "string", "pattern": TEXT_PATTERN},
+                    "schema": {"type": "string", "pattern": COUNTS_CSV_PATTERN},
                     "example": "osm_id,value\nR9001,12\n",
                 },
                 "application/json": {
@@ -744,14 +772,15 @@ DOCUMENT: dict[str, Any] = {
             },
             "CountRow": {
                 "type": "object",
-                "description": "One of osm_id, path or name, and a value.",
+                "description": "One of osm_id, path or name (the first given is used), and a value.",
                 "properties": {
-                    "osm_id": {"type": "string", "pattern": TEXT_PATTERN},
-                    "path": {"type": "string", "pattern": TEXT_PATTERN},
-                    "name": {"type": "string", "pattern": TEXT_PATTERN},
-                    "value": {"type": ["number", "string"]},
+                    "osm_id": {"type": "string", "pattern": NON_BLANK_TEXT_PATTERN},
+                    "path": {"type": "string", "pattern": NON_BLANK_TEXT_PATTERN},
+                    "name": {"type": "string", "pattern": NON_BLANK_TEXT_PATTERN},
+                    "value": {"type": "number"},
                 },
                 "required": ["value"],
+                "anyOf": [{"required": ["osm_id"]}, {"required": ["path"]}, {"required": ["name"]}],
             },
             "RapidProBoundary": {
                 "type": "object",

@@ -20,8 +20,9 @@ from django.http import HttpRequest
 from geo.exceptions import InvalidQuery, PayloadTooLarge
 from geo.lookup.boundaries import BANDS
 
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off"}
+# Python clients send str(True): "True".
+TRUE = {"1", "true", "True", "yes", "on"}
+FALSE = {"0", "false", "False", "no", "off"}
 
 # C0 controls but tab, line feed and carriage return (an SMS may hold line
 # breaks), DEL and the C1 controls. Lone surrogates are refused too: they are
@@ -92,9 +93,9 @@ def integer(
     default: int | None = None,
     required: bool = False,
 ) -> int | None:
-    """Read an integer parameter within [low, high] (ASCII digits only)."""
+    """Read an integer parameter within [low, high] (ASCII digits only; empty is not a number)."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         if required:
             raise InvalidQuery(f"{name}: required ({low} to {high})")
         return default
@@ -121,21 +122,21 @@ def number(params: Mapping[str, str], name: str, *, low: float, high: float) -> 
 
 
 def boolean(params: Mapping[str, str], name: str, *, default: bool) -> bool:
-    """Read a boolean parameter (true/false, 1/0, yes/no, on/off)."""
+    """Read a boolean parameter (true/false, 1/0, yes/no, on/off; also True/False)."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if raw.lower() in TRUE:
+    if raw in TRUE:
         return True
-    if raw.lower() in FALSE:
+    if raw in FALSE:
         return False
     raise InvalidQuery(f"{name}: must be true or false")
 
 
 def choice(params: Mapping[str, str], name: str, *, choices: Collection[str]) -> str | None:
-    """Read a parameter that must be one of ``choices`` (absent or empty: None)."""
+    """Read a parameter that must be one of ``choices`` (absent: None)."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if raw not in choices:
         raise InvalidQuery(f"{name}: must be one of {', '.join(choices)}")
@@ -182,8 +183,7 @@ def json_body(
         raise InvalidQuery(f"body: not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(body, dict):
         raise InvalidQuery("body: must be a JSON object")
-    unknown = sorted(set(body) - set(fields)) if fields is not None else []
-    if unknown:
+    if fields is not None and (unknown := sorted(set(body) - set(fields))):
         raise InvalidQuery(
             f"body: unknown field {unknown[0]!r}; expected {', '.join(sorted(fields))}"
         )
@@ -192,7 +192,7 @@ def json_body(
 
 def band(params: Mapping[str, str]) -> str:
     """Read ``band``: a zoom band of the import (0, 1, 2, coarse to fine) or ``full``; default 1."""
-    value = params.get("band") or "1"
+    value = params.get("band", "1")
     if value not in BANDS and value != "full":
         raise InvalidQuery("band: must be 0, 1, 2 or full")
     return value

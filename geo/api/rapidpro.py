@@ -97,11 +97,15 @@ def locations(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
 
     As in RapidPro, a missing or unknown level gives an empty list.
     """
-    level = LEVELS.get(request.GET.get("level", ""))
+    # Every parameter is checked, whatever the level: bad input is a 400 either way.
+    cursor = params.text(request.GET, "cursor")
+    if cursor is not None:
+        decode_cursor(cursor)
+    query = params.text(request.GET, "query", max_length=255)
+    level = LEVELS.get(params.text(request.GET, "level") or "")
     if level is None:
         return {"next": None, "previous": None, "results": []}
     queryset = boundaries_in_scope(access).filter(level=level).only("osm_id", "name", "path")
-    query = params.text(request.GET, "query", max_length=255)
     if query:
         queryset = queryset.filter(path__icontains=query)
     rows, next_url = _page(request, queryset, key="path")

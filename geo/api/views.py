@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 
 from geo.aliases import set_aliases
 from geo.api import params
@@ -27,6 +27,7 @@ from geo.models import Boundary, Role, Workspace
 from geo.workspaces import WorkspaceAccess, require_role
 
 MAX_POINTS = 10_000
+GEOJSON_CONTENT_TYPE = "application/geo+json"
 MAX_COUNTS_BYTES = 10_000_000
 
 
@@ -139,9 +140,9 @@ def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) 
 
 
 @api_endpoint("GET")
-def boundary_children(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
+def boundary_children(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> JsonResponse:
     """Return a boundary's children as GeoJSON at ``?band=0|1|2|full`` (default 1)."""
-    return children_collection(access, osm_id, band=params.band(request.GET))
+    return _geojson(children_collection(access, osm_id, band=params.band(request.GET)))
 
 
 def _ancestors(osm_id: str) -> list[dict[str, Any]]:
@@ -155,9 +156,15 @@ def _ancestors(osm_id: str) -> list[dict[str, Any]]:
 
 
 @api_endpoint("GET")
-def countries(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+def countries(request: HttpRequest, access: WorkspaceAccess) -> JsonResponse:
     """Return the workspace's countries (or its one country) as GeoJSON at ``?band=``."""
-    return countries_collection(access, band=params.band(request.GET))
+    return _geojson(countries_collection(access, band=params.band(request.GET)))
+
+
+def _geojson(collection: dict[str, Any]) -> JsonResponse:
+    return JsonResponse(
+        collection, content_type=GEOJSON_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
+    )
 
 
 @api_endpoint("POST")

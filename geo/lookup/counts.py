@@ -90,6 +90,16 @@ def parse_json(body: Any) -> list[CountRow]:
     rows = body.get("rows") if isinstance(body, dict) else body
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InvalidQuery("rows: required, a list of objects with osm_id, path or name and value")
+    for position, record in enumerate(rows, start=1):
+        # JSON is typed: a key is text, a value a number ("12" is CSV's business).
+        for column in KEY_COLUMNS:
+            if column in record and not isinstance(record[column], str):
+                raise InvalidQuery(f"row {position}: {column} must be text")
+            if column in record and not record[column].strip():
+                raise InvalidQuery(f"row {position}: {column} is blank")
+        value = record.get("value")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise InvalidQuery(f"row {position}: value must be a number, got {value!r}")
     return _rows((position, record) for position, record in enumerate(rows, start=1))
 
 
