@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -35,11 +34,6 @@ def make_sample_site() -> SampleSite:
         Membership.objects.create(user=user, workspace=workspace, role=role)
         people[str(role)] = user
     return SampleSite(workspace, token, people["admin"], people["editor"], people["viewer"])
-
-
-@pytest.fixture
-def site(db: None) -> SampleSite:
-    return make_sample_site()
 
 
 def signed_in(user: User, *, csrf: bool = False) -> Client:
