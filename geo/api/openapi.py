@@ -772,15 +772,22 @@ DOCUMENT: dict[str, Any] = {
             },
             "CountRow": {
                 "type": "object",
-                "description": "One of osm_id, path or name (the first given is used), and a value.",
+                "description": "osm_id, path or name (the first that is not blank is used),"
+                " and a value.",
                 "properties": {
-                    "osm_id": {"type": "string", "pattern": NON_BLANK_TEXT_PATTERN},
-                    "path": {"type": "string", "pattern": NON_BLANK_TEXT_PATTERN},
-                    "name": {"type": "string", "pattern": NON_BLANK_TEXT_PATTERN},
+                    "osm_id": {"type": "string", "pattern": TEXT_PATTERN},
+                    "path": {"type": "string", "pattern": TEXT_PATTERN},
+                    "name": {"type": "string", "pattern": TEXT_PATTERN},
                     "value": {"type": "number"},
                 },
                 "required": ["value"],
-                "anyOf": [{"required": ["osm_id"]}, {"required": ["path"]}, {"required": ["name"]}],
+                "anyOf": [
+                    {
+                        "required": [column],
+                        "properties": {column: {"pattern": NON_BLANK_TEXT_PATTERN}},
+                    }
+                    for column in ("osm_id", "path", "name")
+                ],
             },
             "RapidProBoundary": {
                 "type": "object",

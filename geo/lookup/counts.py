@@ -95,8 +95,6 @@ def parse_json(body: Any) -> list[CountRow]:
         for column in KEY_COLUMNS:
             if column in record and not isinstance(record[column], str):
                 raise InvalidQuery(f"row {position}: {column} must be text")
-            if column in record and not record[column].strip():
-                raise InvalidQuery(f"row {position}: {column} is blank")
         value = record.get("value")
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise InvalidQuery(f"row {position}: value must be a number, got {value!r}")
