@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from django.db import transaction
@@ -22,6 +23,16 @@ MAX_ALIASES = 100
 # be found in nearly every message ("I live in…", "Je suis à…", "Ninaishi
 # na…"). Folded as ``normalise_name`` folds (no accents, lower case).
 MIN_ALIAS_CHARACTERS = 2
+# What counts as a letter or digit for that minimum: ASCII and the letter blocks of the
+# scripts of our users' places, written as ranges so that the OpenAPI document can state
+# the very same rule (JSON Schema regex engines disagree on what \w is beyond ASCII).
+ALIAS_LETTERS = (
+    "0-9A-Za-z\u00aa\u00b5\u00ba\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u02af\u0370-\u03ff"
+    "\u0400-\u052f\u0531-\u0587\u05d0-\u05ea\u0620-\u064a\u0660-\u0669\u066e-\u06d3"
+    "\u06f0-\u06ff\u0904-\u0939\u0966-\u096f\u0e01-\u0e30\u10a0-\u10ff\u1200-\u137c"
+    "\u1e00-\u1fff\u3041-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7a3"
+)
+_ALIAS_LETTER = re.compile(f"[{ALIAS_LETTERS}]")
 STOP_WORDS: dict[str, frozenset[str]] = {
     "English": frozenset(
         [
@@ -381,7 +392,7 @@ def refuse_common_alias(alias: str, *, field: str) -> None:
         names the alias, the words and their languages).
     """
     key = normalise_name(alias)
-    if len(key.replace(" ", "")) < MIN_ALIAS_CHARACTERS:
+    if len(_ALIAS_LETTER.findall(alias)) < MIN_ALIAS_CHARACTERS:
         raise InvalidQuery(
             f"{field}: {alias!r} is too short: an alias needs at least"
             f" {MIN_ALIAS_CHARACTERS} letters or digits"

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from geo.aliases import ALIAS_LETTERS
 from geo.api.params import (
     BLANK_CHARACTERS,
     CONTROL_CHARACTERS,
@@ -87,8 +88,10 @@ COUNTS_CSV_PATTERN = (
     f"^\\ufeff?(?:osm_id|path|name),value(?:\\r?\\n{_CSV_KEY},[+-]?[0-9]+(?:\\.[0-9]+)?)*"
     "(?:\\r?\\n)?$"
 )
-# An alias: blank (dropped), or at least two letters or digits.
-ALIAS_PATTERN = f"^(?:[{BLANK_CHARACTERS}]*|[\\s\\S]*[^\\W_][\\s\\S]*[^\\W_][\\s\\S]*)$"
+# An alias: blank (dropped), or at least two letters or digits (as geo.aliases counts them).
+ALIAS_PATTERN = (
+    f"^(?:[{BLANK_CHARACTERS}]*|[\\s\\S]*[{ALIAS_LETTERS}][\\s\\S]*[{ALIAS_LETTERS}][\\s\\S]*)$"
+)
 
 # true/false as the API reads them (also 1/0, yes/no, on/off).
 BOOLEAN = {

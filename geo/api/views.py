@@ -20,7 +20,7 @@ from geo.lookup.boundaries import (
     get_boundary,
     list_boundaries,
 )
-from geo.lookup.counts import parse_csv, parse_json
+from geo.lookup.counts import KEY_COLUMNS, parse_csv, parse_json
 from geo.lookup.service import count_by_boundary, find_at_points, find_matches
 from geo.lookup.snapshot import lookup_data
 from geo.models import Boundary, Role, Workspace
@@ -180,9 +180,14 @@ def counts(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
             raise InvalidQuery("body: CSV must be UTF-8") from None
         rows = parse_csv(params.check_text(text, field="body"))
     elif request.content_type == "application/json":
-        rows = parse_json(params.json_body(request, fields={"rows"}, max_bytes=MAX_COUNTS_BYTES))
-        for row in rows:
-            params.check_text(row.key, field=f"rows[{row.line - 1}].{row.key_column}")
+        body = params.json_body(request, fields={"rows"}, max_bytes=MAX_COUNTS_BYTES)
+        records = body.get("rows")
+        for position, record in enumerate(records if isinstance(records, list) else []):
+            for column in KEY_COLUMNS:
+                value = record.get(column) if isinstance(record, dict) else None
+                if isinstance(value, str):
+                    params.check_text(value, field=f"rows[{position}].{column}")
+        rows = parse_json(body)
     else:
         raise UnsupportedMediaType("body: send text/csv or application/json")
     hierarchy, result = count_by_boundary(access, rows)
