@@ -83,12 +83,16 @@ def main() -> None:
     env = server_environment()
     token = prepare(env)
     port = free_port()
+    report_dir = Path(tempfile.mkdtemp(prefix="mipaka-fuzz-"))
+    # The server's log goes to a file: a pipe read only at the end fills up and
+    # blocks the workers' logging (requests then hang).
+    server_log_path = report_dir / "gunicorn.log"
+    server_log_file = server_log_path.open("w")
     server = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", "2",
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning"],
-        cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, env=env, stderr=server_log_file,
     )  # fmt: skip
-    report_dir = Path(tempfile.mkdtemp(prefix="mipaka-fuzz-"))
     try:
         for _ in range(100):
             try:
@@ -118,8 +122,9 @@ def main() -> None:
         seconds = time.monotonic() - started
     finally:
         server.terminate()
-        _, server_log = server.communicate(timeout=30)
-    summarise(result, report_dir / "events.ndjson", seconds, server_log)
+        server.wait(timeout=30)
+        server_log_file.close()
+    summarise(result, report_dir / "events.ndjson", seconds, server_log_path.read_text())
 
 
 def summarise(
@@ -155,7 +160,9 @@ def summarise(
             print(f"  {count:>6}  {label}")
     report = events.parent / "schemathesis.txt"
     report.write_text(output)
-    print(f"schemathesis output: {report}")
+    print(f"requests without an answer (client timeout): {statuses.get('none', 0)};"
+          f" gunicorn worker timeouts: {server_log.count('WORKER TIMEOUT')}")  # fmt: skip
+    print(f"schemathesis output: {report} (and gunicorn.log beside it)")
     sys.exit(0 if result.returncode == 0 and server_errors == 0 else 1)
 
 
