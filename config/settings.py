@@ -7,6 +7,8 @@ Production differs from development by environment variables, never by code.
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.database import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -25,12 +27,110 @@ def env_list(name: str, *, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def env_int(name: str, *, default: int) -> int:
+    """Read a whole-number environment variable."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def env_limit(name: str, *, default: str) -> tuple[int, int]:
+    """Read a rate limit written ``ATTEMPTS/SECONDS`` (``20/60``)."""
+    raw = os.environ.get(name, "").strip() or default
+    attempts, _, seconds = raw.partition("/")
+    try:
+        limit = int(attempts), int(seconds)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be ATTEMPTS/SECONDS, like 20/60, not {raw!r}"
+        ) from None
+    if min(limit) < 1:
+        raise ImproperlyConfigured(f"{name}: attempts and seconds must be at least 1, not {raw!r}")
+    return limit
+
+
+def production_problems(environ: dict[str, str]) -> list[str]:
+    """List what a production (DEBUG off) start lacks; empty when it may start.
+
+    Each of these otherwise fails late and quietly: a random SECRET_KEY per
+    worker loops sign-in back to the form ("Session data corrupted"), the
+    default ALLOWED_HOSTS answers 400 to every real host, a missing
+    DATABASE_URL points at a local database, and without REDIS_URL every
+    worker keeps its own rate-limit counters and token cache.
+    """
+    problems = []
+    key = environ.get("SECRET_KEY", "")
+    if not key:
+        problems.append("SECRET_KEY is not set")
+    elif len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-"):
+        problems.append(
+            "SECRET_KEY is too weak (50+ random characters, e.g."
+            " python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    hosts = [h.strip() for h in environ.get("ALLOWED_HOSTS", "").split(",") if h.strip()]
+    if not hosts:
+        problems.append("ALLOWED_HOSTS is not set (the host names this service answers to)")
+    elif "*" in hosts:
+        problems.append("ALLOWED_HOSTS must name the hosts, not '*'")
+    if not environ.get("DATABASE_URL"):
+        problems.append("DATABASE_URL is not set")
+    if not environ.get("REDIS_URL") and not environ.get("MIPAKA_REDIS_SENTINELS"):
+        problems.append(
+            "REDIS_URL (or MIPAKA_REDIS_SENTINELS) is not set (workers share rate limits,"
+            " token revocations and tiles there)"
+        )
+    return problems
+
+
 DEBUG = env_bool("DEBUG", default=False)
+if not DEBUG and (_problems := production_problems(dict(os.environ))):
+    raise ImproperlyConfigured(
+        "production settings (DEBUG is off) are incomplete: "
+        + "; ".join(_problems)
+        + ". Set them (see .env.example), or DEBUG=true for development."
+    )
 # A fixed development key is only acceptable with DEBUG on; production must set one.
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key" if DEBUG else "")
-if not SECRET_KEY:
-    SECRET_KEY = "unset-" + os.urandom(24).hex()
+SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", default="127.0.0.1,localhost")
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", default="")
+
+# HTTPS. Production sits behind a TLS proxy: SECURE_PROXY_SSL_HEADER names the
+# header it sets to "https" (e.g. X-Forwarded-Proto); only set it when the
+# proxy always sets or strips that header, or clients could claim HTTPS.
+_proxy_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "").strip()
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if _proxy_header else None
+)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# The health probe comes from inside the deployment, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# Behind N proxies, the client's address is the Nth from the right of
+# X-Forwarded-For (rate limits count per address); 0 trusts REMOTE_ADDR.
+MIPAKA_PROXY_COUNT = env_int("MIPAKA_PROXY_COUNT", default=0)
+# Failures allowed per client address, ATTEMPTS/SECONDS: unknown API tokens,
+# and failed sign-ins. Past them the address gets 429 until the window ends.
+MIPAKA_BAD_TOKEN_LIMIT = env_limit("MIPAKA_BAD_TOKEN_LIMIT", default="20/60")
+MIPAKA_SIGN_IN_LIMIT = env_limit("MIPAKA_SIGN_IN_LIMIT", default="10/300")
+
+# Request bodies: the largest the API reads is a counts table (10 MB); form
+# posts and uploads are small. Larger bodies are refused with 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10_000_000)
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2_500_000)
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -56,6 +156,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "geo.web.csp.ContentSecurityPolicyMiddleware",
     # Last, so its process_exception sees a view's errors first: lost database -> 503.
     "geo.availability.DatabaseUnavailableMiddleware",
 ]

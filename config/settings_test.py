@@ -3,10 +3,24 @@
 import os
 import uuid
 
-from .settings import *  # noqa: F403
-from .settings import env_bool
+# Tests are not production, but they run with DEBUG off as production does:
+# give the deployment settings what they require (children started by tests
+# inherit these). A real deployment sets its own.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+for _name, _value in {
+    "SECRET_KEY": "test-only-key-" + "x" * 40 + "-not-for-production",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    "DATABASE_URL": "postgis://postgres@127.0.0.1:5432/mipaka",
+    "REDIS_URL": TEST_REDIS_URL,
+    # One key prefix per test session, shared with the servers tests start,
+    # since test import ids repeat across sessions.
+    "MIPAKA_TEST_CACHE_PREFIX": f"mipaka-test-{uuid.uuid4().hex}",
+}.items():
+    os.environ.setdefault(_name, _value)
 
-SECRET_KEY = "test-only-key"  # noqa: S105
+from .settings import *  # noqa: E402, F403
+from .settings import env_bool  # noqa: E402
+
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Serve static files from the apps (no collectstatic before tests), as in development.
@@ -17,13 +31,17 @@ MIPAKA_BASEMAP_URL = ""
 # Tests write boundaries without imports (no new version to key files by):
 # each process builds its own index, unless a test turns the files on.
 MIPAKA_SHARED_INDEX = env_bool("MIPAKA_SHARED_INDEX", default=False)
-# The real Redis (started by scripts/setup), in a database of its own; a fresh
-# key prefix per test session, since test import ids repeat across sessions.
+# Tests speak plain HTTP to 127.0.0.1; test_deploy_settings checks the HTTPS settings.
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0
+# The real Redis (started by scripts/setup), in a database of its own.
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-        "KEY_PREFIX": f"mipaka-test-{uuid.uuid4().hex}",
+        "LOCATION": TEST_REDIS_URL,
+        "KEY_PREFIX": os.environ["MIPAKA_TEST_CACHE_PREFIX"],
         "TIMEOUT": 3600,
     }
 }

@@ -17,3 +17,6 @@ urlpatterns = [
     path("api/internal/locations.json", rapidpro.locations, name="rapidpro-locations"),
     path("", include("geo.web.urls")),
 ]
+
+# Unknown URLs under /api/ and /tiles/ answer in the API's JSON error shape.
+handler404 = "geo.api.errors.not_found"

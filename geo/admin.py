@@ -9,6 +9,7 @@ from django.http import HttpRequest
 
 from geo.models import (
     ApiToken,
+    AuditEvent,
     Boundary,
     BoundaryAlias,
     ImportJob,
@@ -30,7 +31,7 @@ class TokenInline(admin.TabularInline):
 
     model = ApiToken
     extra = 0
-    fields = ["prefix", "name", "created_at"]
+    fields = ["prefix", "name", "scope", "created_at", "expires_at", "revoked_at"]
     readonly_fields = ["prefix", "created_at"]
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -125,4 +126,23 @@ class OperatorTokenAdmin(admin.ModelAdmin):
     fields = readonly_fields = ("prefix", "user", "name", "created_at")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the log is written by ``geo.audit`` and never changed, not even by operators."""
+
+    list_display = ["created_at", "workspace_name", "actor", "action", "target"]
+    list_filter = ["action", "workspace"]
+    search_fields = ["actor", "target", "workspace_name"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -29,6 +29,9 @@ class ErrorCode(StrEnum):
     UNAVAILABLE = "unavailable"
     TOO_LARGE = "too_large"
     QUEUE_UNAVAILABLE = "queue_unavailable"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
 
 
 class GeoError(Exception):
@@ -140,3 +143,28 @@ class QueueUnavailable(GeoError):
 
     code = ErrorCode.QUEUE_UNAVAILABLE
     http_status = 503
+
+
+class PayloadTooLarge(GeoError):
+    """A request body over the size the endpoint (or the deployment) accepts."""
+
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    http_status = 413
+
+
+class UnsupportedMediaType(GeoError):
+    """A request body in a format the endpoint does not read."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    http_status = 415
+
+
+class RateLimited(GeoError):
+    """Too many failed attempts from one client; ``retry_after`` is in seconds."""
+
+    code = ErrorCode.RATE_LIMITED
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

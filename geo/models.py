@@ -155,18 +155,29 @@ class Workspace(models.Model):
         return self.name
 
 
+class TokenScope(models.TextChoices):
+    """What an API token may do."""
+
+    READ = "read", "read-only"  # lookups, listings, counts: what a flow needs
+    WRITE = "write", "read-write"  # also edits aliases
+
+
 class ApiToken(models.Model):
     """A secret that lets an integration act for a workspace.
 
     Only a SHA-256 digest of the token is stored; the token itself is shown
-    once, when it is created.
+    once, when it is created. A revoked token keeps its row (the audit log and
+    the people page name it) and never opens anything again.
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="tokens")
     name = models.CharField(max_length=128, blank=True, default="")
     prefix = models.CharField(max_length=8)
     key_digest = models.CharField(max_length=64, unique=True)
+    scope = models.CharField(max_length=8, choices=TokenScope.choices, default=TokenScope.WRITE)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.workspace})"
@@ -404,3 +415,44 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import job #{self.pk} ({self.kind}, {self.status})"
+
+
+class AuditAction(models.TextChoices):
+    """What an audit event records."""
+
+    ALIASES_SET = "aliases.set", "aliases changed"
+    IMPORT = "import", "import"
+    WORKSPACE_CREATED = "workspace.created", "workspace created"
+    MEMBER_ADDED = "member.added", "person added"
+    MEMBER_ROLE = "member.role", "role changed"
+    MEMBER_REMOVED = "member.removed", "person removed"
+    TOKEN_ISSUED = "token.issued", "token issued"
+    TOKEN_REVOKED = "token.revoked", "token revoked"
+
+
+class AuditEvent(models.Model):
+    """Who did what, when, in which workspace: written by ``geo.audit`` only, never changed.
+
+    The actor and workspace are kept as text too, so an event still says who
+    and where after the account or the workspace is gone.
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    workspace = models.ForeignKey(
+        Workspace, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+    )
+    workspace_name = models.CharField(max_length=128, blank=True, default="")
+    user = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor = models.CharField(max_length=255)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    target = models.CharField(max_length=255, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["workspace", "-created_at"], name="audit_workspace_time")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor}: {self.action} {self.target}"

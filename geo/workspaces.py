@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import threading
 import time
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError, transaction
+from django.db.models.signals import post_delete, post_save
+from django.utils import timezone
 
-from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery
-from geo.models import ApiToken, Boundary, Level, Membership, OperatorToken, Role, Workspace
+from geo import audit
+from geo.audit import Actor
+from geo.exceptions import BoundaryNotFound, Forbidden, InvalidQuery, Unauthorized
+from geo.models import (
+    ApiToken,
+    AuditAction,
+    Boundary,
+    Level,
+    Membership,
+    OperatorToken,
+    Role,
+    TokenScope,
+    Workspace,
+)
 
-# How long a worker trusts what it knows of a token (revocation delay).
-TOKEN_CACHE_SECONDS = 2.0
+logger = logging.getLogger(__name__)
+
+# How long a worker may answer from what it cached of a token when nothing
+# told it of a change. Every change made through this module, the aliases
+# writer or the Django admin bumps the shared version below, which every
+# worker reads on every request: revocation is immediate everywhere; this
+# only bounds a change written behind our back (raw SQL) or lost in a cache outage.
+TOKEN_CACHE_SECONDS = 30.0
+# The shared (Redis) key whose value changes on every change to tokens or workspaces.
+AUTH_VERSION_KEY = "auth-version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,11 +53,21 @@ class WorkspaceAccess:
     country_id: int | None
     aliases_version: int
     role: str = Role.VIEWER
+    # Who acts: a signed-in person (user_id) or a token (token_id); for the audit log.
+    actor_label: str = ""
+    user_id: int | None = None
+    token_id: int | None = None
+    expires_at: datetime | None = None
 
     @property
     def can_edit_aliases(self) -> bool:
         """Tell whether this access may change aliases (editors and admins)."""
         return has_role(self, Role.EDITOR)
+
+    @property
+    def actor(self) -> Actor:
+        """Who this access is, as the audit log names them."""
+        return Actor(self.actor_label or f"workspace {self.name}", user_id=self.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,9 +80,10 @@ class OperatorAccess:
 
 # Roles in increasing power: each may do what the ones before it may.
 ROLE_RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
-# An API token acts for an integration (RapidPro's alias editor, scripts): it
-# reads and edits aliases, but cannot manage people or other tokens.
-TOKEN_ROLE = Role.EDITOR
+# An API token acts for an integration: a read-write one (RapidPro's alias
+# editor, scripts) reads and edits aliases, a read-only one (flows) only
+# reads; neither manages people or other tokens.
+TOKEN_ROLES = {TokenScope.READ: Role.VIEWER, TokenScope.WRITE: Role.EDITOR}
 
 
 def has_role(access: WorkspaceAccess, role: Role) -> bool:
@@ -73,7 +110,11 @@ def token_digest(token: str) -> str:
 
 @transaction.atomic
 def create_workspace(
-    *, name: str, country_osm_id: str | None = None, exist_ok: bool = False
+    *,
+    name: str,
+    country_osm_id: str | None = None,
+    exist_ok: bool = False,
+    actor: Actor = audit.SYSTEM,
 ) -> tuple[Workspace, str]:
     """Create a workspace (optionally scoped to a country) and its first API token.
 
@@ -92,70 +133,224 @@ def create_workspace(
     if existing is not None:
         if not exist_ok:
             raise InvalidQuery(f"a workspace named {name!r} already exists")
-        return existing, issue_token(existing, name="issued again")
+        return existing, issue_token(existing, name="issued again", actor=actor)
     country = None
     if country_osm_id:
         country = Boundary.objects.filter(osm_id=country_osm_id, level=Level.COUNTRY).first()
         if country is None:
             raise BoundaryNotFound(f"no imported country has osm_id {country_osm_id!r}")
     workspace = Workspace.objects.create(name=name, country=country)
-    return workspace, issue_token(workspace, name="created with the workspace")
+    audit.record(
+        AuditAction.WORKSPACE_CREATED,
+        actor=actor,
+        workspace_id=workspace.pk,
+        target=name,
+        details={"country": country_osm_id},
+    )
+    return workspace, issue_token(workspace, name="created with the workspace", actor=actor)
 
 
-def issue_token(workspace: Workspace, *, name: str = "") -> str:
-    """Create an API token for a workspace and return it (it is not stored)."""
+@transaction.atomic
+def issue_token(
+    workspace: Workspace,
+    *,
+    name: str = "",
+    scope: str = TokenScope.WRITE,
+    expires_at: datetime | None = None,
+    actor: Actor = audit.SYSTEM,
+) -> str:
+    """Create an API token for a workspace and return it (it is not stored).
+
+    Raises
+    ------
+    InvalidQuery
+        Unknown scope, or an expiry that is not in the future.
+    """
+    if scope not in TokenScope.values:
+        raise InvalidQuery(f"scope: must be one of {', '.join(TokenScope.values)}")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidQuery("expires_at: must be in the future")
     token = secrets.token_urlsafe(32)
-    ApiToken.objects.create(
-        workspace=workspace, name=name, prefix=token[:8], key_digest=token_digest(token)
+    row = ApiToken.objects.create(
+        workspace=workspace,
+        name=name,
+        prefix=token[:8],
+        key_digest=token_digest(token),
+        scope=scope,
+        expires_at=expires_at,
+    )
+    audit.record(
+        AuditAction.TOKEN_ISSUED,
+        actor=actor,
+        workspace_id=workspace.pk,
+        target=_token_label(row),
+        details={
+            "scope": scope,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
     )
     return token
 
 
+def _token_label(token: ApiToken) -> str:
+    return f"token {token.prefix}…" + (f" ({token.name})" if token.name else "")
+
+
+def _shared_version() -> str | None:
+    """Return the shared version of tokens and workspaces; None when the cache is out."""
+    try:
+        version = cache.get(AUTH_VERSION_KEY)
+        if version is None:
+            # Never reuse an old value: a fresh one after an eviction or a flush.
+            cache.add(AUTH_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+            version = cache.get(AUTH_VERSION_KEY)
+    except Exception:  # a cache outage costs a database query per request, never a stale answer
+        logger.warning("shared cache unavailable: tokens are read from the database", exc_info=True)
+        return None
+    return str(version) if version is not None else None
+
+
+def _bump_shared_version() -> None:
+    try:
+        cache.set(AUTH_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    except Exception:
+        logger.exception(
+            "shared cache unavailable: other workers see this change within %s s",
+            TOKEN_CACHE_SECONDS,
+        )
+
+
+def invalidate_tokens() -> None:
+    """Make every worker re-read tokens and workspaces.
+
+    This process forgets at once; the shared version changes when the
+    current transaction commits (before that, other workers would only
+    re-read the old rows and keep them under the new version).
+    """
+    _tokens.clear()
+    transaction.on_commit(_bump_shared_version)
+
+
+def _on_change(**_kwargs: object) -> None:
+    invalidate_tokens()
+
+
+def watch_token_changes() -> None:
+    """Invalidate cached tokens whenever a token, workspace or person is saved or deleted.
+
+    This catches writes that do not go through this module, such as the
+    Django admin's token inline and workspace form, and a person losing staff
+    status (their operator tokens stop at once).
+    """
+    for model in (ApiToken, Workspace, OperatorToken, get_user_model()):
+        post_save.connect(_on_change, sender=model, dispatch_uid=f"invalidate-{model.__name__}")
+        post_delete.connect(_on_change, sender=model, dispatch_uid=f"invalidate-{model.__name__}-d")
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    cached_at: float
+    version: str
+    access: WorkspaceAccess | OperatorAccess | None
+    refusal: str
+
+
 class _TokenCache:
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, WorkspaceAccess | OperatorAccess | None]] = {}
+        self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def get(self, token: str) -> WorkspaceAccess | OperatorAccess | None:
+    def get(self, token: str) -> tuple[WorkspaceAccess | OperatorAccess | None, str]:
         digest = token_digest(token)
+        # Read the version before the database: a change committed in between
+        # then makes this entry stale at once rather than never.
+        version = _shared_version()
         now = time.monotonic()
         with self._lock:
             cached = self._entries.get(digest)
-        if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
-            return cached[1]
-        try:
-            access = _workspace_token(digest) or _operator_token(digest)
-        except (OperationalError, InterfaceError):
-            # Lookups answer from memory: a token seen before keeps working
-            # while the database is away (revocations apply once it is back).
-            # An unknown one waits for it: geo.availability answers 503 + Retry-After.
-            if cached is not None:
-                return cached[1]
-            raise
-        with self._lock:
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[digest] = (now, access)
-        return access
+        if (
+            cached is not None
+            and cached.version == version
+            and now - cached.cached_at < TOKEN_CACHE_SECONDS
+        ):
+            access, refusal = cached.access, cached.refusal
+        else:
+            try:
+                access, refusal = _read_token(digest)
+            except (OperationalError, InterfaceError):
+                # Lookups answer from memory: a token seen before keeps working
+                # while the database is away (revocations apply once it is back).
+                # An unknown one waits for it: geo.availability answers 503 + Retry-After.
+                if cached is None:
+                    raise
+                access, refusal = cached.access, cached.refusal
+            else:
+                if version is not None and refusal != "unknown token":
+                    # Unknown tokens are not kept: guessing is rate-limited instead.
+                    with self._lock:
+                        if len(self._entries) > 10_000:
+                            self._entries.clear()
+                        self._entries[digest] = _Entry(now, version, access, refusal)
+        expires = access.expires_at if isinstance(access, WorkspaceAccess) else None
+        if expires is not None and expires <= timezone.now():
+            return None, f"token expired on {expires:%Y-%m-%d %H:%M} UTC"
+        return access, refusal
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
 
 
-def _workspace_token(digest: str) -> WorkspaceAccess | None:
+def _read_token(digest: str) -> tuple[WorkspaceAccess | OperatorAccess | None, str]:
     row = (
         ApiToken.objects.filter(key_digest=digest)
         .values_list(
-            "workspace_id", "workspace__name", "workspace__country_id", "workspace__aliases_version"
+            "workspace_id",
+            "workspace__name",
+            "workspace__country_id",
+            "workspace__aliases_version",
+            "scope",
+            "id",
+            "prefix",
+            "name",
+            "expires_at",
+            "revoked_at",
         )
         .first()
     )
-    return WorkspaceAccess(*row, role=TOKEN_ROLE) if row else None
+    if row is None:
+        operator = _operator_token(digest)
+        return (operator, "") if operator is not None else (None, "unknown token")
+    (
+        workspace_id,
+        workspace,
+        country_id,
+        version,
+        scope,
+        token_id,
+        prefix,
+        name,
+        expires,
+        revoked,
+    ) = row
+    if revoked is not None:
+        return None, f"token revoked on {revoked:%Y-%m-%d %H:%M} UTC"
+    access = WorkspaceAccess(
+        workspace_id,
+        workspace,
+        country_id,
+        version,
+        role=TOKEN_ROLES[TokenScope(scope)],
+        actor_label=f"token {prefix}…" + (f" ({name})" if name else ""),
+        token_id=token_id,
+        expires_at=expires,
+    )
+    return access, ""
 
 
 def _operator_token(digest: str) -> OperatorAccess | None:
-    # Checked on every (uncached) use: taking staff status away revokes the token.
+    # Only active staff: taking staff status away revokes the token (user saves
+    # change the shared version, see ``watch_token_changes``).
     row = (
         OperatorToken.objects.filter(key_digest=digest, user__is_staff=True, user__is_active=True)
         .values_list("user_id", "user__username")
@@ -168,13 +363,23 @@ _tokens = _TokenCache()
 
 
 def find_access_by_token(token: str) -> WorkspaceAccess | OperatorAccess | None:
-    """Return what a token opens (a workspace, or an operator), or None.
+    """Return what a token opens (a workspace, or an operator), or None for one nobody issued.
 
-    Answers from a short per-process cache.
+    Answers from a per-process cache that every change to tokens or
+    workspaces, in any worker, invalidates at once (see ``invalidate_tokens``).
+
+    Raises
+    ------
+    Unauthorized
+        The token was issued but is revoked or expired (not a guess: the
+        message says which).
     """
     if not token:
         return None
-    return _tokens.get(token)
+    access, refusal = _tokens.get(token)
+    if access is None and refusal != "unknown token":
+        raise Unauthorized(refusal)
+    return access
 
 
 def find_workspace_by_token(token: str) -> WorkspaceAccess | None:
@@ -184,7 +389,7 @@ def find_workspace_by_token(token: str) -> WorkspaceAccess | None:
 
 
 def forget_cached_tokens() -> None:
-    """Drop this process's token cache (after revoking a token, and in tests)."""
+    """Drop this process's token cache (tests; changes call ``invalidate_tokens``)."""
     _tokens.clear()
 
 
@@ -248,12 +453,16 @@ def access_for_user(user_id: int, workspace_id: int | None = None) -> WorkspaceA
             "workspace__country_id",
             "workspace__aliases_version",
             "role",
+            "user__username",
         )
     )
     if not rows:
         return None
     chosen = next((row for row in rows if row[0] == workspace_id), rows[0])
-    return WorkspaceAccess(*chosen)
+    workspace, name, country_id, version, role, username = chosen
+    return WorkspaceAccess(
+        workspace, name, country_id, version, role=role, actor_label=username, user_id=user_id
+    )
 
 
 def workspaces_of(user_id: int) -> list[tuple[int, str, str]]:
@@ -266,7 +475,14 @@ def workspaces_of(user_id: int) -> list[tuple[int, str, str]]:
 
 
 @transaction.atomic
-def add_member(workspace_id: int, *, username: str, role: str, password: str = "") -> Membership:
+def add_member(
+    workspace_id: int,
+    *,
+    username: str,
+    role: str,
+    password: str = "",
+    actor: Actor = audit.SYSTEM,
+) -> Membership:
     """Give a person a role in a workspace; create their account when a password is given.
 
     Raises
@@ -281,17 +497,28 @@ def add_member(workspace_id: int, *, username: str, role: str, password: str = "
         raise InvalidQuery("username: required")
     users = get_user_model()
     user = users.objects.filter(username=username).first()
+    created = user is None
     if user is None:
         if not password:
             raise InvalidQuery(f"username: no account {username!r}; give a password to create it")
         user = users.objects.create_user(username=username, password=password)
     if Membership.objects.filter(user=user, workspace_id=workspace_id).exists():
         raise InvalidQuery(f"username: {username!r} is already a member")
-    return Membership.objects.create(user=user, workspace_id=workspace_id, role=role)
+    membership = Membership.objects.create(user=user, workspace_id=workspace_id, role=role)
+    audit.record(
+        AuditAction.MEMBER_ADDED,
+        actor=actor,
+        workspace_id=workspace_id,
+        target=username,
+        details={"role": role, "account_created": created},
+    )
+    return membership
 
 
 @transaction.atomic
-def ensure_admin(workspace_id: int, *, username: str, password: str = "") -> None:
+def ensure_admin(
+    workspace_id: int, *, username: str, password: str = "", actor: Actor = audit.SYSTEM
+) -> None:
     """Make a person an admin of a workspace, creating the account (or resetting its password).
 
     Raises
@@ -310,13 +537,22 @@ def ensure_admin(workspace_id: int, *, username: str, password: str = "") -> Non
     elif password:
         user.set_password(password)
         user.save(update_fields=["password"])
-    Membership.objects.update_or_create(
+    _, created = Membership.objects.update_or_create(
         user=user, workspace_id=workspace_id, defaults={"role": Role.ADMIN}
+    )
+    audit.record(
+        AuditAction.MEMBER_ADDED if created else AuditAction.MEMBER_ROLE,
+        actor=actor,
+        workspace_id=workspace_id,
+        target=username,
+        details={"role": Role.ADMIN, "password_set": bool(password)},
     )
 
 
 @transaction.atomic
-def set_member_role(workspace_id: int, *, user_id: int, role: str) -> None:
+def set_member_role(
+    workspace_id: int, *, user_id: int, role: str, actor: Actor = audit.SYSTEM
+) -> None:
     """Change a member's role; a workspace always keeps at least one admin.
 
     Raises
@@ -329,12 +565,20 @@ def set_member_role(workspace_id: int, *, user_id: int, role: str) -> None:
     membership = _membership(workspace_id, user_id)
     if membership.role == Role.ADMIN and role != Role.ADMIN:
         _keep_an_admin(workspace_id)
+    before = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    audit.record(
+        AuditAction.MEMBER_ROLE,
+        actor=actor,
+        workspace_id=workspace_id,
+        target=membership.user.username,
+        details={"from": before, "to": role},
+    )
 
 
 @transaction.atomic
-def remove_member(workspace_id: int, *, user_id: int) -> None:
+def remove_member(workspace_id: int, *, user_id: int, actor: Actor = audit.SYSTEM) -> None:
     """Take a person out of a workspace (their account stays); never the last admin.
 
     Raises
@@ -346,11 +590,19 @@ def remove_member(workspace_id: int, *, user_id: int) -> None:
     if membership.role == Role.ADMIN:
         _keep_an_admin(workspace_id)
     membership.delete()
+    audit.record(
+        AuditAction.MEMBER_REMOVED,
+        actor=actor,
+        workspace_id=workspace_id,
+        target=membership.user.username,
+        details={"role": membership.role},
+    )
 
 
 def _membership(workspace_id: int, user_id: int) -> Membership:
     membership = (
         Membership.objects.select_for_update()
+        .select_related("user")
         .filter(workspace_id=workspace_id, user_id=user_id)
         .first()
     )
@@ -367,15 +619,29 @@ def _keep_an_admin(workspace_id: int) -> None:
         raise InvalidQuery("role: a workspace keeps at least one admin")
 
 
-def revoke_token(workspace_id: int, *, token_id: int) -> None:
-    """Delete a workspace's token; every worker stops honouring it within seconds.
+@transaction.atomic
+def revoke_token(workspace_id: int, *, token_id: int, actor: Actor = audit.SYSTEM) -> None:
+    """Revoke a workspace's token: from the commit on, no worker honours it.
+
+    The row stays (the people page and the audit log name it).
 
     Raises
     ------
     InvalidQuery
-        No such token in this workspace.
+        No such token in this workspace, or already revoked.
     """
-    deleted, _ = ApiToken.objects.filter(workspace_id=workspace_id, pk=token_id).delete()
-    if not deleted:
-        raise InvalidQuery("token: no such token in this workspace")
-    forget_cached_tokens()
+    token = (
+        ApiToken.objects.select_for_update()
+        .filter(workspace_id=workspace_id, pk=token_id, revoked_at__isnull=True)
+        .first()
+    )
+    if token is None:
+        raise InvalidQuery("token: no such token in this workspace, or already revoked")
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(
+        AuditAction.TOKEN_REVOKED,
+        actor=actor,
+        workspace_id=workspace_id,
+        target=_token_label(token),
+    )

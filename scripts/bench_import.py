@@ -141,6 +141,9 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from bench import local_environment
+
+    local_environment()
     import django
 
     django.setup()

@@ -51,11 +51,10 @@ EXTRACTS = Path(
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-    database_url = ROOT / ".venv" / "database-url"
-    if "DATABASE_URL" not in os.environ and database_url.exists():
-        key, _, value = database_url.read_text().strip().partition("=")
-        os.environ[key] = value
+    sys.path.insert(0, str(ROOT))
+    from bench import local_environment
+
+    local_environment()
     import django
 
     django.setup()

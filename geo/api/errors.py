@@ -7,12 +7,16 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeAlias
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
+from django.views.defaults import page_not_found
 
-from geo.exceptions import Forbidden, GeoError, Unauthorized
+from geo import ratelimit
+from geo.api.params import check_text
+from geo.exceptions import Forbidden, GeoError, PayloadTooLarge, RateLimited, Unauthorized
 from geo.workspaces import (
     OperatorAccess,
     WorkspaceAccess,
@@ -43,13 +47,20 @@ def authenticate(request: HttpRequest) -> WorkspaceAccess:
     requests that change something must carry Django's CSRF token, since a
     cookie is sent by any site that makes the browser post here.
 
+    Every token nobody issued counts against the client's address; past
+    ``MIPAKA_BAD_TOKEN_LIMIT`` the address gets 429 for any token until the
+    window ends, so tokens cannot be guessed at speed.
+
     Raises
     ------
     Unauthorized
-        No token and no session, a malformed header, or an unknown token.
+        No token and no session, a malformed header, or an unknown, revoked
+        or expired token.
     Forbidden
         A session request without a valid CSRF token, a person in no
         workspace, or an operator token (it opens only the import endpoints).
+    RateLimited
+        Too many unknown tokens from this address.
     """
     token = _header_token(request)
     if token is None:
@@ -57,9 +68,7 @@ def authenticate(request: HttpRequest) -> WorkspaceAccess:
         if user is not None and user.is_authenticated:
             return _session_access(request, user.pk)
         raise Unauthorized("send 'Authorization: Token <token>', or sign in")
-    access = find_access_by_token(token)
-    if access is None:
-        raise Unauthorized("unknown token")
+    access = _token_access(request, token)
     if isinstance(access, OperatorAccess):
         raise Forbidden("an operator token opens only the import endpoints; use a workspace token")
     return access
@@ -87,14 +96,32 @@ def authenticate_operator(request: HttpRequest) -> OperatorAccess:
         if operator is None:
             raise Forbidden("only operators (staff) may import; boundaries are shared by everyone")
         return operator
-    access = find_access_by_token(token)
-    if access is None:
-        raise Unauthorized("unknown token")
+    access = _token_access(request, token)
     if not isinstance(access, OperatorAccess):
         raise Forbidden(
             "only operators may import: a workspace token cannot; use an operator token"
             " (manage.py create_operator)"
         )
+    return access
+
+
+def _token_access(request: HttpRequest, token: str) -> WorkspaceAccess | OperatorAccess:
+    """Return what a token opens; guessing is limited per client address.
+
+    Raises
+    ------
+    Unauthorized
+        An unknown, revoked or expired token.
+    RateLimited
+        Too many unknown tokens from this address.
+    """
+    limit = ratelimit.bad_token_limit()
+    client = ratelimit.client_ip(request)
+    ratelimit.check(limit, client)
+    access = find_access_by_token(token)
+    if access is None:
+        ratelimit.record_failure(limit, client)
+        raise Unauthorized("unknown token")
     return access
 
 
@@ -171,10 +198,18 @@ def api_endpoint(
                 return response
             try:
                 access = check(request)
+                for name, value in kwargs.items():
+                    if isinstance(value, str):
+                        check_text(value, field=name)
                 result = view(request, access, **kwargs)
+            except RequestDataTooBig:
+                exc = PayloadTooLarge("body: larger than this deployment accepts")
+                return errors(exc.http_status, str(exc.code), exc.message)
             except GeoError as exc:
                 response = errors(exc.http_status, str(exc.code), exc.message)
-                if exc.http_status == 503:  # not loaded yet, or no database: soon
+                if isinstance(exc, RateLimited):
+                    response["Retry-After"] = str(exc.retry_after)
+                elif exc.http_status == 503:  # not loaded yet, or no database: soon
                     response["Retry-After"] = "2"
                 return response
             except (OperationalError, InterfaceError):
@@ -191,3 +226,10 @@ def api_endpoint(
         return wrapper
 
     return decorate
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Answer an unknown URL: the JSON error under /api/ and /tiles/, Django's page elsewhere."""
+    if request.path.startswith(("/api/", "/tiles/")):
+        return error_response(status=404, code="not_found", message=f"no such URL {request.path!r}")
+    return page_not_found(request, exception or Http404())

@@ -8,12 +8,13 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
+from geo import audit
 from geo.api import params
 from geo.api.errors import api_endpoint
 from geo.api.serialize import job_to_dict
 from geo.exceptions import InvalidQuery, TooLarge
 from geo.importing.jobs import apply_job, get_job, list_jobs, submit_download, submit_upload
-from geo.models import ImportJob
+from geo.models import AuditAction, ImportJob
 from geo.workspaces import OperatorAccess
 
 # Room for the multipart envelope around the file (boundaries, headers, fields).
@@ -31,10 +32,14 @@ def imports(request: HttpRequest, access: OperatorAccess) -> JsonResponse | dict
     if request.content_type == "multipart/form-data":
         job = _submit_upload(request, access)
     elif request.content_type == "application/json":
-        body = params.json_body(request, max_bytes=MAX_DOWNLOAD_BODY_BYTES)
+        body = params.json_body(
+            request, fields=("download", "dry_run"), max_bytes=MAX_DOWNLOAD_BODY_BYTES
+        )
         countries = body.get("download")
         if not isinstance(countries, list) or not all(isinstance(c, str) for c in countries):
             raise InvalidQuery('download: required, a list of countries like ["uganda", "R171496"]')
+        for country in countries:
+            params.check_text(country, field="download")
         dry_run = body.get("dry_run", False)
         if not isinstance(dry_run, bool):
             raise InvalidQuery("dry_run: must be true or false")
@@ -43,7 +48,7 @@ def imports(request: HttpRequest, access: OperatorAccess) -> JsonResponse | dict
         raise InvalidQuery(
             'send multipart/form-data with a "file" (zip or GeoJSON), or JSON {"download": [...]}'
         )
-    return _accepted(job)
+    return _accepted(job, access)
 
 
 @api_endpoint("GET", operator=True)
@@ -63,7 +68,7 @@ def import_changes(request: HttpRequest, access: OperatorAccess, job_id: int) ->
 @api_endpoint("POST", operator=True)
 def import_apply(request: HttpRequest, access: OperatorAccess, job_id: int) -> JsonResponse:
     """Queue the real import of a succeeded dry run's input."""
-    return _accepted(apply_job(job_id, requested_by=access.user_id))
+    return _accepted(apply_job(job_id, requested_by=access.user_id), access)
 
 
 def _submit_upload(request: HttpRequest, access: OperatorAccess) -> ImportJob:
@@ -89,7 +94,19 @@ def _submit_upload(request: HttpRequest, access: OperatorAccess) -> ImportJob:
     )
 
 
-def _accepted(job: ImportJob) -> JsonResponse:
+def _accepted(job: ImportJob, access: OperatorAccess) -> JsonResponse:
+    # Imports change every workspace's boundaries: the log says who asked for each job.
+    audit.record(
+        AuditAction.IMPORT,
+        actor=audit.Actor(f"operator {access.username}", user_id=access.user_id),
+        target=f"import job #{job.pk}",
+        details={
+            "kind": job.kind,
+            "dry_run": job.dry_run,
+            "countries": job.countries,
+            "applies": job.applies_id,
+        },
+    )
     response = JsonResponse(job_to_dict(job), status=202)
     response["Location"] = f"/api/v1/imports/{job.pk}"
     return response

@@ -7,23 +7,96 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from geo.aliases import ALIAS_LETTERS
+from geo.api.params import (
+    BLANK_CHARACTERS,
+    CONTROL_CHARACTERS,
+    NON_BLANK_TEXT_PATTERN,
+    TEXT_PATTERN,
+)
 
-def _error(description: str) -> dict[str, Any]:
-    return {
+
+def _error(description: str, *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
     }
+    if headers:
+        response["headers"] = headers
+    return response
 
 
+# Every error an operation can answer, by status; each operation lists the ones it can
+# give with errors(...). The body is always {"error": {"code", "message"}}.
 ERRORS = {
-    "400": _error("Malformed or missing parameter; the message names the field."),
-    "401": _error("No token and no signed-in session, or an unknown token."),
-    "403": _error(
-        "Signed in, but the role does not allow it (aliases need an editor), or a session"
-        " write without the X-CSRFToken header."
+    "400": _error(
+        "Malformed or missing parameter or body, or text with a control character;"
+        " the message names the field."
     ),
-    "404": _error("Unknown osm_id or country."),
-    "405": _error("Method not allowed."),
+    "401": _error("No token and no signed-in session, or an unknown, revoked or expired token."),
+    "403": _error(
+        "The role or token scope does not allow it (alias edits need an editor or a"
+        " read-write token), a session write without the X-CSRFToken header, or a person"
+        " in no workspace."
+    ),
+    "404": _error("Unknown osm_id or country, or one outside the workspace."),
+    "405": _error(
+        "Method not allowed.",
+        headers={"Allow": {"description": "The methods allowed.", "schema": {"type": "string"}}},
+    ),
+    "413": _error("Request body larger than the endpoint accepts."),
+    "415": _error("Request body in a format the endpoint does not read."),
+    "429": _error(
+        "Too many unknown tokens from this address: every token is refused until the window ends.",
+        headers={
+            "Retry-After": {
+                "description": "Seconds until the address may try again.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    ),
+}
+# What any authenticated operation can answer besides its own errors.
+AUTH_ERRORS = ("401", "403", "405", "429")
+# Answered by the HTTP server in front (gunicorn: a request line over 4094 bytes),
+# before Mipaka sees the request, in that server's format.
+URI_TOO_LONG = {"414": {"description": "Request line too long (the HTTP server in front)."}}
+
+
+def errors(*statuses: str) -> dict[str, Any]:
+    """Return the documented error responses: ``statuses`` plus those of authentication."""
+    return {status: ERRORS[status] for status in sorted({*statuses, *AUTH_ERRORS})} | URI_TOO_LONG
+
+
+def _text(*, max_length: int = 1000, required: bool = False) -> dict[str, Any]:
+    """Return a text parameter's schema: no control characters (tab and line breaks are fine)."""
+    return {
+        "type": "string",
+        "maxLength": max_length,
+        "pattern": NON_BLANK_TEXT_PATTERN if required else TEXT_PATTERN,
+    }
+
+
+# A CSV of counts as documented: a header "osm_id,value" (or path, name), then rows
+# of a key and a decimal value. The API also reads quoted fields, other column orders
+# and extra columns; this is the part of CSV that JSON Schema can state exactly.
+_CSV_KEY = (
+    f'[^,"{CONTROL_CHARACTERS}\\r\\n]*[^,"{CONTROL_CHARACTERS}{BLANK_CHARACTERS}]'
+    f'[^,"{CONTROL_CHARACTERS}\\r\\n]*'
+)
+COUNTS_CSV_PATTERN = (
+    f"^\\ufeff?(?:osm_id|path|name),value(?:\\r?\\n{_CSV_KEY},[+-]?[0-9]+(?:\\.[0-9]+)?)*"
+    "(?:\\r?\\n)?$"
+)
+# An alias: blank (dropped), or at least two letters or digits (as geo.aliases counts them).
+ALIAS_PATTERN = (
+    f"^(?:[{BLANK_CHARACTERS}]*|[\\s\\S]*[{ALIAS_LETTERS}][\\s\\S]*[{ALIAS_LETTERS}][\\s\\S]*)$"
+)
+
+# true/false as the API reads them (also 1/0, yes/no, on/off).
+BOOLEAN = {
+    "type": "string",
+    "enum": ["true", "false", "True", "False", "1", "0", "yes", "no", "on", "off"],
 }
 
 
@@ -55,32 +128,66 @@ LEVEL = {
     "description": "0 country, 1 state, 2 district, 3 ward",
 }
 PLACE = {"$ref": "#/components/schemas/Place"}
-OSM_ID = _param("osm_id", "The boundary's osm_id (R171496).", required=True, where="path")
+OSM_ID = _param(
+    "osm_id",
+    "The boundary's osm_id (R171496).",
+    required=True,
+    where="path",
+    # One path segment: no "/" (another route), no control character.
+    schema={"type": "string", "maxLength": 64, "pattern": f"^[^/{CONTROL_CHARACTERS}]+$"},
+)
+PAGE = {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+CURSOR = _param(
+    "cursor",
+    "From the previous page's next URL (base64url).",
+    schema={
+        "type": "string",
+        "maxLength": 1000,
+        "pattern": "^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$",
+    },
+)
 
 PATHS: dict[str, Any] = {
     "/api/v1/ping": {
         "get": {
             "summary": "Trivial authenticated answer",
-            "responses": {"200": _json({"type": "object"}), **ERRORS},
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["ok", "workspace"],
+                        "properties": {"ok": {"const": True}, "workspace": {"type": "string"}},
+                    }
+                ),
+                **errors(),
+            },
         }
     },
     "/api/v1/match": {
         "get": {
             "summary": "Free text → boundaries at a level (has_state / has_district / has_ward)",
             "parameters": [
-                _param("text", "What the contact typed.", required=True),
+                _param(
+                    "text", "What the contact typed.", required=True, schema=_text(required=True)
+                ),
                 _param("level", "Level asked for.", required=True, schema=LEVEL),
                 _param(
                     "parent",
                     "The parent: an osm_id, a path, or free text resolved at the level above.",
+                    schema=_text(),
                 ),
-                _param("country", "Limit to one country (workspaces without a country)."),
-                _param("fuzzy", "Allow typo matches (default true).", schema={"type": "boolean"}),
+                _param(
+                    "country",
+                    "Limit to one country (workspaces without a country); unknown: 404.",
+                    schema=_text(),
+                ),
+                _param("fuzzy", "Allow typo matches (default true).", schema=BOOLEAN),
             ],
             "responses": {
                 "200": _json(
                     {
                         "type": "object",
+                        "required": ["results", "ambiguous", "parent", "parent_found"],
                         "properties": {
                             "results": {
                                 "type": "array",
@@ -95,7 +202,7 @@ PATHS: dict[str, Any] = {
                         },
                     }
                 ),
-                **ERRORS,
+                **errors("400", "404"),
             },
         }
     },
@@ -103,14 +210,28 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "Every boundary containing a point, country first",
             "parameters": [
-                _param("lat", "Latitude, -90..90.", required=True, schema={"type": "number"}),
-                _param("lng", "Longitude, -180..180.", required=True, schema={"type": "number"}),
+                _param(
+                    "lat",
+                    "Latitude, -90..90.",
+                    required=True,
+                    schema={"type": "number", "minimum": -90, "maximum": 90},
+                ),
+                _param(
+                    "lng",
+                    "Longitude, -180..180.",
+                    required=True,
+                    schema={"type": "number", "minimum": -180, "maximum": 180},
+                ),
             ],
             "responses": {
                 "200": _json(
-                    {"type": "object", "properties": {"results": {"type": "array", "items": PLACE}}}
+                    {
+                        "type": "object",
+                        "required": ["results"],
+                        "properties": {"results": {"type": "array", "items": PLACE}},
+                    }
                 ),
-                **ERRORS,
+                **errors("400"),
             },
         },
         "post": {
@@ -122,15 +243,19 @@ PATHS: dict[str, Any] = {
                         "schema": {
                             "type": "object",
                             "required": ["points"],
+                            "additionalProperties": False,
                             "properties": {
                                 "points": {
                                     "type": "array",
                                     "maxItems": 10000,
                                     "items": {
                                         "type": "array",
-                                        "items": {"type": "number"},
+                                        "prefixItems": [
+                                            {"type": "number", "minimum": -180, "maximum": 180},
+                                            {"type": "number", "minimum": -90, "maximum": 90},
+                                        ],
+                                        "items": False,
                                         "minItems": 2,
-                                        "maxItems": 2,
                                         "description": "[lng, lat]",
                                     },
                                 }
@@ -143,12 +268,13 @@ PATHS: dict[str, Any] = {
                 "200": _json(
                     {
                         "type": "object",
+                        "required": ["results"],
                         "properties": {
                             "results": {"type": "array", "items": {"type": "array", "items": PLACE}}
                         },
                     }
                 ),
-                **ERRORS,
+                **errors("400", "413"),
             },
         },
     },
@@ -157,9 +283,11 @@ PATHS: dict[str, Any] = {
             "summary": "Boundaries by path, paged",
             "parameters": [
                 _param("level", "Only this level.", schema=LEVEL),
-                _param("parent", "Only children of this osm_id."),
-                _param("q", "Name, English name or alias contains this."),
-                _param("page", "1-based page.", schema={"type": "integer", "minimum": 1}),
+                _param("parent", "Only children of this osm_id.", schema=_text()),
+                _param(
+                    "q", "Name, English name or alias contains this.", schema=_text(max_length=255)
+                ),
+                _param("page", "1-based page; past the last, no results.", schema=PAGE),
                 _param(
                     "page_size",
                     "1 to 500, default 100.",
@@ -170,10 +298,11 @@ PATHS: dict[str, Any] = {
                 "200": _json(
                     {
                         "type": "object",
+                        "required": ["count", "page", "pages", "results"],
                         "properties": {
-                            "count": {"type": "integer"},
-                            "page": {"type": "integer"},
-                            "pages": {"type": "integer"},
+                            "count": {"type": "integer", "minimum": 0},
+                            "page": {"type": "integer", "minimum": 1},
+                            "pages": {"type": "integer", "minimum": 1},
                             "results": {
                                 "type": "array",
                                 "items": {"$ref": "#/components/schemas/Boundary"},
@@ -181,7 +310,7 @@ PATHS: dict[str, Any] = {
                         },
                     }
                 ),
-                **ERRORS,
+                **errors("400"),
             },
         }
     },
@@ -190,19 +319,34 @@ PATHS: dict[str, Any] = {
             "summary": "One boundary, optionally with its GeoJSON geometry",
             "parameters": [
                 OSM_ID,
-                _param("geometry", "Add the geometry.", schema={"enum": ["simplified", "full"]}),
+                _param(
+                    "geometry",
+                    "Add the geometry (null for a boundary imported without one).",
+                    schema={"type": "string", "enum": ["simplified", "full"]},
+                ),
             ],
-            "responses": {"200": _json({"$ref": "#/components/schemas/Boundary"}), **ERRORS},
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/BoundaryDetail"}),
+                **errors("400", "404"),
+            },
         }
     },
     "/api/v1/boundaries/{osm_id}/aliases": {
         "get": {
             "summary": "The workspace's aliases of a boundary",
             "parameters": [OSM_ID],
-            "responses": {"200": _json({"$ref": "#/components/schemas/Aliases"}), **ERRORS},
+            "responses": {
+                "200": _json({"$ref": "#/components/schemas/Aliases"}),
+                **errors("400", "404"),
+            },
         },
         "put": {
             "summary": "Replace the workspace's aliases of a boundary",
+            "description": "Needs an editor, an admin or a read-write token (read-only: 403)."
+            " Blank lines are dropped and duplicates (after folding case and accents) kept"
+            " once. Refused with a 400 naming the alias: fewer than 2 letters or digits, or"
+            " only common words of English, French, Portuguese, Spanish, Swahili or"
+            " Kinyarwanda (a, the, de, la, na, ya…), which would match nearly every message.",
             "parameters": [OSM_ID],
             "requestBody": {
                 "required": True,
@@ -211,20 +355,30 @@ PATHS: dict[str, Any] = {
                         "schema": {
                             "type": "object",
                             "required": ["aliases"],
+                            "additionalProperties": False,
                             "properties": {
                                 "aliases": {
                                     "type": "array",
-                                    "items": {"type": "string", "maxLength": 255},
+                                    "maxItems": 100,
+                                    "items": {
+                                        "type": "string",
+                                        "maxLength": 255,
+                                        "allOf": [
+                                            {"pattern": TEXT_PATTERN},
+                                            {"pattern": ALIAS_PATTERN},
+                                        ],
+                                    },
                                 }
                             },
-                        }
+                        },
+                        "example": {"aliases": ["Kigari", "Riverside Town"]},
                     }
                 },
             },
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/Aliases"}),
                 "409": _error("An alias already names a sibling in this workspace."),
-                **ERRORS,
+                **errors("400", "404", "413"),
             },
         },
     },
@@ -236,22 +390,26 @@ PATHS: dict[str, Any] = {
                     "geometry",
                     "Include the simplified geometry (the default, as current RapidPro; "
                     "false leaves it out, null in every result).",
-                    schema={"type": "boolean", "default": True},
+                    schema={**BOOLEAN, "default": "true"},
                 ),
-                _param("cursor", "From the previous page's next URL."),
+                CURSOR,
             ],
             "responses": {
                 "200": _json(
                     {
                         "type": "object",
+                        "required": ["next", "previous", "results"],
                         "properties": {
                             "next": {"type": ["string", "null"]},
                             "previous": {"type": "null"},
-                            "results": {"type": "array"},
+                            "results": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/RapidProBoundary"},
+                            },
                         },
                     }
                 ),
-                **ERRORS,
+                **errors("400"),
             },
         }
     },
@@ -259,21 +417,34 @@ PATHS: dict[str, Any] = {
         "get": {
             "summary": "RapidPro internal locations (unknown level → empty list, as RapidPro)",
             "parameters": [
-                _param("level", "state, district or ward."),
-                _param("query", "Path contains this."),
-                _param("cursor", "From next."),
+                _param("level", "state, district or ward.", schema=_text()),
+                _param("query", "Path contains this.", schema=_text(max_length=255)),
+                CURSOR,
             ],
             "responses": {
                 "200": _json(
                     {
                         "type": "object",
+                        "required": ["next", "previous", "results"],
                         "properties": {
                             "next": {"type": ["string", "null"]},
-                            "results": {"type": "array"},
+                            "previous": {"type": "null"},
+                            "results": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["osm_id", "name", "path"],
+                                    "properties": {
+                                        "osm_id": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "path": {"type": "string"},
+                                    },
+                                },
+                            },
                         },
                     }
                 ),
-                **ERRORS,
+                **errors("400"),
             },
         }
     },
@@ -284,9 +455,41 @@ BAND = _param(
     "0, 1, 2 (coarse to fine) or full; default 1.",
     schema={"enum": ["0", "1", "2", "full"]},
 )
+FEATURE_COLLECTION = {
+    "type": "object",
+    "required": ["type", "name", "features"],
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "name": {"type": "string"},
+        "features": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "properties", "geometry"],
+                "properties": {
+                    "type": {"const": "Feature"},
+                    "properties": {
+                        "type": "object",
+                        "required": ["osm_id", "name", "level", "path", "has_children"],
+                        "properties": {
+                            "osm_id": {"type": "string"},
+                            "name": {"type": "string"},
+                            "level": LEVEL,
+                            "path": {"type": "string"},
+                            "has_children": {"type": "boolean"},
+                        },
+                    },
+                    "geometry": {"$ref": "#/components/schemas/Geometry"},
+                },
+            },
+        },
+    },
+}
 GEOJSON_RESPONSES = {
-    "200": _json({"type": "object", "description": "FeatureCollection"}),
-    **ERRORS,
+    "200": {
+        "description": "An RFC 7946 FeatureCollection.",
+        "content": {"application/geo+json": {"schema": FEATURE_COLLECTION}},
+    },
 }
 
 PATHS["/api/v1/boundaries/{osm_id}/children.geojson"] = {
@@ -296,7 +499,7 @@ PATHS["/api/v1/boundaries/{osm_id}/children.geojson"] = {
             OSM_ID,
             BAND,
         ],
-        "responses": GEOJSON_RESPONSES,
+        "responses": {**GEOJSON_RESPONSES, **errors("400", "404")},
     }
 }
 
@@ -306,7 +509,7 @@ PATHS["/api/v1/countries.geojson"] = {
         "parameters": [
             BAND,
         ],
-        "responses": GEOJSON_RESPONSES,
+        "responses": {**GEOJSON_RESPONSES, **errors("400")},
     }
 }
 
@@ -316,10 +519,31 @@ PATHS["/api/v1/counts"] = {
         "description": "Body: text/csv with a header (a key column osm_id, path or name, and value),"
         ' or JSON {"rows": [{"osm_id"|"path"|"name": ..., "value": n}]}. Names match'
         " after folding accents and case, including the workspace's aliases; a name shared by"
-        " several boundaries is reported ambiguous. Rows that match nothing are listed.",
+        " several boundaries is reported ambiguous. Rows that match nothing are listed."
+        " Counting stores nothing: read-only tokens may count. At most 100,000 rows and 10 MB.",
         "requestBody": {
             "required": True,
-            "content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}},
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string", "pattern": COUNTS_CSV_PATTERN},
+                    "example": "osm_id,value\nR9001,12\n",
+                },
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["rows"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "rows": {
+                                "type": "array",
+                                "maxItems": 100_000,
+                                "items": {"$ref": "#/components/schemas/CountRow"},
+                            }
+                        },
+                    },
+                    "example": {"rows": [{"osm_id": "R9001", "value": 12}]},
+                },
+            },
         },
         "responses": {
             "200": _json(
@@ -328,13 +552,15 @@ PATHS["/api/v1/counts"] = {
                     "properties": {
                         "values": {
                             "type": "object",
+                            "additionalProperties": {"type": "number"},
                             "description": "osm_id → total of the rows of it and its descendants",
                         },
-                        "matched_rows": {"type": "integer"},
+                        "matched_rows": {"type": "integer", "minimum": 0},
                         "unmatched": {
                             "type": "array",
                             "items": {
                                 "type": "object",
+                                "required": ["line", "key", "reason"],
                                 "properties": {
                                     "line": {"type": "integer"},
                                     "key": {"type": "string"},
@@ -343,11 +569,17 @@ PATHS["/api/v1/counts"] = {
                             },
                         },
                     },
+                    "required": ["values", "matched_rows", "unmatched"],
                 }
             ),
-            **ERRORS,
+            **errors("400", "413", "415"),
         },
     }
+}
+
+TILE_HEADERS = {
+    "ETag": {"description": "Changes with every import.", "schema": {"type": "string"}},
+    "Cache-Control": {"schema": {"type": "string"}},
 }
 
 PATHS["/tiles/{z}/{x}/{y}.mvt"] = {
@@ -355,25 +587,43 @@ PATHS["/tiles/{z}/{x}/{y}.mvt"] = {
         "summary": "Mapbox Vector Tile: layers country (z0+), state (z4+), district (z6+), ward (z8+);"
         " properties osm_id, name, level, path",
         "parameters": [
-            _param("z", "Zoom, 0 to 22.", required=True, schema={"type": "integer"}, where="path"),
             _param(
-                "x",
-                "Column, 0 to 2**z - 1.",
+                "z",
+                "Zoom, 0 to 22.",
                 required=True,
-                schema={"type": "integer"},
+                schema={"type": "integer", "minimum": 0, "maximum": 22},
                 where="path",
             ),
             _param(
-                "y", "Row, 0 to 2**z - 1.", required=True, schema={"type": "integer"}, where="path"
+                "x",
+                "Column, 0 to 2**z - 1 (past it: 404).",
+                required=True,
+                schema={"type": "integer", "minimum": 0},
+                where="path",
+            ),
+            _param(
+                "y",
+                "Row, 0 to 2**z - 1 (past it: 404).",
+                required=True,
+                schema={"type": "integer", "minimum": 0},
+                where="path",
             ),
         ],
         "responses": {
             "200": {
                 "description": "The tile (empty when no boundary is in it).",
-                "content": {"application/vnd.mapbox-vector-tile": {}},
+                "headers": TILE_HEADERS,
+                "content": {
+                    "application/vnd.mapbox-vector-tile": {
+                        "schema": {"type": "string", "format": "binary"}
+                    }
+                },
             },
-            "304": {"description": "Not modified (If-None-Match matched the ETag)."},
-            **ERRORS,
+            "304": {
+                "description": "Not modified (If-None-Match matched the ETag).",
+                "headers": TILE_HEADERS,
+            },
+            **errors("404"),
         },
     }
 }
@@ -555,6 +805,7 @@ PATHS["/api/v1/imports/{job_id}/apply"] = {
     }
 }
 
+
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -601,10 +852,11 @@ DOCUMENT: dict[str, Any] = {
             },
             "Place": {
                 "type": "object",
+                "required": ["osm_id", "name", "name_en", "level", "path", "parent_osm_id"],
                 "properties": {
                     "osm_id": {"type": "string"},
                     "name": {"type": "string"},
-                    "name_en": {"type": "string"},
+                    "name_en": {"type": "string", "description": "Empty when the source has none."},
                     "level": LEVEL,
                     "path": {"type": "string", "example": "Rwanda > Kigali City > Gasabo"},
                     "parent_osm_id": {"type": ["string", "null"]},
@@ -615,14 +867,16 @@ DOCUMENT: dict[str, Any] = {
                     PLACE,
                     {
                         "type": "object",
+                        "required": ["match"],
                         "properties": {
                             "match": {
                                 "type": "object",
+                                "required": ["method", "field", "text", "score"],
                                 "properties": {
                                     "method": {"enum": ["path", "exact", "token", "fuzzy"]},
                                     "field": {"enum": ["name", "name_en", "alias", "path"]},
                                     "text": {"type": "string"},
-                                    "score": {"type": "number"},
+                                    "score": {"type": "number", "minimum": 0, "maximum": 1},
                                 },
                             }
                         },
@@ -634,27 +888,99 @@ DOCUMENT: dict[str, Any] = {
                     PLACE,
                     {
                         "type": "object",
+                        "required": ["aliases"],
+                        "properties": {"aliases": {"type": "array", "items": {"type": "string"}}},
+                    },
+                ]
+            },
+            "BoundaryDetail": {
+                "allOf": [
+                    {"$ref": "#/components/schemas/Boundary"},
+                    {
+                        "type": "object",
+                        "required": [
+                            "bbox",
+                            "area_km2",
+                            "geometry_source",
+                            "ancestors",
+                            "has_children",
+                        ],
                         "properties": {
-                            "aliases": {"type": "array", "items": {"type": "string"}},
-                            "bbox": {"type": ["array", "null"]},
+                            "bbox": {
+                                "description": "[west, south, east, north]; null without geometry.",
+                                "oneOf": [
+                                    {
+                                        "type": "array",
+                                        "items": {"type": "number"},
+                                        "minItems": 4,
+                                        "maxItems": 4,
+                                    },
+                                    {"type": "null"},
+                                ],
+                            },
                             "area_km2": {"type": ["number", "null"]},
+                            "geometry_source": {"type": "string"},
                             "has_children": {"type": "boolean"},
                             "ancestors": {
                                 "type": "array",
-                                "description": "From the country down to the parent (detail only).",
+                                "description": "From the country down to the parent.",
                                 "items": {
                                     "type": "object",
+                                    "required": ["osm_id", "name", "level"],
                                     "properties": {
                                         "osm_id": {"type": "string"},
                                         "name": {"type": "string"},
-                                        "level": {"type": "integer"},
+                                        "level": LEVEL,
                                     },
                                 },
                             },
-                            "geometry": {"type": "object"},
+                            "geometry": {
+                                "description": "Only with ?geometry=; null for a boundary"
+                                " imported without geometry.",
+                                "oneOf": [
+                                    {"$ref": "#/components/schemas/Geometry"},
+                                    {"type": "null"},
+                                ],
+                            },
                         },
                     },
                 ]
+            },
+            "Geometry": {
+                "type": "object",
+                "description": "RFC 7946 geometry, exteriors counter-clockwise.",
+                "required": ["type", "coordinates"],
+                "properties": {
+                    "type": {"enum": ["Polygon", "MultiPolygon"]},
+                    "coordinates": {"type": "array"},
+                },
+            },
+            "Aliases": {
+                "type": "object",
+                "required": ["osm_id", "aliases"],
+                "properties": {
+                    "osm_id": {"type": "string"},
+                    "aliases": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+            "CountRow": {
+                "type": "object",
+                "description": "osm_id, path or name (the first that is not blank is used),"
+                " and a value.",
+                "properties": {
+                    "osm_id": {"type": "string", "pattern": TEXT_PATTERN},
+                    "path": {"type": "string", "pattern": TEXT_PATTERN},
+                    "name": {"type": "string", "pattern": TEXT_PATTERN},
+                    "value": {"type": "number"},
+                },
+                "required": ["value"],
+                "anyOf": [
+                    {
+                        "required": [column],
+                        "properties": {column: {"pattern": NON_BLANK_TEXT_PATTERN}},
+                    }
+                    for column in ("osm_id", "path", "name")
+                ],
             },
             "ImportJob": {
                 "type": "object",
@@ -725,11 +1051,31 @@ DOCUMENT: dict[str, Any] = {
                     },
                 },
             },
-            "Aliases": {
+            "RapidProBoundary": {
                 "type": "object",
+                "required": ["osm_id", "name", "parent", "level", "aliases", "geometry"],
                 "properties": {
                     "osm_id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "parent": {
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "required": ["osm_id", "name"],
+                                "properties": {
+                                    "osm_id": {"type": "string"},
+                                    "name": {"type": "string"},
+                                },
+                            },
+                            {"type": "null"},
+                        ]
+                    },
+                    "level": LEVEL,
                     "aliases": {"type": "array", "items": {"type": "string"}},
+                    "geometry": {
+                        "description": "Unless ?geometry=false; null then, or without geometry.",
+                        "oneOf": [{"$ref": "#/components/schemas/Geometry"}, {"type": "null"}],
+                    },
                 },
             },
         },

@@ -1,31 +1,86 @@
-"""Request parameters: parsed and checked, or an InvalidQuery naming the field."""
+"""Request parameters: parsed and checked, or an InvalidQuery naming the field.
+
+Every text a request carries (query parameters, path parameters, strings in
+JSON bodies) passes :func:`check_text` here, so NUL and other control
+characters, which PostgreSQL cannot store or which only hide text, are a 400
+everywhere at once rather than endpoint by endpoint. The OpenAPI document
+uses the ``*_PATTERN`` constants below, so it states exactly what is accepted.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
-from geo.exceptions import InvalidQuery
+from geo.exceptions import InvalidQuery, PayloadTooLarge
 from geo.lookup.boundaries import BANDS
 
-TRUE = {"1", "true", "yes", "on"}
-FALSE = {"0", "false", "no", "off"}
+# Python clients send str(True): "True".
+TRUE = {"1", "true", "True", "yes", "on"}
+FALSE = {"0", "false", "False", "no", "off"}
+
+# C0 controls but tab, line feed and carriage return (an SMS may hold line
+# breaks), DEL and the C1 controls. Lone surrogates are refused too: they are
+# not text and the database driver cannot encode them.
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_REFUSED = re.compile(f"[{CONTROL_CHARACTERS}\ud800-\udfff]")
+# What str.strip() removes that is not already refused: a value made only of
+# these is blank.
+BLANK_CHARACTERS = r"\t\n\r \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# JSON Schema patterns (ECMA 262 and Python's re agree on these classes).
+TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
+NON_BLANK_TEXT_PATTERN = (
+    f"^[^{CONTROL_CHARACTERS}]*[^{CONTROL_CHARACTERS}{BLANK_CHARACTERS}][^{CONTROL_CHARACTERS}]*$"
+)
+INTEGER_PATTERN = re.compile(r"[+-]?[0-9]+")
+NUMBER_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def check_text(value: str, *, field: str) -> str:
+    """Return ``value`` unchanged, or refuse it if it holds a control character.
+
+    Raises
+    ------
+    InvalidQuery
+        NUL, another control character (tab and line breaks are text), or a
+        lone surrogate; the message names the field and the character's position.
+    """
+    found = _REFUSED.search(value)
+    if found is not None:
+        raise InvalidQuery(
+            f"{field}: control character U+{ord(found.group()):04X} at position"
+            f" {found.start() + 1} is not allowed in text"
+        )
+    return value
 
 
 def text(
     params: Mapping[str, str], name: str, *, required: bool = False, max_length: int = 1000
 ) -> str | None:
-    """Read a text parameter, trimmed."""
+    """Read a text parameter, trimmed; blank is absent.
+
+    Raises
+    ------
+    InvalidQuery
+        Required and blank, too long, or holding a control character.
+    """
     value = params.get(name)
-    if value is None or not value.strip():
+    if value is None:
         if required:
             raise InvalidQuery(f"{name}: required")
         return None
+    check_text(value, field=name)
     if len(value) > max_length:
         raise InvalidQuery(f"{name}: longer than {max_length} characters")
+    if not value.strip():
+        if required:
+            raise InvalidQuery(f"{name}: required")
+        return None
     return value.strip()
 
 
@@ -38,63 +93,106 @@ def integer(
     default: int | None = None,
     required: bool = False,
 ) -> int | None:
-    """Read an integer parameter within [low, high]."""
+    """Read an integer parameter within [low, high] (ASCII digits only; empty is not a number)."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         if required:
             raise InvalidQuery(f"{name}: required ({low} to {high})")
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidQuery(f"{name}: must be a whole number from {low} to {high}") from None
+    # int() also takes "1_000", " 7" and other scripts' digits: the contract says digits.
+    if not INTEGER_PATTERN.fullmatch(raw) or len(raw) > 20:
+        raise InvalidQuery(f"{name}: must be a whole number from {low} to {high}")
+    value = int(raw)
     if not low <= value <= high:
         raise InvalidQuery(f"{name}: must be from {low} to {high}, not {value}")
     return value
 
 
 def number(params: Mapping[str, str], name: str, *, low: float, high: float) -> float:
-    """Read a required finite number within [low, high]."""
+    """Read a required finite decimal number within [low, high]."""
     raw = params.get(name)
-    if raw is None or raw.strip() == "":
+    if raw is None or raw == "":
         raise InvalidQuery(f"{name}: required")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidQuery(f"{name}: must be a number") from None
-    if not low <= value <= high:  # also false for nan
+    if not NUMBER_PATTERN.fullmatch(raw) or len(raw) > 100:
+        raise InvalidQuery(f"{name}: must be a number")
+    value = float(raw)
+    if not low <= value <= high:
         raise InvalidQuery(f"{name}: must be from {low:g} to {high:g}")
     return value
 
 
 def boolean(params: Mapping[str, str], name: str, *, default: bool) -> bool:
-    """Read a boolean parameter (true/false, 1/0, yes/no)."""
+    """Read a boolean parameter (true/false, 1/0, yes/no, on/off; also True/False)."""
     raw = params.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if raw.lower() in TRUE:
+    if raw in TRUE:
         return True
-    if raw.lower() in FALSE:
+    if raw in FALSE:
         return False
     raise InvalidQuery(f"{name}: must be true or false")
 
 
-def json_body(request: HttpRequest, *, max_bytes: int = 2_000_000) -> dict[str, Any]:
-    """Read the request's JSON object body."""
-    if len(request.body) > max_bytes:
-        raise InvalidQuery(f"body: larger than {max_bytes:,} bytes")
+def choice(params: Mapping[str, str], name: str, *, choices: Collection[str]) -> str | None:
+    """Read a parameter that must be one of ``choices`` (absent: None)."""
+    raw = params.get(name)
+    if raw is None:
+        return None
+    if raw not in choices:
+        raise InvalidQuery(f"{name}: must be one of {', '.join(choices)}")
+    return raw
+
+
+def body_bytes(request: HttpRequest, *, max_bytes: int) -> bytes:
+    """Return the request body, refusing one larger than ``max_bytes`` before reading it.
+
+    Raises
+    ------
+    PayloadTooLarge
+        The body (by its Content-Length, or as read) is over the limit.
+    """
+    limit = min(max_bytes, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     try:
-        body = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidQuery(f"body: not valid JSON ({exc})") from None
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise PayloadTooLarge(f"body: larger than {limit:,} bytes")
+    body = request.body
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body: larger than {limit:,} bytes")
+    return body
+
+
+def json_body(
+    request: HttpRequest, *, fields: Collection[str] | None, max_bytes: int = 2_000_000
+) -> dict[str, Any]:
+    """Read the request's JSON object body; only ``fields`` may appear in it (None: any).
+
+    Raises
+    ------
+    InvalidQuery
+        Not JSON, not an object, or a field that is not one of ``fields``.
+    PayloadTooLarge
+        Over ``max_bytes``.
+    """
+    raw = body_bytes(request, max_bytes=max_bytes)
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidQuery(f"body: not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(body, dict):
         raise InvalidQuery("body: must be a JSON object")
+    if fields is not None and (unknown := sorted(set(body) - set(fields))):
+        raise InvalidQuery(
+            f"body: unknown field {unknown[0]!r}; expected {', '.join(sorted(fields))}"
+        )
     return body
 
 
 def band(params: Mapping[str, str]) -> str:
     """Read ``band``: a zoom band of the import (0, 1, 2, coarse to fine) or ``full``; default 1."""
-    value = params.get("band") or "1"
+    value = params.get("band", "1")
     if value not in BANDS and value != "full":
         raise InvalidQuery("band: must be 0, 1, 2 or full")
     return value

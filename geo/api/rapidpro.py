@@ -33,12 +33,18 @@ def encode_cursor(value: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
-    """Read a cursor back; a damaged one is a 400 naming the parameter."""
+    """Read a cursor back; one that is not base64url is a 400 naming the parameter.
+
+    Any base64url text is a position (the page after it), so a cursor this
+    API did not give out still pages from somewhere; bytes that are not UTF-8
+    are replaced, and NUL, which no key holds, dropped.
+    """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.b64decode(padded, altchars=b"-_", validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
         raise InvalidQuery("cursor: not a cursor this API gave out") from None
+    return raw.decode("utf-8", errors="replace").replace("\x00", "")
 
 
 def _next_url(request: HttpRequest, last: str) -> str:
@@ -93,11 +99,15 @@ def locations(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
 
     As in RapidPro, a missing or unknown level gives an empty list.
     """
-    level = LEVELS.get(request.GET.get("level", ""))
+    # Every parameter is checked, whatever the level: bad input is a 400 either way.
+    cursor = params.text(request.GET, "cursor")
+    if cursor is not None:
+        decode_cursor(cursor)
+    query = params.text(request.GET, "query", max_length=255)
+    level = LEVELS.get(params.text(request.GET, "level") or "")
     if level is None:
         return {"next": None, "previous": None, "results": []}
     queryset = boundaries_in_scope(access).filter(level=level).only("osm_id", "name", "path")
-    query = params.text(request.GET, "query", max_length=255)
     if query:
         queryset = queryset.filter(path__icontains=query)
     rows, next_url = _page(request, queryset, key="path")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 
 from geo.api.errors import api_endpoint
-from geo.exceptions import InvalidQuery
+from geo.exceptions import BoundaryNotFound
 from geo.lookup.snapshot import lookup_data
 from geo.lookup.tiles import cached_tile, tile_in_range
 from geo.workspaces import WorkspaceAccess
@@ -19,7 +19,8 @@ CACHE_CONTROL = "private, max-age=300"
 def tile(request: HttpRequest, access: WorkspaceAccess, z: int, x: int, y: int) -> HttpResponse:
     """One MVT tile; ``ETag`` names the data version, so a new import changes it."""
     if not tile_in_range(z, x, y):
-        raise InvalidQuery(
+        # Not a malformed request: a tile that does not exist, as tile servers answer.
+        raise BoundaryNotFound(
             f"tile: {z}/{x}/{y} is outside the tile pyramid (0 <= x, y < 2**z, z <= 22)"
         )
     version = lookup_data.hierarchy().version

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from django.http import HttpRequest
+from django.http import HttpRequest, JsonResponse
 
 from geo.aliases import set_aliases
 from geo.api import params
 from geo.api.errors import api_endpoint
 from geo.api.serialize import match_to_dict, place_to_dict
-from geo.exceptions import InvalidQuery
+from geo.exceptions import InvalidQuery, UnsupportedMediaType
 from geo.lookup.boundaries import (
     aliases_of,
     children_collection,
@@ -20,13 +20,14 @@ from geo.lookup.boundaries import (
     get_boundary,
     list_boundaries,
 )
-from geo.lookup.counts import parse_csv, parse_json
+from geo.lookup.counts import KEY_COLUMNS, parse_csv, parse_json
 from geo.lookup.service import count_by_boundary, find_at_points, find_matches
 from geo.lookup.snapshot import lookup_data
 from geo.models import Boundary, Role, Workspace
 from geo.workspaces import WorkspaceAccess, require_role
 
 MAX_POINTS = 10_000
+GEOJSON_CONTENT_TYPE = "application/geo+json"
 MAX_COUNTS_BYTES = 10_000_000
 
 
@@ -68,7 +69,7 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         lng = params.number(request.GET, "lng", low=-180, high=180)
         hierarchy, (places,) = find_at_points(access, lons=np.array([lng]), lats=np.array([lat]))
         return {"results": [place_to_dict(p, hierarchy) for p in places]}
-    lons, lats = _points(params.json_body(request, max_bytes=MAX_POINTS * 64))
+    lons, lats = _points(params.json_body(request, fields={"points"}, max_bytes=MAX_POINTS * 64))
     hierarchy, found = find_at_points(access, lons=lons, lats=lats)
     return {"results": [[place_to_dict(p, hierarchy) for p in places] for places in found]}
 
@@ -121,9 +122,7 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
 @api_endpoint("GET")
 def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
     """One boundary; ``?geometry=simplified|full`` adds its GeoJSON geometry."""
-    kind = params.text(request.GET, "geometry")
-    if kind is not None and kind not in {"simplified", "full"}:
-        raise InvalidQuery("geometry: must be simplified or full")
+    kind = params.choice(request.GET, "geometry", choices=("simplified", "full"))
     boundary = get_boundary(access, osm_id)
     body = _boundary_to_dict(boundary, aliases_of(access, [boundary.pk])[boundary.pk])
     body |= {
@@ -141,9 +140,9 @@ def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) 
 
 
 @api_endpoint("GET")
-def boundary_children(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
+def boundary_children(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> JsonResponse:
     """Return a boundary's children as GeoJSON at ``?band=0|1|2|full`` (default 1)."""
-    return children_collection(access, osm_id, band=params.band(request.GET))
+    return _geojson(children_collection(access, osm_id, band=params.band(request.GET)))
 
 
 def _ancestors(osm_id: str) -> list[dict[str, Any]]:
@@ -157,23 +156,40 @@ def _ancestors(osm_id: str) -> list[dict[str, Any]]:
 
 
 @api_endpoint("GET")
-def countries(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+def countries(request: HttpRequest, access: WorkspaceAccess) -> JsonResponse:
     """Return the workspace's countries (or its one country) as GeoJSON at ``?band=``."""
-    return countries_collection(access, band=params.band(request.GET))
+    return _geojson(countries_collection(access, band=params.band(request.GET)))
+
+
+def _geojson(collection: dict[str, Any]) -> JsonResponse:
+    return JsonResponse(
+        collection, content_type=GEOJSON_CONTENT_TYPE, json_dumps_params={"ensure_ascii": False}
+    )
 
 
 @api_endpoint("POST")
 def counts(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
-    """Total a CSV (``text/csv``) or JSON table of counts per boundary, by osm_id."""
+    """Total a CSV (``text/csv``) or JSON table of counts per boundary, by osm_id.
+
+    Counting stores nothing, so read-only tokens may do it.
+    """
     if request.content_type == "text/csv":
-        if len(request.body) > MAX_COUNTS_BYTES:
-            raise InvalidQuery(f"body: larger than {MAX_COUNTS_BYTES:,} bytes")
         try:
-            rows = parse_csv(request.body.decode("utf-8"))
+            text = params.body_bytes(request, max_bytes=MAX_COUNTS_BYTES).decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidQuery("body: CSV must be UTF-8") from None
+        rows = parse_csv(params.check_text(text, field="body"))
+    elif request.content_type == "application/json":
+        body = params.json_body(request, fields={"rows"}, max_bytes=MAX_COUNTS_BYTES)
+        records = body.get("rows")
+        for position, record in enumerate(records if isinstance(records, list) else []):
+            for column in KEY_COLUMNS:
+                value = record.get(column) if isinstance(record, dict) else None
+                if isinstance(value, str):
+                    params.check_text(value, field=f"rows[{position}].{column}")
+        rows = parse_json(body)
     else:
-        rows = parse_json(params.json_body(request, max_bytes=MAX_COUNTS_BYTES))
+        raise UnsupportedMediaType("body: send text/csv or application/json")
     hierarchy, result = count_by_boundary(access, rows)
     return {
         "values": {hierarchy.places[i].osm_id: v for i, v in result.totals.items()},
@@ -187,14 +203,16 @@ def boundary_aliases(request: HttpRequest, access: WorkspaceAccess, osm_id: str)
     """Read or replace the workspace's aliases of one boundary."""
     if request.method == "PUT":
         require_role(access, Role.EDITOR)
-        body = params.json_body(request)
+        body = params.json_body(request, fields={"aliases"})
         aliases = body.get("aliases")
         if not isinstance(aliases, list):
             raise InvalidQuery("aliases: required, a list of strings")
         workspace = Workspace.objects.get(pk=access.id)
         return {
             "osm_id": osm_id,
-            "aliases": set_aliases(workspace=workspace, osm_id=osm_id, aliases=aliases),
+            "aliases": set_aliases(
+                workspace=workspace, osm_id=osm_id, aliases=aliases, actor=access.actor
+            ),
         }
     boundary = get_boundary(access, osm_id)
     return {"osm_id": osm_id, "aliases": aliases_of(access, [boundary.pk])[boundary.pk]}

@@ -63,9 +63,20 @@ def parse_csv(text: str) -> list[CountRow]:
         (the message names the line).
     """
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise InvalidQuery(f"line 1: not CSV ({exc})") from None
+    if "value" not in header or not any(column in header for column in KEY_COLUMNS):
+        raise InvalidQuery(
+            f"line 1: the header needs a column {', '.join(KEY_COLUMNS[:-1])} or"
+            f" {KEY_COLUMNS[-1]}, and a column value"
+        )
     reader.fieldnames = header
-    return _rows((line, record) for line, record in enumerate(reader, start=2))
+    try:
+        return _rows((line, record) for line, record in enumerate(reader, start=2))
+    except csv.Error as exc:
+        raise InvalidQuery(f"line {reader.line_num}: not CSV ({exc})") from None
 
 
 def parse_json(body: Any) -> list[CountRow]:
@@ -79,6 +90,14 @@ def parse_json(body: Any) -> list[CountRow]:
     rows = body.get("rows") if isinstance(body, dict) else body
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise InvalidQuery("rows: required, a list of objects with osm_id, path or name and value")
+    for position, record in enumerate(rows, start=1):
+        # JSON is typed: a key is text, a value a number ("12" is CSV's business).
+        for column in KEY_COLUMNS:
+            if column in record and not isinstance(record[column], str):
+                raise InvalidQuery(f"row {position}: {column} must be text")
+        value = record.get("value")
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise InvalidQuery(f"row {position}: value must be a number, got {value!r}")
     return _rows((position, record) for position, record in enumerate(rows, start=1))
 
 

@@ -120,7 +120,8 @@ def _search(
 
 def _set_aliases(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
     require_role(access, Role.EDITOR)
-    body = params.json_body(request)
+    # RapidPro's editor posts the whole boundary (name, level, children…): read two fields.
+    body = params.json_body(request, fields=None)
     target = body.get("osm_id")
     if not isinstance(target, str) or not target.strip():
         raise InvalidQuery("osm_id: required, the boundary whose aliases to set")
@@ -128,7 +129,9 @@ def _set_aliases(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any
     if not isinstance(raw, str):
         raise InvalidQuery("aliases: must be a string, one alias per line")
     workspace = Workspace.objects.get(pk=access.id)
-    set_aliases(workspace=workspace, osm_id=target.strip(), aliases=raw.split("\n"))
+    set_aliases(
+        workspace=workspace, osm_id=target.strip(), aliases=raw.split("\n"), actor=access.actor
+    )
     boundary = get_boundary(access, target.strip())
     return _as_json(boundary, aliases_of(access, [boundary.pk])[boundary.pk])
 

@@ -8,7 +8,7 @@ urlpatterns = [
     path("people/", views.people_page, name="people"),
     path("imports/", views.imports_page, name="imports"),
     path("workspace/", views.switch_workspace, name="switch-workspace"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # RapidPro's alias-editor endpoints, same URLs and bodies.
     re_path(

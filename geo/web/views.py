@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from geo import audit, ratelimit
 from geo.api.errors import SESSION_WORKSPACE_KEY
-from geo.exceptions import GeoError, InvalidQuery
+from geo.exceptions import GeoError, InvalidQuery, RateLimited
 from geo.importing.countries import all_countries
-from geo.models import ApiToken, Boundary, Membership, Role, Workspace
+from geo.models import ApiToken, Boundary, Membership, Role, TokenScope, Workspace
 from geo.workspaces import (
     WorkspaceAccess,
     access_for_user,
@@ -109,35 +114,61 @@ def people_page(request: HttpRequest) -> HttpResponse:
         "is_admin": access.role == Role.ADMIN,
         "members": members,
         "roles": Role.choices,
-        "tokens": ApiToken.objects.filter(workspace_id=access.id).order_by("-created_at"),
+        "tokens": ApiToken.objects.filter(workspace_id=access.id).order_by(
+            "revoked_at", "-created_at"
+        ),
+        "scopes": TokenScope.choices,
+        "expiry_days": TOKEN_EXPIRY_DAYS,
+        "now": timezone.now(),
         "new_token": new_token,
+        "events": audit.events_of(access.id) if access.role == Role.ADMIN else [],
     }
     return render(request, "geo/people.html", context)
+
+
+# The expiries offered on the people page, in days ("" never expires).
+TOKEN_EXPIRY_DAYS = [("", "never"), ("7", "7 days"), ("30", "30 days"), ("90", "90 days"),
+                     ("365", "1 year")]  # fmt: skip
 
 
 def _people_action(request: HttpRequest, access: WorkspaceAccess) -> str | None:
     """Apply one admin action; return a newly issued token (shown once) or None."""
     action = request.POST.get("action")
     post = request.POST
+    actor = access.actor
     if action == "add":
         add_member(
             access.id,
             username=post.get("username", ""),
             role=post.get("role", ""),
             password=post.get("password", ""),
+            actor=actor,
         )
         messages.success(request, f"{post.get('username', '').strip()} added")
     elif action == "role":
-        set_member_role(access.id, user_id=_int(post.get("user")), role=post.get("role", ""))
+        set_member_role(
+            access.id, user_id=_int(post.get("user")), role=post.get("role", ""), actor=actor
+        )
         messages.success(request, "role changed")
     elif action == "remove":
-        remove_member(access.id, user_id=_int(post.get("user")))
+        remove_member(access.id, user_id=_int(post.get("user")), actor=actor)
         messages.success(request, "member removed")
     elif action == "issue":
         workspace = Workspace.objects.get(pk=access.id)
-        return issue_token(workspace, name=post.get("name", "").strip()[:128])
+        days = post.get("expires_in_days", "")
+        if days not in {value for value, _label in TOKEN_EXPIRY_DAYS}:
+            raise InvalidQuery(
+                f"expires_in_days: must be one of 7, 30, 90, 365 or empty, not {days!r}"
+            )
+        return issue_token(
+            workspace,
+            name=post.get("name", "").strip()[:128],
+            scope=post.get("scope", TokenScope.READ),
+            expires_at=timezone.now() + timedelta(days=int(days)) if days else None,
+            actor=actor,
+        )
     elif action == "revoke":
-        revoke_token(access.id, token_id=_int(post.get("token")))
+        revoke_token(access.id, token_id=_int(post.get("token")), actor=actor)
         messages.success(request, "token revoked")
     else:
         raise InvalidQuery(f"action: unknown action {action!r}")
@@ -149,3 +180,31 @@ def _int(raw: str | None) -> int:
         return int(raw or "")
     except ValueError:
         raise InvalidQuery(f"expected a number, got {raw!r}") from None
+
+
+class SignInView(auth_views.LoginView):
+    """Django's sign-in, with failed attempts counted per address in the shared cache.
+
+    Past ``MIPAKA_SIGN_IN_LIMIT`` failures the address is answered 429 with
+    ``Retry-After`` and the form says when to try again, whatever the
+    password: a guess can no longer be checked.
+    """
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        """Refuse a limited address before the password is checked."""
+        try:
+            ratelimit.check(ratelimit.sign_in_limit(), ratelimit.client_ip(request))
+        except RateLimited as exc:
+            # An unbound form: binding it would check the password.
+            form = self.get_form_class()(request)
+            response = self.render_to_response(
+                self.get_context_data(form=form, rate_limited=exc.message), status=429
+            )
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
+        """Count a failed attempt."""
+        ratelimit.record_failure(ratelimit.sign_in_limit(), ratelimit.client_ip(self.request))
+        return super().form_invalid(form)

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from geo import audit
 from geo.exceptions import GeoError
 from geo.workspaces import create_workspace, ensure_admin
 
@@ -35,17 +36,20 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         """Create the workspace and print the token."""
+        actor = audit.command_line("create_workspace")
         try:
             workspace, token = create_workspace(
                 name=options["name"],
                 country_osm_id=options["country"],
                 exist_ok=options["exist_ok"],
+                actor=actor,
             )
             if options["admin"]:
                 ensure_admin(
                     workspace.pk,
                     username=options["admin"],
                     password=os.environ.get("MIPAKA_ADMIN_PASSWORD", ""),
+                    actor=actor,
                 )
         except GeoError as exc:
             raise CommandError(exc.message) from exc

@@ -9,9 +9,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from geo import audit
 from geo.exceptions import GeoError
 from geo.importing import ImportReport, import_geojson
 from geo.importing.geometry import DEFAULT_TOLERANCE_DEG
+from geo.models import AuditAction
 
 
 class TerminalProgress:
@@ -35,6 +37,29 @@ class TerminalProgress:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def record_import(
+    actor: audit.Actor,
+    *,
+    paths: list[str],
+    outcome: str,
+    run_id: int | None = None,
+    changes: dict[str, int] | None = None,
+    error: str = "",
+) -> None:
+    """Write the audit event of an import run (imports change every workspace's boundaries)."""
+    audit.record(
+        AuditAction.IMPORT,
+        actor=actor,
+        target=f"import #{run_id}" if run_id is not None else "import",
+        details={
+            "outcome": outcome,
+            "paths": paths,
+            "changes": changes or {},
+            "error": error.splitlines()[0] if error else "",
+        },
+    )
 
 
 class Command(BaseCommand):
@@ -74,6 +99,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the import and print its diff and summary."""
         progress = TerminalProgress() if sys.stderr.isatty() and options["verbosity"] > 0 else None
+        actor = audit.command_line("import_geojson")
         try:
             report = import_geojson(
                 options["paths"],
@@ -86,10 +112,18 @@ class Command(BaseCommand):
                 progress=progress,
             )
         except GeoError as exc:
+            record_import(actor, paths=options["paths"], outcome="refused", error=exc.message)
             raise CommandError(exc.message) from exc
         finally:
             if progress:
                 progress.close()
+        record_import(
+            actor,
+            paths=options["paths"],
+            outcome="dry run" if report.dry_run else "imported",
+            run_id=report.run_id,
+            changes=dict(report.counts()),
+        )
         self._print_report(report, verbosity=options["verbosity"])
 
     def _print_report(self, report: ImportReport, *, verbosity: int) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from geo.aliases import set_aliases
+from geo.aliases import refuse_common_alias, set_aliases
+from geo.exceptions import InvalidQuery
 from geo.importing import import_geojson
 from geo.models import Workspace
 from geo.workspaces import create_workspace
@@ -56,6 +57,19 @@ def goflow_hierarchy_files(folder: Path) -> Path:
     return folder
 
 
+def usable(aliases: list[str]) -> list[str]:
+    """goflow's aliases less those Mipaka refuses: Québec's "Que" is a common word
+    (French, Spanish, Portuguese "that") which would match nearly every message."""
+    kept = []
+    for alias in aliases:
+        try:
+            refuse_common_alias(alias, field="alias")
+        except InvalidQuery:
+            continue
+        kept.append(alias)
+    return kept
+
+
 @pytest.fixture
 def goflow_world(tmp_path: Path) -> tuple[Workspace, str]:
     """goflow's hierarchy imported, and a workspace on it with goflow's aliases."""
@@ -64,7 +78,7 @@ def goflow_world(tmp_path: Path) -> tuple[Workspace, str]:
     rows = json.loads((REFERENCE / "goflow-cases.json").read_text())["hierarchy"]
     for row in rows:
         if row["aliases"]:
-            set_aliases(workspace=workspace, osm_id=row["osm_id"], aliases=row["aliases"])
+            set_aliases(workspace=workspace, osm_id=row["osm_id"], aliases=usable(row["aliases"]))
     return workspace, token
 
 

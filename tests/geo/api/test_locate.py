@@ -63,7 +63,7 @@ def test_batch_keeps_the_order_of_the_points(api: ApiClient) -> None:
         ({"lat": 0, "lng": 181}, "lng: must be from -180 to 180"),
         ({"lat": "north", "lng": 0}, "lat: must be a number"),
         ({"lng": 0}, "lat: required"),
-        ({"lat": "nan", "lng": 0}, "lat: must be from -90 to 90"),
+        ({"lat": "nan", "lng": 0}, "lat: must be a number"),
     ],
 )
 def test_bad_points_are_400(api: ApiClient, params: dict[str, Any], message: str) -> None:

@@ -30,11 +30,29 @@ def test_every_route_is_documented() -> None:
 
 
 def test_every_operation_documents_its_errors() -> None:
-    """Each operation declares 400, 401 and 404 with the shared error schema."""
+    """Each operation declares the errors of authentication (401, 403, 405, 429), 429 with
+    Retry-After, and every error body uses the shared schema."""
     for path, operations in DOCUMENT["paths"].items():
         for method, operation in operations.items():
-            for status in ("400", "401", "404"):
-                assert status in operation["responses"], (path, method, status)
+            responses = operation["responses"]
+            for status in ("401", "403", "405", "429"):
+                assert status in responses, (path, method, status)
+            assert "Retry-After" in responses["429"]["headers"]
+            for status, response in responses.items():
+                if status >= "400" and status != "414":  # 414: the HTTP server's own
+                    schema = response["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (path, status)
+
+
+def test_operations_with_a_body_document_413_and_strict_bodies() -> None:
+    """A body an operation reads has a size limit (413) and, as JSON, no undeclared fields."""
+    for path, operations in DOCUMENT["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" not in operation:
+                continue
+            assert "413" in operation["responses"], (path, method)
+            schema = operation["requestBody"]["content"]["application/json"]["schema"]
+            assert schema["additionalProperties"] is False, (path, method)
 
 
 def test_document_is_served_without_a_token() -> None:

@@ -105,10 +105,10 @@ def test_tiles_render_while_the_cache_is_down(api: ApiClient, settings: Any) -> 
 
 
 @pytest.mark.parametrize("path", ["/tiles/23/0/0.mvt", "/tiles/2/4/0.mvt", "/tiles/2/0/4.mvt"])
-def test_tiles_outside_the_pyramid_are_400(api: ApiClient, path: str) -> None:
-    """Coordinates outside the pyramid get a 400 naming the tile."""
+def test_tiles_outside_the_pyramid_are_404(api: ApiClient, path: str) -> None:
+    """A tile outside the pyramid does not exist: a JSON 404 naming the tile."""
     response = api.get(path)
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert "outside the tile pyramid" in response.json()["error"]["message"]
 
 

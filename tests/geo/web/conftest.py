@@ -41,11 +41,6 @@ def make_sample_site() -> SampleSite:
     return SampleSite(workspace, token, people["admin"], people["editor"], people["viewer"])
 
 
-@pytest.fixture
-def site(db: None) -> SampleSite:
-    return make_sample_site()
-
-
 def signed_in(user: User, *, csrf: bool = False) -> Client:
     """A test client signed in as ``user``; ``csrf`` makes it enforce CSRF like a browser."""
     client = Client(enforce_csrf_checks=csrf)

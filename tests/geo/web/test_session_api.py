@@ -133,7 +133,19 @@ def test_counts_from_json_by_osm_id_and_path(site: SampleSite) -> None:
     ("body", "content_type", "fragment"),
     [
         ("name,value\nKôro,lots\n", "text/csv", "row 2: value must be a number"),
-        ("place,value\nKôro,1\n", "text/csv", "row 2: needs one of osm_id, path, name"),
+        (
+            "place,value\nKôro,1\n",
+            "text/csv",
+            "line 1: the header needs a column osm_id, path or name",
+        ),
+        ("[]", "text/csv", "line 1: the header needs"),
+        ("name,value\nK\x00ro,1\n", "text/csv", "body: control character U+0000"),
+        (
+            '{"rows": [{"name": "K\\u0000ro", "value": 1}]}',
+            "application/json",
+            "rows[0].name: control",
+        ),
+        ('{"rows": [], "extra": 1}', "application/json", "body: unknown field 'extra'"),
         ('{"rows": 3}', "application/json", "rows: required"),
         (
             '{"rows": [{"name": "Kôro", "value": NaN}]}',

@@ -1,0 +1,118 @@
+"""Failure counters shared by every worker (Redis, through Django's cache).
+
+A fixed window per client: each failure (a token nobody issued, a wrong
+password) adds one; once a client has failed ``attempts`` times in the
+current window it is refused with a ``RateLimited`` until the window ends,
+whatever it sends, so a guess can no longer be told apart from a hit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from geo.exceptions import RateLimited
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``attempts`` failures per ``window_seconds`` for one client."""
+
+    name: str
+    attempts: int
+    window_seconds: int
+
+
+def bad_token_limit() -> Limit:
+    """Unknown API tokens per client IP (``MIPAKA_BAD_TOKEN_LIMIT``)."""
+    attempts, window = settings.MIPAKA_BAD_TOKEN_LIMIT
+    return Limit("bad-token", attempts, window)
+
+
+def sign_in_limit() -> Limit:
+    """Failed sign-ins per client IP (``MIPAKA_SIGN_IN_LIMIT``)."""
+    attempts, window = settings.MIPAKA_SIGN_IN_LIMIT
+    return Limit("sign-in", attempts, window)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """Return the client's address, trusting ``MIPAKA_PROXY_COUNT`` proxies in front.
+
+    Behind N proxies, the client is the Nth address from the right of
+    ``X-Forwarded-For`` (each proxy appends the address it saw); anything
+    further left is whatever the client wrote.
+    """
+    proxies = settings.MIPAKA_PROXY_COUNT
+    if proxies > 0:
+        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+        forwarded = [part for part in forwarded if part]
+        if len(forwarded) >= proxies:
+            return forwarded[-proxies]
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def _key(limit: Limit, client: str, window: int) -> str:
+    digest = hashlib.sha256(client.encode()).hexdigest()[:32]
+    return f"ratelimit:{limit.name}:{digest}:{window}"
+
+
+def _window(limit: Limit) -> tuple[int, int]:
+    now = time.time()
+    window = int(now // limit.window_seconds)
+    retry_after = max(1, int((window + 1) * limit.window_seconds - now + 0.999))
+    return window, retry_after
+
+
+def check(limit: Limit, client: str) -> None:
+    """Refuse a client that has used up its failures in this window.
+
+    A cache outage lets the request through (and is logged): the limit
+    protects against guessing, it must not take the service down with Redis.
+
+    Raises
+    ------
+    RateLimited
+        Too many failures; ``retry_after`` is the rest of the window.
+    """
+    window, retry_after = _window(limit)
+    try:
+        failures = cache.get(_key(limit, client, window)) or 0
+    except Exception:
+        logger.warning("rate limit %s not checked: cache unavailable", limit.name, exc_info=True)
+        return
+    if failures >= limit.attempts:
+        raise RateLimited(
+            f"too many failed attempts ({limit.name}) from your address;"
+            f" try again in {retry_after} s",
+            retry_after=retry_after,
+        )
+
+
+def record_failure(limit: Limit, client: str) -> None:
+    """Count one failure for a client in the current window."""
+    window, _ = _window(limit)
+    key = _key(limit, client, window)
+    try:
+        cache.add(key, 0, timeout=limit.window_seconds + 1)
+        cache.incr(key)
+    except ValueError:  # expired between add and incr: start again
+        cache.add(key, 1, timeout=limit.window_seconds + 1)
+    except Exception:
+        logger.warning("rate limit %s not counted: cache unavailable", limit.name, exc_info=True)
+
+
+def reset(limit: Limit, client: str) -> None:
+    """Forget a client's failures in the current window (after a success)."""
+    window, _ = _window(limit)
+    try:
+        cache.delete(_key(limit, client, window))
+    except Exception:
+        logger.warning("rate limit %s not reset: cache unavailable", limit.name, exc_info=True)
