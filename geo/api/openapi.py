@@ -685,6 +685,7 @@ PATHS["/api/v1/imports"] = {
                     "schema": {
                         "type": "object",
                         "required": ["file"],
+                        "additionalProperties": False,
                         "properties": {
                             "file": {
                                 "type": "string",
@@ -702,12 +703,13 @@ PATHS["/api/v1/imports"] = {
                     "schema": {
                         "type": "object",
                         "required": ["download"],
+                        "additionalProperties": False,
                         "properties": {
                             "download": {
                                 "type": "array",
                                 "minItems": 1,
                                 "maxItems": 300,
-                                "items": {"type": "string"},
+                                "items": {"type": "string", "pattern": NON_BLANK_TEXT_PATTERN},
                                 "example": ["R171496", "uganda", "UG"],
                             },
                             "dry_run": {"type": "boolean", "default": False},

@@ -23,7 +23,8 @@ from mapbox_vector_tile import decode
 
 from geo.aliases import set_aliases
 from geo.importing import import_geojson
-from geo.models import BoundaryAlias, Membership, Role, Workspace
+from geo.importing.jobs import submit_download
+from geo.models import BoundaryAlias, ImportJob, Membership, Role, Workspace
 from geo.workspaces import create_workspace, find_workspace_by_token
 from tests.builders import tile_of, tiny_country
 from tests.geo.web.conftest import SAMPLE
@@ -194,6 +195,27 @@ def switch_workspace(w: World) -> None:
     assert w.my_admin.session.get("workspace_id") != w.theirs.pk
 
 
+def imports_are_for_operators(w: World) -> None:
+    """Import jobs are shared by every workspace: no workspace token or admin reaches them."""
+    job = submit_download(["R1"], requested_by=None, dry_run=True)
+    for method, path in (
+        ("get", "/api/v1/imports"),
+        ("post", "/api/v1/imports"),
+        ("get", f"/api/v1/imports/{job.pk}"),
+        ("get", f"/api/v1/imports/{job.pk}/changes.geojson"),
+        ("post", f"/api/v1/imports/{job.pk}/apply"),
+    ):
+        response = w.api(method, path, {"download": ["R1"]})
+        assert response.status_code == 403, (path, response.content[:300])  # type: ignore[attr-defined]
+        no_data(response)
+        session = getattr(w.my_admin, method)(path)
+        assert session.status_code == 403, (path, session.content[:300])
+    assert ImportJob.objects.count() == 1
+    page = w.my_admin.get("/imports/")
+    assert page.status_code == 403
+    assert b"Operators only" in page.content
+
+
 def their_token_on_my_boundaries(w: World) -> None:
     """The other way round: their token on my ids."""
     client = Client()
@@ -226,11 +248,18 @@ CASES: dict[str, Callable[[World], object]] = {
     "people/": people,
     "workspace/": switch_workspace,
     "": lambda w: no_data(w.my_admin.get("/")),
+    "api/v1/imports": imports_are_for_operators,
+    "api/v1/imports/<int:job_id>": imports_are_for_operators,
+    "api/v1/imports/<int:job_id>/apply": imports_are_for_operators,
+    "api/v1/imports/<int:job_id>/changes.geojson": imports_are_for_operators,
+    "imports/": imports_are_for_operators,
 }
 # Routes with no workspace data: public, or for operators only.
 NO_WORKSPACE_DATA = {
     "admin/": "the Django admin: staff only (operators see every workspace)",
     "health": "liveness probe",
+    "ready": "readiness probe: the index version and the database's state",
+    "metrics": "Prometheus metrics: request and import counts, no workspace data",
     "api/v1/openapi.json": "the API description",
     "accounts/login/": "sign-in",
     "accounts/logout/": "sign-out",
