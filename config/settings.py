@@ -80,7 +80,7 @@ def production_problems(environ: dict[str, str]) -> list[str]:
         problems.append("DATABASE_URL is not set")
     if not environ.get("REDIS_URL") and not environ.get("MIPAKA_REDIS_SENTINELS"):
         problems.append(
-            "REDIS_URL (or MIPAKA_REDIS_SENTINELS) is not set (workers share rate limits,"
+            "REDIS_URL is not set, nor MIPAKA_REDIS_SENTINELS (workers share rate limits,"
             " token revocations and tiles there)"
         )
     return problems
@@ -106,8 +106,8 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https") if _proxy_header else None
 )
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-# The health probe comes from inside the deployment, over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^health$"]
+# The probes (health, readiness, metrics) come from inside the deployment, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)

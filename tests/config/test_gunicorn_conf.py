@@ -71,7 +71,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             DATABASE_URL=f"postgis://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{name}",
             MIPAKA_SHARED_INDEX="1",
             MIPAKA_INDEX_DIR=str(tmp_path / "index"),
-            REDIS_URL="",
+            # Plain HTTP on 127.0.0.1, as the test settings (no TLS proxy in front).
+            SECURE_SSL_REDIRECT="false",
         )
         manage(env, "migrate", "--no-input", "-v", "0")
         manage(env, "import_geojson", str(SAMPLE))

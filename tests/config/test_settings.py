@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 
 from config.settings import production_problems
 from tests.conftest import ROOT
@@ -39,7 +40,11 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_check_deploy_is_clean_with_production_settings() -> None:
     """HSTS, secure cookies behind the TLS proxy, SSL redirect, a strong key: no warning."""
-    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION)
+    # A real database: the deploy checks read its durability settings (fsync and co).
+    database = settings.DATABASES["default"]
+    real = f"postgis://{database['USER']}@{database['HOST']}:{database['PORT'] or 5432}/{database['NAME']}"
+    env = {**PRODUCTION, "DATABASE_URL": real}
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
