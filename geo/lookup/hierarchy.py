@@ -64,7 +64,7 @@ class NameIndex:
     )
     # Run of words → (longer key or core holding it, position of its first word there).
     extensions: dict[int, dict[str, list[tuple[str, int]]]] = field(
-        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+        default_factory=lambda: defaultdict(_runs_table)
     )
     longest: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     # Every word of the level's keys: a run with another word cannot be a key or a core.
@@ -123,6 +123,11 @@ class NameIndex:
             for keys in table.values():
                 for entries in keys.values():
                     entries.sort(key=lambda entry: rank.get(entry[0], 0))
+
+
+def _runs_table() -> defaultdict[str, list[tuple[str, int]]]:
+    # A named function, not a lambda: the index is pickled into the shared index files.
+    return defaultdict(list)
 
 
 # A core shorter than this ("no" of "No District") is too likely to be an everyday word.
