@@ -138,9 +138,10 @@ class _TokenCache:
             self._entries[digest] = (now, access)
         return access
 
-    def clear(self) -> None:
+    def expire(self) -> None:
+        # Asked again at next use, but kept: the fallback while the database is away.
         with self._lock:
-            self._entries.clear()
+            self._entries = {key: (float("-inf"), entry[1]) for key, entry in self._entries.items()}
 
 
 def _workspace_token(digest: str) -> WorkspaceAccess | None:
@@ -184,8 +185,12 @@ def find_workspace_by_token(token: str) -> WorkspaceAccess | None:
 
 
 def forget_cached_tokens() -> None:
-    """Drop this process's token cache (after revoking a token, and in tests)."""
-    _tokens.clear()
+    """Make this process ask the database again for every token (after an alias edit, a revoked token).
+
+    What it knew is kept only to answer while the database cannot be reached
+    (a failover right after an alias edit must not turn lookups into 503s).
+    """
+    _tokens.expire()
 
 
 def operator_access(user_id: int) -> OperatorAccess | None:

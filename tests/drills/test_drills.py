@@ -278,7 +278,7 @@ def test_kill_the_worker_running_an_import(ha: Cluster, tmp_path: Path) -> None:
     )
     print(
         f"\nimport job {job_id}: {status} after {attempts} attempts, runs {runs};"
-        f" killed {victim}, resumed on {survivor} {resumed_s}s after the kill,"
+        f" killed {victim}, resumed on {survivor} {resumed_s or -1:.1f}s after the kill,"
         f" finished {finished_s:.1f}s after the kill"
     )
     assert status == "succeeded"
