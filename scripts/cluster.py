@@ -623,7 +623,9 @@ def start_web(name: str, p: dict[str, int]) -> None:
 def start_worker(name: str, p: dict[str, int]) -> None:
     if alive(name):
         return
-    argv = [str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker"]
+    # Imports are batch work: on a shared host they yield the CPU to the web nodes
+    # (deploy/systemd/mipaka-worker@.service: Nice=10).
+    argv = ["nice", "-n10", str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker"]
     argv += ["-Q", "imports", "-c", "1", "-n", f"{name}@%h", "--without-mingle"]
     spawn(name, argv, env=node_env(name, p))
 

@@ -71,7 +71,7 @@ def query(ha: Cluster, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
     url = ha.env["DATABASE_URL"].replace("postgis://", "postgresql://", 1)
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 def web_ports() -> dict[str, int]:

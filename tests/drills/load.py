@@ -107,6 +107,8 @@ def main() -> None:
     failures: list[dict[str, Any]] = []
     wrong: list[dict[str, Any]] = []
     latencies: dict[str, list[float]] = {}
+    # Latencies per 5 s of load: where in a drill the slow answers were.
+    windows: dict[int, list[float]] = {}
     started = time.monotonic()
     deadline = started + args.seconds
     interval = args.threads / args.rate
@@ -137,6 +139,7 @@ def main() -> None:
                 with lock:
                     statuses[str(status)] += 1
                     latencies.setdefault(query[1].split("?")[0], []).append(took_ms)
+                    windows.setdefault(int(at // 5) * 5, []).append(took_ms)
                     if status != 200:
                         failures.append({"at": round(at, 2), "path": query[1], "status": status})
                     elif body != expected[query][1]:
@@ -163,6 +166,7 @@ def main() -> None:
         "target_rate": args.rate,
         "seconds": round(elapsed, 1),
         "latency_ms": latency_summary(latencies),
+        "p99_ms_per_5s": {str(at): percentile(windows[at], 0.99) for at in sorted(windows)},
     }
     with open(args.out, "w") as out:
         json.dump(summary, out, indent=1)
