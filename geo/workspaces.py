@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import secrets
@@ -227,7 +228,7 @@ def invalidate_tokens() -> None:
     current transaction commits (before that, other workers would only
     re-read the old rows and keep them under the new version).
     """
-    _tokens.clear()
+    _tokens.expire()
     transaction.on_commit(_bump_shared_version)
 
 
@@ -296,9 +297,13 @@ class _TokenCache:
             return None, f"token expired on {expires:%Y-%m-%d %H:%M} UTC"
         return access, refusal
 
-    def clear(self) -> None:
+    def expire(self) -> None:
+        # Asked again at next use, but kept: the fallback while the database is away.
         with self._lock:
-            self._entries.clear()
+            self._entries = {
+                key: dataclasses.replace(entry, cached_at=float("-inf"))
+                for key, entry in self._entries.items()
+            }
 
 
 def _read_token(digest: str) -> tuple[WorkspaceAccess | OperatorAccess | None, str]:
@@ -389,8 +394,12 @@ def find_workspace_by_token(token: str) -> WorkspaceAccess | None:
 
 
 def forget_cached_tokens() -> None:
-    """Drop this process's token cache (tests; changes call ``invalidate_tokens``)."""
-    _tokens.clear()
+    """Make this process ask the database again for every token (after an alias edit, a revoked token).
+
+    What it knew is kept only to answer while the database cannot be reached
+    (a failover right after an alias edit must not turn lookups into 503s).
+    """
+    _tokens.expire()
 
 
 def operator_access(user_id: int) -> OperatorAccess | None:

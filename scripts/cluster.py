@@ -18,8 +18,8 @@ Each node runs in its own process group (its pid, and so its group id, in
 lost power (pg_auto_failover's keeper restarts postgres, so both go together).
 PostgreSQL runs as the ``postgres`` system user, Redis as ``redis``.
 
-Usage: scripts/cluster up|status|kill NAME|start NAME|manage ARGS...|backup|
-restore TIME|digest [URL]|down
+Usage: scripts/cluster up|status|kill NAME|start NAME|reload NAME|restart WEBNODE|
+manage ARGS...|backup|restore TIME|digest [URL]|drill [PYTEST ARGS]|down
 """
 
 from __future__ import annotations
@@ -61,11 +61,13 @@ PACKAGES = [
 DB_NAME = "mipaka"
 FORMATION_USER = "postgres"
 REDIS_MASTER = "mipaka"
-REDIS_DB = 7
+# The cluster's Redis servers are its own; the database number only keeps its keys apart
+# on a Redis shared with others (MIPAKA_CLUSTER_REDIS_DB chooses another).
+REDIS_DB = int(os.environ.get("MIPAKA_CLUSTER_REDIS_DB", "7"))
 STANZA = "mipaka"
 WEB_WORKERS = int(os.environ.get("MIPAKA_CLUSTER_WEB_WORKERS", "2"))
-# HAProxy checks /ready; a checkout without it (before the jobs branch) falls back to this.
-FALLBACK_READY_PATH = "/api/v1/openapi.json"
+# What HAProxy, `status` and `start` ask a web node: 200 once its lookup index is loaded.
+READY_PATH = "/ready"
 
 DB_NODES = ("db1", "db2")
 REDIS_NODES = ("redis1", "redis2")
@@ -155,11 +157,6 @@ def database_url(p: dict[str, int], *, attrs: str = "read-write") -> str:
     )
 
 
-def ready_path() -> str:
-    path = VAR / "ready-path"
-    return path.read_text().strip() if path.exists() else "/ready"
-
-
 def app_env(p: dict[str, int], node: str = "") -> dict[str, str]:
     """The environment every web node, worker and manage.py run gets."""
     env = dict(os.environ)
@@ -182,6 +179,8 @@ def app_env(p: dict[str, int], node: str = "") -> dict[str, str]:
     if node:
         env["MIPAKA_NODE"] = node
         env["PROMETHEUS_MULTIPROC_DIR"] = str(VAR / node / "metrics")
+        # Each web node stands for a host: its workers share one index folder, its own.
+        env["MIPAKA_INDEX_DIR"] = str(VAR / node / "index")
     return env
 
 
@@ -600,31 +599,35 @@ def start_sentinel(name: str, p: dict[str, int]) -> None:
 # --- web, workers, load balancer -------------------------------------------------------
 
 
-def start_web(name: str, p: dict[str, int]) -> None:
-    if alive(name):
-        return
+def node_env(name: str, p: dict[str, int]) -> dict[str, str]:
+    """Return a web node's or worker's environment, with an empty metrics folder."""
     env = app_env(p, name)
     metrics = Path(env["PROMETHEUS_MULTIPROC_DIR"])
     shutil.rmtree(metrics, ignore_errors=True)  # counters of a previous run are not this one's
     metrics.mkdir(parents=True)
-    argv = [str(ROOT / ".venv" / "bin" / "gunicorn")]
-    if (ROOT / "config" / "gunicorn.conf.py").exists():
-        argv += ["-c", "config/gunicorn.conf.py"]
-    argv += ["config.wsgi", "--bind", f"127.0.0.1:{p[name]}", "--workers", str(WEB_WORKERS)]
-    argv += ["--graceful-timeout", "10", "--control-socket", str(VAR / name / "gunicorn.ctl")]
+    return env
+
+
+def start_web(name: str, p: dict[str, int]) -> None:
+    if alive(name):
+        return
+    env = node_env(name, p)
+    # config/gunicorn.conf.py: the master builds the node's index files before forking,
+    # each worker loads them before it accepts, and swaps newer imports in the background.
+    argv = [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "config/gunicorn.conf.py"]
+    argv += ["--bind", f"127.0.0.1:{p[name]}", "--workers", str(WEB_WORKERS)]
+    argv += ["--graceful-timeout", "10"]
     spawn(name, argv, env=env)
 
 
-def has_workers() -> bool:
-    return (ROOT / "config" / "celery.py").exists()
-
-
 def start_worker(name: str, p: dict[str, int]) -> None:
-    if alive(name) or not has_workers():
+    if alive(name):
         return
-    argv = [str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker"]
+    # Imports are batch work: on a shared host they yield the CPU to the web nodes
+    # (deploy/systemd/mipaka-worker@.service: Nice=10).
+    argv = ["nice", "-n10", str(ROOT / ".venv" / "bin" / "celery"), "-A", "config", "worker"]
     argv += ["-Q", "imports", "-c", "1", "-n", f"{name}@%h", "--without-mingle"]
-    spawn(name, argv, env=app_env(p, name))
+    spawn(name, argv, env=node_env(name, p))
 
 
 def write_haproxy_conf(p: dict[str, int]) -> Path:
@@ -636,7 +639,7 @@ def write_haproxy_conf(p: dict[str, int]) -> Path:
     path = lb_dir / "haproxy.cfg"
     path.write_text(
         HAPROXY_TEMPLATE.format(
-            port=p["lb"], servers=servers, ready=ready_path(), socket=lb_dir / "admin.sock"
+            port=p["lb"], servers=servers, ready=READY_PATH, socket=lb_dir / "admin.sock"
         )
     )
     return path
@@ -654,6 +657,9 @@ defaults
     log global
     log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %{{+Q}}r id=%ID"
     option http-buffer-request
+    # On a reload, a client's idle keep-alive connection is closed after one more
+    # answer (with Connection: close), not at once: a request sent just then is not lost.
+    option idle-close-on-response
     timeout connect 1s
     timeout client 30s
     timeout server 120s
@@ -728,16 +734,6 @@ def manage(p: dict[str, int], *args: str, capture: bool = False) -> str:
     return result.stdout or ""
 
 
-def detect_ready_path(p: dict[str, int]) -> None:
-    """Use /ready when the project has it (the jobs branch), else the fallback."""
-    if os.environ.get("MIPAKA_CLUSTER_READY_PATH"):
-        chosen = os.environ["MIPAKA_CLUSTER_READY_PATH"]
-    else:
-        web = f"http://127.0.0.1:{p[WEB_NODES[0]]}"
-        chosen = "/ready" if http_status(web + "/ready", timeout=30) != 404 else FALLBACK_READY_PATH
-    (VAR / "ready-path").write_text(chosen)
-
-
 def cmd_up() -> None:
     started = time.monotonic()
     if os.geteuid() != 0:
@@ -766,12 +762,10 @@ def cmd_up() -> None:
         start_web(name, p)
     for url in (f"http://127.0.0.1:{p[name]}/health" for name in WEB_NODES):
         wait_for(url, functools.partial(answers, url))
-    if not (VAR / "ready-path").exists():
-        detect_ready_path(p)
     start_lb(p)
     wait_for(
         "the load balancer",
-        lambda: http_status(f"http://127.0.0.1:{p['lb']}{ready_path()}") == 200,
+        lambda: http_status(f"http://127.0.0.1:{p['lb']}{READY_PATH}") == 200,
     )
     for name in WORKER_NODES:
         start_worker(name, p)
@@ -791,7 +785,6 @@ def print_env(p: dict[str, int]) -> None:
         "MIPAKA_REDIS_DB",
     ):
         print(f"{key}={env[key]}")
-    print(f"MIPAKA_READY_PATH={ready_path()}")
     print(f"MIPAKA_CLUSTER_DIR={VAR}")
 
 
@@ -818,8 +811,6 @@ def role_of(name: str, p: dict[str, int]) -> str:
 
 
 def state_of(name: str, p: dict[str, int]) -> str:
-    if name in WORKER_NODES and not has_workers():
-        return "absent(no config/celery.py)"
     if not alive(name):
         return "down"
     if name in DB_NODES:
@@ -829,7 +820,7 @@ def state_of(name: str, p: dict[str, int]) -> str:
         return "up?"
     if name in WEB_NODES or name == "lb":
         with contextlib.suppress(Exception):
-            code = http_status(f"http://127.0.0.1:{p[name]}{ready_path()}")
+            code = http_status(f"http://127.0.0.1:{p[name]}{READY_PATH}")
             return "up" if code == 200 else f"http-{code}"
         return "starting"
     return "up"
@@ -863,7 +854,7 @@ def cmd_start(name: str) -> None:
         start_sentinel(name, p)
     elif name in WEB_NODES:
         start_web(name, p)
-        wait_for(f"{name}", lambda: http_status(f"http://127.0.0.1:{p[name]}{ready_path()}") == 200)
+        wait_for(f"{name}", lambda: http_status(f"http://127.0.0.1:{p[name]}{READY_PATH}") == 200)
     elif name in WORKER_NODES:
         start_worker(name, p)
     elif name == "lb":
@@ -881,6 +872,61 @@ def cmd_reload(name: str) -> None:
     if pid is None or not alive(name):
         raise ClusterError(f"{name} is not running")
     os.kill(pid, signal.SIGUSR2 if name == "lb" else signal.SIGHUP)
+
+
+def haproxy_command(command: str) -> str:
+    """Send a command to HAProxy's admin socket and return its answer."""
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(5)
+        sock.connect(str(VAR / "lb" / "admin.sock"))
+        sock.sendall(command.encode() + b"\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    return answer.decode().strip()
+
+
+def backend_server_stat(name: str) -> dict[str, str]:
+    """HAProxy's statistics of a web node (``scur`` its requests under way, ``status``)."""
+    lines = haproxy_command("show stat").splitlines()
+    header = lines[0].lstrip("# ").split(",")
+    for line in lines[1:]:
+        fields = line.split(",")
+        if fields[:2] == ["web", name]:
+            return dict(zip(header, fields, strict=False))
+    raise ClusterError(f"HAProxy does not know {name}")
+
+
+def cmd_restart(name: str) -> None:
+    """Restart a web node without losing a request (one step of a rolling restart).
+
+    HAProxy stops sending it new requests (drain) and waits for those under way;
+    gunicorn then stops gracefully (SIGTERM), starts again (a release's new code),
+    loads its index before it accepts, and HAProxy sends to it again.
+    """
+    if name not in WEB_NODES:
+        raise ClusterError(f"restart is for web nodes ({' '.join(WEB_NODES)}); use kill/start")
+    p = ports()
+    haproxy_command(f"set server web/{name} state drain")
+    wait_for(
+        f"{name} to finish its requests",
+        lambda: backend_server_stat(name)["scur"] == "0",
+        timeout=60,
+    )
+    pid = pid_of(name)
+    if pid is not None and alive(name):
+        os.kill(pid, signal.SIGTERM)
+        wait_for(f"{name} to stop", lambda: not alive(name), timeout=60)
+    start_web(name, p)
+    wait_for(f"{name}", lambda: http_status(f"http://127.0.0.1:{p[name]}{READY_PATH}") == 200)
+    haproxy_command(f"set server web/{name} state ready")
+    # Its health checks must pass again before the next node may be taken out.
+    wait_for(
+        f"HAProxy to send to {name} again",
+        lambda: backend_server_stat(name)["status"] == "UP",
+        timeout=60,
+    )
+    log(f"{name}: restarted")
 
 
 def cmd_down() -> None:
@@ -972,6 +1018,7 @@ def main(argv: list[str]) -> int:
         "kill": (1, lambda a: cmd_kill(a[0])),
         "start": (1, lambda a: cmd_start(a[0])),
         "reload": (1, lambda a: cmd_reload(a[0])),
+        "restart": (1, lambda a: cmd_restart(a[0])),
         "down": (0, lambda _a: cmd_down()),
         "backup": (0, lambda _a: cmd_backup()),
         "restore": (1, lambda a: cmd_restore(a[0])),

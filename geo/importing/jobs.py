@@ -234,29 +234,36 @@ def run_job(job_id: int) -> None:
 def requeue_stranded_jobs(*, lost_after_seconds: int) -> list[int]:
     """Send again the jobs no live worker runs and no queue may still hold; return their ids.
 
-    Called when a worker starts. After a power loss or a killed worker, the
-    broker hands the job out again only after its visibility timeout (hours);
-    a worker that starts meanwhile resumes it at once. "Running" jobs whose
-    lock is free were left by a dead worker; queued jobs older than
-    ``lost_after_seconds`` (the visibility timeout) lost their message. A
-    needless extra copy is harmless: a delivery of a finished job does nothing.
+    Called when a worker starts, and every few seconds by each live worker
+    (``geo.tasks``). After a power loss or a killed worker, the broker hands
+    the job out again only after its visibility timeout (hours); a worker
+    resumes it at once instead. "Running" jobs whose lock is free were left
+    by a dead worker; queued jobs older than ``lost_after_seconds`` (the
+    visibility timeout) lost their message. A needless extra copy is
+    harmless: a delivery of a finished job does nothing.
     """
     cutoff = timezone.now() - timedelta(seconds=lost_after_seconds)
     candidates = list(
         ImportJob.objects.filter(
             Q(status=JobStatus.RUNNING) | Q(status=JobStatus.QUEUED, created_at__lt=cutoff)
-        ).values_list("pk", flat=True)
+        ).values_list("pk", "status")
     )
     stranded = []
     lock = connections.create_connection("default")
     try:
         with lock.cursor() as cursor:
-            for job_id in candidates:
+            for job_id, status in candidates:
                 cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_id])
                 (free,) = cursor.fetchone()
-                if free:
-                    cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, job_id])
+                if not free:
+                    continue
+                # Marked queued while its lock is held (so no delivery starts it meanwhile):
+                # the next look, this worker's or another's, does not send it once more.
+                if status == JobStatus.QUEUED or ImportJob.objects.filter(
+                    pk=job_id, status=JobStatus.RUNNING
+                ).update(status=JobStatus.QUEUED):
                     stranded.append(job_id)
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, job_id])
     finally:
         lock.close()
     for job_id in stranded:

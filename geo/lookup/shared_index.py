@@ -49,6 +49,8 @@ FORMAT = 1
 # Complete versions kept beside the newest (a lagging worker may still map one).
 KEEP_OLDER = 1
 HIERARCHY_FILE = "hierarchy.pickle"
+# Niceness of a build started by a serving process (its workers keep the CPU first).
+BUILD_NICENESS = 10
 _VERSION_DIR = re.compile(rf"^v(\d+)\.f{FORMAT}$")
 
 
@@ -99,8 +101,15 @@ def ensure_index(version: int, *, in_subprocess: bool = False) -> tuple[int, Pat
     if newest >= version:
         return newest, version_dir(root, newest)
     if in_subprocess:
+        # Background work beside the workers answering requests: it yields the CPU to them.
         subprocess.run(  # noqa: S603 (a fixed command)
-            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "build_lookup_index"],
+            [  # noqa: S607 (coreutils' nice, on every host)
+                "nice",
+                f"-n{BUILD_NICENESS}",
+                sys.executable,
+                str(Path(settings.BASE_DIR) / "manage.py"),
+                "build_lookup_index",
+            ],
             check=True,
             stdout=subprocess.DEVNULL,
         )

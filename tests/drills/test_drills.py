@@ -7,13 +7,17 @@ acknowledged writes, failover within 30 s, the import finishes once.
 from __future__ import annotations
 
 import http.client
+import io
 import json
+import os
 import threading
 import time
 import urllib.parse
+import zipfile
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.drills.conftest import (
     ROOT,
@@ -22,12 +26,15 @@ from tests.drills.conftest import (
     Load,
     cluster,
     node_with_role,
+    query,
     roles,
 )
 
 pytestmark = pytest.mark.drill
 
 FAILOVER_LIMIT_S = 30
+# A country whose import takes seconds: long enough to kill its worker in the middle.
+SLOW_COUNTRY = "R192796"  # Uganda
 
 
 def assert_clean(summary: dict[str, object]) -> None:
@@ -183,65 +190,113 @@ def node_with_role_or_none(role: str, among: tuple[str, ...]) -> str | None:
         return None
 
 
-@pytest.mark.skipif(
-    not (ROOT / "config" / "celery.py").exists(),
-    reason="needs the import jobs (issue 11: config/celery.py, POST /api/v1/imports)",
-)
+def slow_country_zip() -> bytes:
+    """A real country's files, zipped: an import that takes seconds (Uganda)."""
+    folder = Path(
+        os.environ.get("POSM_EXTRACTS_DIR", ROOT.parent / "shared/data/posm-extracts/geojson")
+    )
+    files = sorted(folder.glob(f"{SLOW_COUNTRY}admin*.json"))
+    assert files, f"no {SLOW_COUNTRY} files in {folder} (set POSM_EXTRACTS_DIR)"
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in files:
+            archive.write(path, path.name)
+    return buffer.getvalue()
+
+
+def worker_of(pid: int) -> str | None:
+    """The worker node whose process group holds ``pid``."""
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+    for name in ("worker1", "worker2"):
+        path = ROOT / "var" / "cluster" / f"{name}.pid"
+        if path.exists() and int(path.read_text()) == group:
+            return name
+    return None
+
+
+def job_run(ha: Cluster, job_id: int) -> tuple[str, int, int | None, int | None]:
+    """The job's status and attempts, and its current import run's id and pid."""
+    rows = query(
+        ha,
+        "SELECT j.status, j.attempts, r.id, r.pid FROM geo_importjob j"
+        " LEFT JOIN geo_importrun r ON r.id = j.import_run_id WHERE j.id = %s",
+        job_id,
+    )
+    status, attempts, run_id, pid = rows[0]
+    return status, attempts, run_id, pid
+
+
 def test_kill_the_worker_running_an_import(ha: Cluster, tmp_path: Path) -> None:
     """SIGKILL of the worker running an import job: it finishes once, on the other worker."""
-    import psycopg
-
     token = cluster("manage", "create_operator", "drill-operator").strip().splitlines()[-1]
-    parts = urllib.parse.urlsplit(ha.url)
-    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
-    posm = ROOT.parent.parent / "shared" / "data" / "posm-extracts" / "geojson"
     load = Load(ha, tmp_path / "load.json")
-    conn.request(
-        "POST",
-        "/api/v1/imports",
-        json.dumps({"download": ["R192796"]})
-        if not posm.exists()
-        else json.dumps({"download": ["UG"]}),
-        {"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    submitted = query(ha, "SELECT now()")[0][0]
+    response = requests.post(
+        f"{ha.url}/api/v1/imports",
+        headers={"Authorization": f"Token {token}"},
+        files={"file": (f"{SLOW_COUNTRY}.zip", slow_country_zip(), "application/zip")},
+        timeout=60,
     )
-    response = conn.getresponse()
-    assert response.status == 202
-    run_id = json.loads(response.read())["id"]
-    url = ha.env["DATABASE_URL"].replace("postgis://", "postgresql://", 1)
-    with psycopg.connect(url, autocommit=True) as db:
-        while True:
-            row = db.execute(
-                "SELECT status, pid FROM geo_importrun WHERE id = %s", [run_id]
-            ).fetchone()
-            assert row is not None
-            if row[0] == "running" and row[1]:
-                break
-            time.sleep(0.2)
-        pid = row[1]
-        victim = next(
-            name
-            for name in ("worker1", "worker2")
-            if (ROOT / "var" / "cluster" / f"{name}.pid").exists()
-            and str(pid) in cluster_group(name)
-        )
-        cluster("kill", victim)
-        deadline = time.monotonic() + 600
-        while True:
-            status = db.execute(
-                "SELECT status FROM geo_importrun WHERE id = %s", [run_id]
-            ).fetchone()
-            assert status is not None
-            if status[0] in ("succeeded", "failed"):
-                break
-            assert time.monotonic() < deadline
-            time.sleep(1)
+    assert response.status_code == 202, response.text
+    job_id = response.json()["id"]
+    deadline = time.monotonic() + 300
+    while True:  # until the import is under way on a worker
+        status, attempts, run_id, pid = job_run(ha, job_id)
+        if status == "running" and pid is not None and worker_of(pid):
+            break
+        assert status in ("queued", "running"), status
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.1)
+    victim = worker_of(pid)
+    assert victim is not None
+    survivor = {"worker1": "worker2", "worker2": "worker1"}[victim]
+    time.sleep(2)  # well into the import
+    killed_at = time.monotonic()
+    cluster("kill", victim)
+    resumed_s = None
+    while True:
+        status, attempts, new_run, new_pid = job_run(ha, job_id)
+        if resumed_s is None and new_run != run_id and new_pid is not None:
+            resumed_s = time.monotonic() - killed_at
+            assert worker_of(new_pid) == survivor
+        if status in ("succeeded", "failed"):
+            break
+        assert time.monotonic() - killed_at < 600, "the job did not finish"
+        time.sleep(0.2)
+    finished_s = time.monotonic() - killed_at
+    summary = load.result()
     cluster("start", victim)
-    assert status[0] == "succeeded"
-    assert_clean(load.result())
+    runs = dict(
+        query(
+            ha,
+            "SELECT status, count(*) FROM geo_importrun WHERE started_at >= %s GROUP BY status",
+            submitted,
+        )
+    )
+    print(
+        f"\nimport job {job_id}: {status} after {attempts} attempts, runs {runs};"
+        f" killed {victim}, resumed on {survivor} {resumed_s or -1:.1f}s after the kill,"
+        f" finished {finished_s:.1f}s after the kill"
+    )
+    assert status == "succeeded"
+    assert attempts == 2
+    assert runs.get("succeeded") == 1
+    assert resumed_s is not None and resumed_s < FAILOVER_LIMIT_S
+    assert_clean(summary)
 
 
-def cluster_group(name: str) -> str:
-    import subprocess
-
-    pid = (ROOT / "var" / "cluster" / f"{name}.pid").read_text().strip()
-    return subprocess.run(["pgrep", "-g", pid], capture_output=True, text=True, check=False).stdout
+def test_rolling_restart_of_the_web_nodes(ha: Cluster, tmp_path: Path) -> None:
+    """Each web node restarted in turn (drained, stopped, started), then reloaded: no request lost."""
+    load = Load(ha, tmp_path / "load.json")
+    load.at(SECONDS * 0.1)
+    for name in ("web1", "web2"):
+        cluster("restart", name)
+    for name in ("web1", "web2", "lb"):
+        cluster("reload", name)
+        time.sleep(3)
+    summary = load.result()
+    assert_clean(summary)
+    assert {roles()[name] for name in ("web1", "web2")} == {("web", "up")}

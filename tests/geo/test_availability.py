@@ -65,3 +65,26 @@ def test_requests_work_again_once_the_database_is_back(tmp_path: Path) -> None:
         connection.close()
         connection.settings_dict["PORT"] = saved_port
     assert client.get("/api/v1/boundaries/R1/aliases").status_code == 200
+
+
+def test_lookups_answer_from_memory_when_the_database_goes_right_after_an_alias_edit(
+    tmp_path: Path,
+) -> None:
+    """An alias edit makes the worker ask for its tokens again; a failover just then is no 503."""
+    import_geojson([tiny_country(tmp_path)])
+    _, token = create_workspace(name="w")
+    client = ApiClient(token)
+    assert client.get("/api/v1/match?text=alpha&level=2").status_code == 200
+    assert client.get("/api/v1/locate?lat=0.5&lng=0.5").status_code == 200
+    assert client.put("/api/v1/boundaries/R112/aliases", {"aliases": ["bravo"]}).status_code == 200
+    saved_port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(closed_port())
+    try:
+        match = client.get("/api/v1/match?text=alpha&level=2")
+        locate = client.get("/api/v1/locate?lat=0.5&lng=0.5")
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = saved_port
+    assert (match.status_code, locate.status_code) == (200, 200)
+    assert match.json()["results"][0]["osm_id"] == "R111"

@@ -171,3 +171,25 @@ def test_a_starting_worker_resumes_a_dead_workers_job_at_once(
     assert job.import_run is not None and second.runs(job.import_run.pid)
     assert ImportRun.objects.count() == 2
     assert "left by a worker that died; sending it again" in second.log.read_text()
+
+
+@pytest.mark.real_data
+def test_a_live_worker_resumes_a_dead_workers_job(
+    workers: Callable[..., Worker], broker: redis.Redis, posm_extracts: Path
+) -> None:
+    """With the broker's timeout at an hour, the other running worker resumes a killed worker's job."""
+    hour = {"CELERY_VISIBILITY_TIMEOUT": "3600"}
+    first, second = workers("first", **hour), workers("second", **hour)
+    job = slow_upload(posm_extracts)
+    wait_for(lambda: running_run(job.pk), "the import to be under way", first, second)
+    killed_run = running_run(job.pk)
+    assert killed_run is not None
+    victim, survivor = (first, second) if first.runs(killed_run.pid) else (second, first)
+    victim.kill()
+    wait_for(lambda: get_job(job.pk).status == JobStatus.SUCCEEDED, "the job to succeed", survivor)
+    job = get_job(job.pk)
+    assert job.attempts == 2
+    assert job.import_run is not None and survivor.runs(job.import_run.pid)
+    assert ImportRun.objects.filter(status=ImportStatus.SUCCEEDED).count() == 1
+    # Sent once more, not once per look: the job was marked queued when it was sent.
+    assert survivor.log.read_text().count("left by a worker that died; sending it again") == 1
