@@ -171,6 +171,13 @@ def app_env(p: dict[str, int], node: str = "") -> dict[str, str]:
             "SECRET_KEY": secret_key(),
             "DEBUG": "false",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            # This one-machine topology speaks plain HTTP on 127.0.0.1 (no TLS proxy in
+            # front): production settings otherwise, without the HTTPS-only ones.
+            # deploy/ puts TLS in HAProxy and sets SECURE_PROXY_SSL_HEADER instead.
+            "SECURE_SSL_REDIRECT": "false",
+            "SESSION_COOKIE_SECURE": "false",
+            "CSRF_COOKIE_SECURE": "false",
+            "SECURE_HSTS_SECONDS": "0",
             "LOG_FORMAT": "json",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
