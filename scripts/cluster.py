@@ -178,6 +178,8 @@ def app_env(p: dict[str, int], node: str = "") -> dict[str, str]:
             "SESSION_COOKIE_SECURE": "false",
             "CSRF_COOKIE_SECURE": "false",
             "SECURE_HSTS_SECONDS": "0",
+            # HAProxy in front sets X-Forwarded-For: rate limits count the real client.
+            "MIPAKA_PROXY_COUNT": "1",
             "LOG_FORMAT": "json",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
@@ -667,6 +669,8 @@ defaults
     # On a reload, a client's idle keep-alive connection is closed after one more
     # answer (with Connection: close), not at once: a request sent just then is not lost.
     option idle-close-on-response
+    # The client address for the app's rate limits (MIPAKA_PROXY_COUNT=1).
+    option forwardfor
     timeout connect 1s
     timeout client 30s
     timeout server 120s
