@@ -148,6 +148,13 @@ MIDDLEWARE = [
     "geo.logs.RequestIdMiddleware",
     "geo.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Runs MIPAKA_BROWSER_MIDDLEWARE for pages and for API calls made with a session
+    # cookie (the web map); API calls with a token, tiles and health checks skip it.
+    "geo.middleware.BrowserMiddleware",
+    # Last, so its process_exception sees a view's errors first: lost database -> 503.
+    "geo.availability.DatabaseUnavailableMiddleware",
+]
+MIPAKA_BROWSER_MIDDLEWARE = [
     # Serves our static files (Leaflet included) from gunicorn: no CDN, no extra server.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -157,8 +164,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "geo.web.csp.ContentSecurityPolicyMiddleware",
-    # Last, so its process_exception sees a view's errors first: lost database -> 503.
-    "geo.availability.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -227,7 +232,7 @@ if REDIS_SENTINELS:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache"
+            "BACKEND": "geo.cache.RedisCache"  # Django's, one client per pool
             if REDIS_URL
             else "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": REDIS_URL,
@@ -324,4 +329,6 @@ LOGGING = {
 # Debian 12 ships GDAL 3.6. Mipaka never hands user-supplied spatial references
 # or data sources to GDAL (GeoJSON is parsed by our own code), so the file and
 # network access that GDAL >= 3.9 can block is not reachable from input.
-SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+# The admin's middleware checks (E408-E410) look in MIDDLEWARE only; session, auth and
+# messages are in MIPAKA_BROWSER_MIDDLEWARE, which geo.checks (geo.E001) checks instead.
+SILENCED_SYSTEM_CHECKS = ["gis.W001", "admin.E408", "admin.E409", "admin.E410"]

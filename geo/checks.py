@@ -1,4 +1,8 @@
-"""``manage.py check --deploy``: the database must survive a power cut.
+"""System checks: the browser middleware is complete; (``--deploy``) the database must survive a power cut.
+
+``MIPAKA_BROWSER_MIDDLEWARE`` (``geo.middleware``) must hold what the admin
+and the pages need, in order: sessions, then authentication, then messages.
+The admin's own checks of this look in ``MIDDLEWARE`` only and are silenced.
 
 PostgreSQL can be told to trade durability for speed. Each of these settings
 off means a crash or power loss can lose acknowledged writes or corrupt the
@@ -11,8 +15,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Warning, register
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, connections
+
+# What the admin's checks E408-E410 asked of MIDDLEWARE, in this order.
+BROWSER_NEEDS = (
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+)
+
+
+@register("middleware")
+def check_browser_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a browser middleware chain without sessions, authentication and messages in order."""
+    chain = list(getattr(settings, "MIPAKA_BROWSER_MIDDLEWARE", []))
+    found = [chain.index(path) for path in BROWSER_NEEDS if path in chain]
+    if len(found) == len(BROWSER_NEEDS) and found == sorted(found):
+        return []
+    return [
+        Error(
+            "MIPAKA_BROWSER_MIDDLEWARE must hold, in this order: " + ", ".join(BROWSER_NEEDS),
+            hint="the admin and the signed-in pages need them (geo.middleware)",
+            id="geo.E001",
+        )
+    ]
+
 
 # Setting -> values that keep acknowledged commits on disk.
 DURABLE_SETTINGS = {
