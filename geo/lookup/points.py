@@ -103,15 +103,21 @@ class PointIndex:
         if missing:
             raise ValueError(f"point index: missing arrays {sorted(missing)}")
         self.arrays = arrays
-        self._xy = arrays["xy"]
-        self._owners = arrays["owners"]
-        self._bounds = arrays["bounds"]
-        self._cell_start = arrays["cell_start"]
-        self._cell_parts = arrays["cell_parts"]
-        self._part_slab_start = arrays["part_slab_start"]
-        self._slab_scale = arrays["slab_scale"]
-        self._slab_start = arrays["slab_start"]
-        self._slab_edges = arrays["slab_edges"]
+        # Plain views of the same memory: indexing an np.memmap goes through
+        # its Python-level __getitem__ and __array_finalize__, a few
+        # microseconds each, dozens of times per point.
+        plain = {name: array.view(np.ndarray) for name, array in arrays.items()}
+        self._xy = plain["xy"]
+        self._ring_start = plain["ring_start"]
+        self._part_ring_start = plain["part_ring_start"]
+        self._owners = plain["owners"]
+        self._bounds = plain["bounds"]
+        self._cell_start = plain["cell_start"]
+        self._cell_parts = plain["cell_parts"]
+        self._part_slab_start = plain["part_slab_start"]
+        self._slab_scale = plain["slab_scale"]
+        self._slab_start = plain["slab_start"]
+        self._slab_edges = plain["slab_edges"]
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, bytes | memoryview | None]]) -> PointIndex:
@@ -298,8 +304,8 @@ class PointIndex:
 
     def _part_of_edges(self, edges: np.ndarray) -> np.ndarray:
         """Return the part each edge (index of its first vertex) belongs to."""
-        rings = np.searchsorted(self.arrays["ring_start"], edges, side="right") - 1
-        parts: np.ndarray = np.searchsorted(self.arrays["part_ring_start"], rings, side="right") - 1
+        rings = np.searchsorted(self._ring_start, edges, side="right") - 1
+        parts: np.ndarray = np.searchsorted(self._part_ring_start, rings, side="right") - 1
         return parts
 
     def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[list[int]]:
