@@ -37,8 +37,8 @@ def test_a_token_call_skips_sessions_csrf_and_page_headers(person: tuple[User, s
 
 def test_a_token_wins_over_a_session_cookie(person: tuple[User, str]) -> None:
     """A signed-in browser sending a token acts for the token (and skips the session)."""
-    user, token = person
-    other, other_token = create_workspace(name="other")
+    user, _ = person
+    _, other_token = create_workspace(name="other")
     client = Client()
     client.force_login(user)
     by_session = client.get("/api/v1/ping")
