@@ -1,8 +1,4 @@
-"""System checks: the browser middleware is complete; (``--deploy``) the database must survive a power cut.
-
-``MIPAKA_BROWSER_MIDDLEWARE`` (``geo.middleware``) must hold what the admin
-and the pages need, in order: sessions, then authentication, then messages.
-The admin's own checks of this look in ``MIDDLEWARE`` only and are silenced.
+"""System checks: browser-only middleware exists; (``--deploy``) the database survives a power cut.
 
 PostgreSQL can be told to trade durability for speed. Each of these settings
 off means a crash or power loss can lose acknowledged writes or corrupt the
@@ -19,27 +15,22 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, connections
 
-# What the admin's checks E408-E410 asked of MIDDLEWARE, in this order.
-BROWSER_NEEDS = (
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-)
-
 
 @register("middleware")
-def check_browser_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Refuse a browser middleware chain without sessions, authentication and messages in order."""
-    chain = list(getattr(settings, "MIPAKA_BROWSER_MIDDLEWARE", []))
-    found = [chain.index(path) for path in BROWSER_NEEDS if path in chain]
-    if len(found) == len(BROWSER_NEEDS) and found == sorted(found):
-        return []
+def check_browser_only_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a browser-only middleware that is not in MIDDLEWARE (a typo would skip nothing)."""
+    missing = [
+        path
+        for path in getattr(settings, "MIPAKA_BROWSER_ONLY_MIDDLEWARE", [])
+        if path not in settings.MIDDLEWARE
+    ]
     return [
         Error(
-            "MIPAKA_BROWSER_MIDDLEWARE must hold, in this order: " + ", ".join(BROWSER_NEEDS),
-            hint="the admin and the signed-in pages need them (geo.middleware)",
+            f"MIPAKA_BROWSER_ONLY_MIDDLEWARE names {path!r}, which is not in MIDDLEWARE",
+            hint="list only entries of MIDDLEWARE (geo.handler skips them for API calls)",
             id="geo.E001",
         )
+        for path in missing
     ]
 
 
