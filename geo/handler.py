@@ -35,7 +35,7 @@ API_PREFIXES = ("/api/", "/tiles/", "/health", "/ready")
 
 def api_middleware() -> list[str]:
     """Return ``MIDDLEWARE`` without the browser-only entries, in order."""
-    skipped = set(settings.MIPAKA_BROWSER_ONLY_MIDDLEWARE)
+    skipped = set(getattr(settings, "MIPAKA_BROWSER_ONLY_MIDDLEWARE", ()))
     return [path for path in settings.MIDDLEWARE if path not in skipped]
 
 

@@ -126,14 +126,17 @@ def export_tree(ref: str, target: Path) -> Path:
 def serve(tree: Path, settings_module: str, workers: int) -> Server:
     """Start gunicorn for ``tree``; a tree's lookup index is built first, as in production."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, PYTHONPATH=str(tree))
-    if settings_module != "scripts.bench.bare_settings":
+    bare = settings_module == "scripts.bench.bare_settings"
+    if not bare:
         subprocess.run(
             [str(ROOT / ".venv/bin/python"), "manage.py", "build_lookup_index"],
             cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     port = free_port()
+    # The bare app gets Django's own WSGI handler; a tree, its config.wsgi.
+    app = "django.core.wsgi:get_wsgi_application()" if bare else "config.wsgi"
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", str(workers),
+        [str(ROOT / ".venv/bin/gunicorn"), app, "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--preload"],
         cwd=tree, env=env,
     )  # fmt: skip
