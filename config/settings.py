@@ -160,6 +160,18 @@ MIDDLEWARE = [
     # Last, so its process_exception sees a view's errors first: lost database -> 503.
     "geo.availability.DatabaseUnavailableMiddleware",
 ]
+# Run for pages and for API calls made with the session cookie (the web map) only;
+# API calls with a token, tiles, /health and /ready skip them (geo.handler).
+MIPAKA_BROWSER_ONLY_MIDDLEWARE = [
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "geo.web.csp.ContentSecurityPolicyMiddleware",
+]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -227,7 +239,7 @@ if REDIS_SENTINELS:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache"
+            "BACKEND": "geo.cache.RedisCache"  # Django's, one client per pool
             if REDIS_URL
             else "django.core.cache.backends.locmem.LocMemCache",
             "LOCATION": REDIS_URL,

@@ -3,13 +3,18 @@
 import os
 import sys
 
+import django
 from django.core.exceptions import ImproperlyConfigured
-from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 try:
-    application = get_wsgi_application()
+    # What django.core.wsgi.get_wsgi_application does, with our handler: API
+    # calls with a token skip the browser middleware (geo.handler).
+    django.setup(set_prefix=False)
+    from geo.handler import ApiAwareWSGIHandler
+
+    application = ApiAwareWSGIHandler()
 except ImproperlyConfigured as exc:
     print(f"mipaka: {exc}", file=sys.stderr, flush=True)
     # Exit status 4 is gunicorn's "application failed to load": it stops the

@@ -1,4 +1,4 @@
-"""``manage.py check --deploy``: the database must survive a power cut.
+"""System checks: browser-only middleware exists; (``--deploy``) the database survives a power cut.
 
 PostgreSQL can be told to trade durability for speed. Each of these settings
 off means a crash or power loss can lose acknowledged writes or corrupt the
@@ -11,8 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.checks import CheckMessage, Warning, register
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
 from django.db import DatabaseError, connections
+
+
+@register("middleware")
+def check_browser_only_middleware(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Refuse a browser-only middleware that is not in MIDDLEWARE (a typo would skip nothing)."""
+    missing = [
+        path
+        for path in getattr(settings, "MIPAKA_BROWSER_ONLY_MIDDLEWARE", [])
+        if path not in settings.MIDDLEWARE
+    ]
+    return [
+        Error(
+            f"MIPAKA_BROWSER_ONLY_MIDDLEWARE names {path!r}, which is not in MIDDLEWARE",
+            hint="list only entries of MIDDLEWARE (geo.handler skips them for API calls)",
+            id="geo.E001",
+        )
+        for path in missing
+    ]
+
 
 # Setting -> values that keep acknowledged commits on disk.
 DURABLE_SETTINGS = {

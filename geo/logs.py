@@ -13,8 +13,8 @@ import contextlib
 import contextvars
 import json
 import logging
+import os
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -82,8 +82,9 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         """Answer the request inside its log context, and name its id in the response."""
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        request_id = given if _VALID_ID.match(given) else uuid.uuid4().hex
+        # META, not request.headers: that parses every header into a new mapping.
+        given = str(request.META.get("HTTP_X_REQUEST_ID", ""))
+        request_id = given if given and _VALID_ID.match(given) else os.urandom(16).hex()
         with log_context(request_id=request_id):
             response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id

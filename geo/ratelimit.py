@@ -71,9 +71,17 @@ def _window(limit: Limit) -> tuple[int, int]:
     return window, retry_after
 
 
-def check(limit: Limit, client: str) -> None:
+def window_key(limit: Limit, client: str) -> str:
+    """Return the shared key of a client's failures in the current window."""
+    window, _ = _window(limit)
+    return _key(limit, client, window)
+
+
+def check(limit: Limit, client: str, *, failures: int | None = None) -> None:
     """Refuse a client that has used up its failures in this window.
 
+    ``failures`` is the count already read under ``window_key`` (with other
+    shared values, in one round trip); without it the count is read here.
     A cache outage lets the request through (and is logged): the limit
     protects against guessing, it must not take the service down with Redis.
 
@@ -83,11 +91,14 @@ def check(limit: Limit, client: str) -> None:
         Too many failures; ``retry_after`` is the rest of the window.
     """
     window, retry_after = _window(limit)
-    try:
-        failures = cache.get(_key(limit, client, window)) or 0
-    except Exception:
-        logger.warning("rate limit %s not checked: cache unavailable", limit.name, exc_info=True)
-        return
+    if failures is None:
+        try:
+            failures = cache.get(_key(limit, client, window)) or 0
+        except Exception:
+            logger.warning(
+                "rate limit %s not checked: cache unavailable", limit.name, exc_info=True
+            )
+            return
     if failures >= limit.attempts:
         raise RateLimited(
             f"too many failed attempts ({limit.name}) from your address;"

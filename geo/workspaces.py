@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
@@ -197,8 +198,27 @@ def _token_label(token: ApiToken) -> str:
     return f"token {token.prefix}…" + (f" ({token.name})" if token.name else "")
 
 
-def _shared_version() -> str | None:
-    """Return the shared version of tokens and workspaces; None when the cache is out."""
+def read_shared(*keys: str) -> dict[str, Any] | None:
+    """Read ``keys`` and the shared version of tokens in one round trip; None when the cache is out.
+
+    Pass the result to ``find_access_by_token(shared=...)``: a request then
+    asks the shared cache once for both its rate-limit count and the version.
+    """
+    try:
+        values: dict[str, Any] = cache.get_many([*keys, AUTH_VERSION_KEY])
+    except Exception:
+        logger.warning("shared cache unavailable", exc_info=True)
+        return None
+    return values
+
+
+def _shared_version(shared: dict[str, Any] | None = None) -> str | None:
+    """Return the shared version of tokens and workspaces; None when the cache is out.
+
+    ``shared`` is what ``read_shared`` read for the request, if it did.
+    """
+    if shared is not None and shared.get(AUTH_VERSION_KEY) is not None:
+        return str(shared[AUTH_VERSION_KEY])
     try:
         version = cache.get(AUTH_VERSION_KEY)
         if version is None:
@@ -261,11 +281,13 @@ class _TokenCache:
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
-    def get(self, token: str) -> tuple[WorkspaceAccess | OperatorAccess | None, str]:
+    def get(
+        self, token: str, shared: dict[str, Any] | None = None
+    ) -> tuple[WorkspaceAccess | OperatorAccess | None, str]:
         digest = token_digest(token)
         # Read the version before the database: a change committed in between
         # then makes this entry stale at once rather than never.
-        version = _shared_version()
+        version = _shared_version(shared)
         now = time.monotonic()
         with self._lock:
             cached = self._entries.get(digest)
@@ -367,11 +389,15 @@ def _operator_token(digest: str) -> OperatorAccess | None:
 _tokens = _TokenCache()
 
 
-def find_access_by_token(token: str) -> WorkspaceAccess | OperatorAccess | None:
+def find_access_by_token(
+    token: str, *, shared: dict[str, Any] | None = None
+) -> WorkspaceAccess | OperatorAccess | None:
     """Return what a token opens (a workspace, or an operator), or None for one nobody issued.
 
     Answers from a per-process cache that every change to tokens or
     workspaces, in any worker, invalidates at once (see ``invalidate_tokens``).
+    ``shared``: what ``read_shared`` just read for this request (the shared
+    version among it), so it is not read twice.
 
     Raises
     ------
@@ -381,7 +407,7 @@ def find_access_by_token(token: str) -> WorkspaceAccess | OperatorAccess | None:
     """
     if not token:
         return None
-    access, refusal = _tokens.get(token)
+    access, refusal = _tokens.get(token, shared)
     if access is None and refusal != "unknown token":
         raise Unauthorized(refusal)
     return access

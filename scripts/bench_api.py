@@ -1,15 +1,23 @@
 """Benchmark the lookup API as production runs it: gunicorn workers, wrk on loopback.
 
-    .venv/bin/python scripts/bench_api.py [--workers 2] [--seconds 10] [--connections 16]
+    .venv/bin/python scripts/bench_api.py [--workers 2] [--seconds 5] [--rounds 3]
+        [--connections 16] [--compare main]
 
 Uses the database of DATABASE_URL (default: the local ``mipaka``), which should
-hold the 101 posm-extracts countries (``manage.py import_geojson DIR``). In one
-run it measures, with the same server:
-- ``/api/v1/ping``: a trivial authenticated JSON answer, the framework's floor;
+hold the 101 posm-extracts countries (``manage.py import_geojson DIR``). Three
+servers run side by side, each gunicorn with the same workers:
+- the floor: a bare one-view Django app (``scripts/bench/bare_settings.py``:
+  no apps, no middleware, no database), its one JSON view;
+- this tree, and with ``--compare REF`` the tree of a git ref (default main,
+  exported with ``git archive``; ``--compare ''`` skips it);
+and wrk measures, in rounds that interleave the servers (the machine's load
+drifts; each round's ratios are taken within the round, the median reported):
+- ``/api/v1/ping``: a trivial authenticated JSON answer;
 - ``/api/v1/match`` on names and sentences drawn from the stored boundaries;
 - ``/api/v1/locate`` (GET) on random points (half in a country's bbox, half anywhere);
-- the naive GeoDjango locate (``geometry__contains`` per request) on the same points;
-then worker memory, and in-process figures: name matches/s and batch points/s.
+then, on this tree only, the naive GeoDjango locate (``geometry__contains`` per
+request) on the same points, worker memory, and in-process figures: name
+matches/s and batch points/s.
 """
 
 from __future__ import annotations
@@ -20,16 +28,20 @@ import os
 import random
 import re
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT = 8765
+# The goal for match and locate, in requests/s of the bare one-view app's.
+GOAL = 0.85
 
 
 def wrk_lua(paths: list[str], token: str) -> str:
@@ -49,13 +61,15 @@ def wrk_lua(paths: list[str], token: str) -> str:
     )
 
 
-def wrk(url_paths: list[str], token: str, *, seconds: int, connections: int) -> dict[str, float]:
+def wrk(
+    url_paths: list[str], token: str, *, port: int, seconds: int, connections: int
+) -> dict[str, float]:
     """Run wrk over a rotating list of paths; return requests/s and latency percentiles (ms)."""
     lua = wrk_lua(url_paths, token)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, f"http://127.0.0.1:{PORT}"],
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     os.unlink(script.name)
@@ -83,12 +97,75 @@ def worker_rss_mb(master: int) -> list[float]:
     return sizes
 
 
-def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measurements)
+@dataclass
+class Server:
+    """A gunicorn serving one tree with one settings module."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def export_tree(ref: str, target: Path) -> Path:
+    """Write the files of a git ref into ``target`` (no work tree, no git state); build its index."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    return target
+
+
+def serve(tree: Path, settings_module: str, workers: int) -> Server:
+    """Start gunicorn for ``tree``; a tree's lookup index is built first, as in production."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, PYTHONPATH=str(tree))
+    bare = settings_module == "scripts.bench.bare_settings"
+    if not bare:
+        subprocess.run(
+            [str(ROOT / ".venv/bin/python"), "manage.py", "build_lookup_index"],
+            cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+    port = free_port()
+    # The bare app gets Django's own WSGI handler; a tree, its config.wsgi.
+    app = "django.core.wsgi:get_wsgi_application()" if bare else "config.wsgi"
+    process = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), app, "--workers", str(workers),
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--preload"],
+        cwd=tree, env=env,
+    )  # fmt: skip
+    return Server(process, port)
+
+
+def wait_until_up(server: Server, token: str) -> None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}/api/v1/ping", headers={"Authorization": f"Token {token}"}
+    )
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(request, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"server on port {server.port} did not start")
+
+
+def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence of measurements)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--compare", default="main", help="git ref measured beside this tree ('' to skip)"
+    )
     parser.add_argument("--connections", type=int, default=16)
     args = parser.parse_args()
 
@@ -132,54 +209,79 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
     locate_paths = [f"/api/v1/locate?lat={lat:.6f}&lng={lon:.6f}" for lon, lat in points]
     naive_paths = [p.replace("/api/v1/locate", "/bench/naive-locate") for p in locate_paths]
 
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="scripts.bench.settings", PYTHONPATH=str(ROOT))
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi", "--workers", str(args.workers), "--bind", f"127.0.0.1:{PORT}",
-         "--log-level", "warning", "--preload"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
-        # Warm every worker (hierarchy, point index) before measuring.
-        warm = wrk(locate_paths[:50] + texts[:50], token, seconds=3, connections=args.workers * 4)
-        assert warm["non2xx"] == 0, warm
-        results = {
-            "ping (framework floor)": wrk(
-                ["/api/v1/ping"], token, seconds=args.seconds, connections=args.connections
-            ),
-            "match": wrk(texts, token, seconds=args.seconds, connections=args.connections),
-            "locate (GET, one point)": wrk(
-                locate_paths, token, seconds=args.seconds, connections=args.connections
-            ),
-            "naive GeoDjango locate": wrk(
-                naive_paths, token, seconds=args.seconds, connections=args.connections
-            ),
-        }
-        memory = worker_rss_mb(server.pid)
-    finally:
-        server.terminate()
-        server.wait()
+    trees = {"this tree": ROOT}
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
+        if args.compare:
+            trees[args.compare] = export_tree(args.compare, Path(scratch) / "ref")
+        servers = {"bare Django": serve(ROOT, "scripts.bench.bare_settings", args.workers)}
+        for label, tree in trees.items():
+            servers[label] = serve(tree, "scripts.bench.settings", args.workers)
+        try:
+            for server in servers.values():
+                wait_until_up(server, token)
+            for label in trees:
+                # Warm every worker (hierarchy, point index) before measuring.
+                warm = wrk(
+                    locate_paths[:50] + texts[:50], token, port=servers[label].port,
+                    seconds=3, connections=args.workers * 4,
+                )  # fmt: skip
+                assert warm["non2xx"] == 0, (label, warm)
+            targets = [("bare Django", "one view", ["/api/v1/ping"])]
+            for label in trees:
+                targets += [
+                    (label, "ping", ["/api/v1/ping"]),
+                    (label, "match", texts),
+                    (label, "locate", locate_paths),
+                ]
+            rounds: list[dict[tuple[str, str], dict[str, float]]] = []
+            for n in range(args.rounds):
+                print(f"round {n + 1}/{args.rounds}", file=sys.stderr)
+                rounds.append(
+                    {
+                        (label, what): wrk(
+                            paths, token, port=servers[label].port,
+                            seconds=args.seconds, connections=args.connections,
+                        )
+                        for label, what, paths in targets
+                    }
+                )  # fmt: skip
+            naive = wrk(
+                naive_paths, token, port=servers["this tree"].port,
+                seconds=args.seconds, connections=args.connections,
+            )  # fmt: skip
+            memory = worker_rss_mb(servers["this tree"].process.pid)
+        finally:
+            for server in servers.values():
+                server.process.terminate()
+                server.process.wait()
 
     print(
-        f"\n{countries} countries; gunicorn --workers {args.workers}; wrk -t2 -c{args.connections} -d{args.seconds}s on 127.0.0.1"
+        f"\n{countries} countries; gunicorn --workers {args.workers} each; wrk -t2"
+        f" -c{args.connections} -d{args.seconds}s on 127.0.0.1; {args.rounds} rounds, medians"
     )
-    print(f"{'endpoint':<26}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    for label, r in results.items():
-        print(f"{label:<26}{r['rps']:>10,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['non2xx']:>9}")
-    floor = results["ping (framework floor)"]["rps"]
-    naive = results["naive GeoDjango locate"]["rps"]
-    print(f"match / ping  = {results['match']['rps'] / floor:.2f}  (goal >= 0.70)")
-    print(
-        f"locate / ping = {results['locate (GET, one point)']['rps'] / floor:.2f}  (goal >= 0.70)"
-    )
-    print(
-        f"locate / naive GeoDjango locate = {results['locate (GET, one point)']['rps'] / naive:.1f}x  (goal >= 10x)"
-    )
+    print(f"{'server':<14}{'endpoint':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+          f"{'x bare':>8}")  # fmt: skip
+    for label, what, _ in targets:
+        runs = [r[(label, what)] for r in rounds]
+        ratio = median(
+            [r[(label, what)]["rps"] / r[("bare Django", "one view")]["rps"] for r in rounds]
+        )
+        print(
+            f"{label:<14}{what:<10}{median([r['rps'] for r in runs]):>10,.0f}"
+            f"{median([r['p50'] for r in runs]):>9.2f}{median([r['p99'] for r in runs]):>9.2f}"
+            f"{sum(int(r['non2xx']) for r in runs):>9}{ratio:>8.2f}"
+        )  # fmt: skip
+    for label in trees:
+        for what in ("match", "locate"):
+            ratios = [
+                r[(label, what)]["rps"] / r[("bare Django", "one view")]["rps"] for r in rounds
+            ]
+            print(
+                f"{label}: {what} / bare one-view Django = {median(ratios):.2f}"
+                f" (rounds {min(ratios):.2f}-{max(ratios):.2f}; goal >= {GOAL})"
+            )
+    ours = median([r[("this tree", "locate")]["rps"] for r in rounds])
+    print(f"this tree: locate / naive GeoDjango locate = {ours / naive['rps']:.1f}x  (goal >= 10x)")
     print(
         f"worker RSS after warm-up: {', '.join(f'{m:.0f} MB' for m in memory)}  (goal < 500 MB each)"
     )

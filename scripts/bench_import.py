@@ -36,6 +36,11 @@ DEFAULT_DATA = Path(
     )
 )
 PG = {"host": "127.0.0.1", "port": "5432", "user": os.environ.get("PGUSER", "postgres")}
+# Scratch databases named after this checkout's own (DATABASE_URL), so benchmarks
+# run from several checkouts on one server never drop each other's.
+_OWN = re.sub(r"\W", "_", os.environ.get("DATABASE_URL", "mipaka").rsplit("/", 1)[-1]) or "mipaka"
+IMPORT_DB = f"{_OWN}_bench_import"
+OGR_DB = f"{_OWN}_bench_ogr"
 FILE_NAME = re.compile(r"^R\d+admin\d(_simplified)?\.json$")
 
 
@@ -151,7 +156,7 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
 
     chosen = [Path(s.label) for s in discover_sources([args.data]).files]
     env = dict(
-        os.environ, DATABASE_URL=f"postgis://{PG['user']}@{PG['host']}:{PG['port']}/bench_mipaka"
+        os.environ, DATABASE_URL=f"postgis://{PG['user']}@{PG['host']}:{PG['port']}/{IMPORT_DB}"
     )
 
     results: dict[str, list[tuple[float, float]]] = {
@@ -165,26 +170,27 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
         (Path(scratch) / "chosen").mkdir()
         chosen_vrt = union_vrt(chosen, Path(scratch) / "chosen")
         for _ in range(args.runs):
-            wall, peak, rows["ogr_all"] = ogr2ogr(all_vrt, "bench_ogr")
+            wall, peak, rows["ogr_all"] = ogr2ogr(all_vrt, OGR_DB)
             results["ogr_all"].append((wall, peak))
-            wall, peak, rows["ogr_chosen"] = ogr2ogr(chosen_vrt, "bench_ogr")
+            wall, peak, rows["ogr_chosen"] = ogr2ogr(chosen_vrt, OGR_DB)
             results["ogr_chosen"].append((wall, peak))
 
-            psql("DROP DATABASE IF EXISTS bench_mipaka")
-            psql("CREATE DATABASE bench_mipaka")
+            psql(f"DROP DATABASE IF EXISTS {IMPORT_DB}")
+            psql(f"CREATE DATABASE {IMPORT_DB}")
             subprocess.run(
                 [sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True
             )
-            manage = [sys.executable, "manage.py", "import_geojson", str(args.data)]
+            # The import alone: the tiles it pre-renders afterwards are bench_maps' to time.
+            manage = [sys.executable, "manage.py", "import_geojson", str(args.data), "--no-tiles"]
             wall, peak, out = timed(manage, env=env)
             results["import"].append((wall, peak))
             features = int(re.search(r"features read\s+(\d+)", out).group(1))  # type: ignore[union-attr]
-            rows["import"] = int(psql("SELECT count(*) FROM geo_boundary", db="bench_mipaka"))
+            rows["import"] = int(psql("SELECT count(*) FROM geo_boundary", db=IMPORT_DB))
             wall, peak, out = timed(manage, env=env)
             assert "no changes" in out, out[-500:]
             results["reimport"].append((wall, peak))
-    psql("DROP DATABASE IF EXISTS bench_mipaka")
-    psql("DROP DATABASE IF EXISTS bench_ogr")
+    psql(f"DROP DATABASE IF EXISTS {IMPORT_DB}")
+    psql(f"DROP DATABASE IF EXISTS {OGR_DB}")
 
     def median(key: str) -> tuple[float, float]:
         walls, peaks = zip(*results[key], strict=True)

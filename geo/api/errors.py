@@ -23,6 +23,7 @@ from geo.workspaces import (
     access_for_user,
     find_access_by_token,
     operator_access,
+    read_shared,
 )
 
 logger = logging.getLogger(__name__)
@@ -117,8 +118,14 @@ def _token_access(request: HttpRequest, token: str) -> WorkspaceAccess | Operato
     """
     limit = ratelimit.bad_token_limit()
     client = ratelimit.client_ip(request)
-    ratelimit.check(limit, client)
-    access = find_access_by_token(token)
+    # The client's failures and the token cache's shared version: one round trip.
+    failures_key = ratelimit.window_key(limit, client)
+    shared = read_shared(failures_key)
+    if shared is not None:
+        ratelimit.check(limit, client, failures=shared.get(failures_key) or 0)
+    else:
+        ratelimit.check(limit, client)
+    access = find_access_by_token(token, shared=shared)
     if access is None:
         ratelimit.record_failure(limit, client)
         raise Unauthorized("unknown token")
@@ -133,7 +140,7 @@ def _header_token(request: HttpRequest) -> str | None:
     Unauthorized
         A header that is not ``Token <token>``.
     """
-    header = request.headers.get("Authorization", "")
+    header = str(request.META.get("HTTP_AUTHORIZATION", ""))
     if not header:
         return None
     scheme, _, token = header.partition(" ")

@@ -128,6 +128,13 @@ LEVEL = {
     "description": "0 country, 1 state, 2 district, 3 ward",
 }
 PLACE = {"$ref": "#/components/schemas/Place"}
+LOCATED = {"$ref": "#/components/schemas/LocatedPlace"}
+SNAP = {"type": "number", "minimum": 0, "maximum": 5000, "default": 0}
+SNAP_DESCRIPTION = (
+    "Metres, 0..5000 (default 0: exact). A point that no boundary covers gets, per level,"
+    " the nearest boundary within this distance (several when equally near), and every"
+    " result then carries distance_m (0 for a boundary covering the point)."
+)
 OSM_ID = _param(
     "osm_id",
     "The boundary's osm_id (R171496).",
@@ -222,13 +229,14 @@ PATHS: dict[str, Any] = {
                     required=True,
                     schema={"type": "number", "minimum": -180, "maximum": 180},
                 ),
+                _param("snap", SNAP_DESCRIPTION, schema=SNAP),
             ],
             "responses": {
                 "200": _json(
                     {
                         "type": "object",
                         "required": ["results"],
-                        "properties": {"results": {"type": "array", "items": PLACE}},
+                        "properties": {"results": {"type": "array", "items": LOCATED}},
                     }
                 ),
                 **errors("400"),
@@ -258,7 +266,8 @@ PATHS: dict[str, Any] = {
                                         "minItems": 2,
                                         "description": "[lng, lat]",
                                     },
-                                }
+                                },
+                                "snap": {**SNAP, "description": SNAP_DESCRIPTION},
                             },
                         }
                     }
@@ -270,7 +279,10 @@ PATHS: dict[str, Any] = {
                         "type": "object",
                         "required": ["results"],
                         "properties": {
-                            "results": {"type": "array", "items": {"type": "array", "items": PLACE}}
+                            "results": {
+                                "type": "array",
+                                "items": {"type": "array", "items": LOCATED},
+                            }
                         },
                     }
                 ),
@@ -863,6 +875,23 @@ DOCUMENT: dict[str, Any] = {
                     "path": {"type": "string", "example": "Rwanda > Kigali City > Gasabo"},
                     "parent_osm_id": {"type": ["string", "null"]},
                 },
+            },
+            "LocatedPlace": {
+                "allOf": [
+                    PLACE,
+                    {
+                        "type": "object",
+                        "properties": {
+                            "distance_m": {
+                                "type": "number",
+                                "minimum": 0,
+                                "maximum": 5000,
+                                "description": "Only with snap > 0: metres from the point"
+                                " (WGS 84 ellipsoid, as PostGIS geography), 0 when it covers it.",
+                            }
+                        },
+                    },
+                ]
             },
             "Match": {
                 "allOf": [

@@ -108,10 +108,19 @@ def integer(
     return value
 
 
-def number(params: Mapping[str, str], name: str, *, low: float, high: float) -> float:
-    """Read a required finite decimal number within [low, high]."""
+def number(
+    params: Mapping[str, str],
+    name: str,
+    *,
+    low: float,
+    high: float,
+    default: float | None = None,
+) -> float:
+    """Read a finite decimal number within [low, high]; required unless it has a ``default``."""
     raw = params.get(name)
     if raw is None or raw == "":
+        if default is not None:
+            return default
         raise InvalidQuery(f"{name}: required")
     if not NUMBER_PATTERN.fullmatch(raw) or len(raw) > 100:
         raise InvalidQuery(f"{name}: must be a number")

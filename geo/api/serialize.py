@@ -7,6 +7,7 @@ from typing import Any
 
 from geo.lookup.hierarchy import Hierarchy, Place
 from geo.lookup.matching import Match
+from geo.lookup.service import PointResult
 from geo.models import ImportJob
 
 
@@ -21,6 +22,16 @@ def place_to_dict(place: Place, hierarchy: Hierarchy) -> dict[str, Any]:
         "path": place.path,
         "parent_osm_id": parent.osm_id if parent else None,
     }
+
+
+def point_result_to_dict(
+    result: PointResult, hierarchy: Hierarchy, *, snap: bool
+) -> dict[str, Any]:
+    """Return a place found for a point; with ``snap``, also its distance (0 when covering)."""
+    body = place_to_dict(result.place, hierarchy)
+    if snap:
+        body["distance_m"] = round(result.distance_m, 1)
+    return body
 
 
 def match_to_dict(match: Match, hierarchy: Hierarchy) -> dict[str, Any]:

@@ -5,10 +5,11 @@ from geo.api import imports, openapi, views
 app_name = "api"
 
 urlpatterns = [
-    path("v1/openapi.json", openapi.openapi_document, name="openapi"),
-    path("v1/ping", views.ping, name="ping"),
+    # The lookups first: patterns are tried in order.
     path("v1/match", views.match, name="match"),
     path("v1/locate", views.locate, name="locate"),
+    path("v1/ping", views.ping, name="ping"),
+    path("v1/openapi.json", openapi.openapi_document, name="openapi"),
     path("v1/counts", views.counts, name="counts"),
     path("v1/countries.geojson", views.countries, name="countries"),
     path("v1/imports", imports.imports, name="imports"),

@@ -10,7 +10,7 @@ from django.http import HttpRequest, JsonResponse
 from geo.aliases import set_aliases
 from geo.api import params
 from geo.api.errors import api_endpoint
-from geo.api.serialize import match_to_dict, place_to_dict
+from geo.api.serialize import match_to_dict, place_to_dict, point_result_to_dict
 from geo.exceptions import InvalidQuery, UnsupportedMediaType
 from geo.lookup.boundaries import (
     aliases_of,
@@ -28,6 +28,9 @@ from geo.workspaces import WorkspaceAccess, require_role
 
 MAX_POINTS = 10_000
 GEOJSON_CONTENT_TYPE = "application/geo+json"
+# How far off every boundary ``locate`` may look (metres): far enough for a
+# pin on a beach or a boat off the coast, near enough not to cross a strait.
+MAX_SNAP_METRES = 5_000
 MAX_COUNTS_BYTES = 10_000_000
 
 
@@ -63,15 +66,38 @@ def match(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
 
 @api_endpoint("GET", "POST")
 def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
-    """Point(s) → every boundary containing each, country first."""
+    """Point(s) → every boundary containing each, country first; ``snap`` reaches off the coast."""
     if request.method == "GET":
         lat = params.number(request.GET, "lat", low=-90, high=90)
         lng = params.number(request.GET, "lng", low=-180, high=180)
-        hierarchy, (places,) = find_at_points(access, lons=np.array([lng]), lats=np.array([lat]))
-        return {"results": [place_to_dict(p, hierarchy) for p in places]}
-    lons, lats = _points(params.json_body(request, fields={"points"}, max_bytes=MAX_POINTS * 64))
-    hierarchy, found = find_at_points(access, lons=lons, lats=lats)
-    return {"results": [[place_to_dict(p, hierarchy) for p in places] for places in found]}
+        snap = params.number(request.GET, "snap", low=0, high=MAX_SNAP_METRES, default=0.0)
+        hierarchy, (found,) = find_at_points(
+            access, lons=np.array([lng]), lats=np.array([lat]), snap_m=snap
+        )
+        return {"results": [point_result_to_dict(r, hierarchy, snap=snap > 0) for r in found]}
+    body = params.json_body(request, fields={"points", "snap"}, max_bytes=MAX_POINTS * 64)
+    lons, lats = _points(body)
+    snap = _snap(body)
+    hierarchy, found_each = find_at_points(access, lons=lons, lats=lats, snap_m=snap)
+    return {
+        "results": [
+            [point_result_to_dict(r, hierarchy, snap=snap > 0) for r in found]
+            for found in found_each
+        ]
+    }
+
+
+def _snap(body: dict[str, Any]) -> float:
+    if "snap" not in body:
+        return 0.0
+    snap = body["snap"]
+    if (
+        not isinstance(snap, int | float)
+        or isinstance(snap, bool)
+        or not 0 <= snap <= MAX_SNAP_METRES
+    ):
+        raise InvalidQuery(f"snap: must be a number of metres from 0 to {MAX_SNAP_METRES:,}")
+    return float(snap)
 
 
 def _points(body: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -45,6 +45,7 @@ from geo.importing.countries import resolve_relations
 from geo.importing.download import DEFAULT_BASE_URL, candidate_names, download_country
 from geo.importing.run import import_geojson
 from geo.importing.sources import LEVEL_FILE, RELATION_FILE
+from geo.lookup.tiles import prerender_after_import
 from geo.models import ImportJob, ImportUpload, ImportUploadChunk, JobKind, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -346,7 +347,9 @@ def _execute(job: ImportJob) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix=f"mipaka-job-{job.pk}-") as folder:
             paths = _materialise(job, Path(folder))
-            import_geojson(paths, dry_run=job.dry_run, wait=True, on_run=partial(_link_run, job.pk))
+            report = import_geojson(
+                paths, dry_run=job.dry_run, wait=True, on_run=partial(_link_run, job.pk)
+            )
     except GeoError as exc:
         _finish(job.pk, status=JobStatus.FAILED, error=exc.message)
     except Exception as exc:
@@ -354,6 +357,9 @@ def _execute(job: ImportJob) -> None:
         _finish(job.pk, status=JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
     else:
         _finish(job.pk, status=JobStatus.SUCCEEDED, error="")
+        if report.made_new_version:
+            # After the job is done: maps of the new import need no render at z0-z5.
+            prerender_after_import(report.run_id)
 
 
 def _materialise(job: ImportJob, folder: Path) -> list[Path]:

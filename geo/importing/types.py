@@ -174,6 +174,11 @@ class ImportReport:
         return len(self.unchanged_entries)
 
     @property
+    def made_new_version(self) -> bool:
+        """Tell whether the run committed a new version of the boundaries (lookups, tiles)."""
+        return not self.dry_run and (self.changed or self.simplified > 0)
+
+    @property
     def changed(self) -> bool:
         """Whether the run changed (or would change) any boundary."""
         return bool(self.diff)

@@ -152,6 +152,10 @@ class Hierarchy:
         self.places: dict[int, Place] = {place.id: place for place in places}
         self.by_osm_id: dict[str, Place] = {place.osm_id: place for place in self.places.values()}
         self.by_path: dict[str, list[Place]] = defaultdict(list)
+        # The ids of the places that have children.
+        self.parents: frozenset[int] = frozenset(
+            place.parent_id for place in self.places.values() if place.parent_id
+        )
         self.names = NameIndex()
         # Position of each place in path order: results sort by an int, not a string.
         self.path_rank: dict[int, int] = {

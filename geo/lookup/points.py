@@ -28,7 +28,19 @@ Semantics, chosen deliberately:
   enclave that is a boundary of its own is found as such;
 - longitudes -180 and 180 are one meridian: a point there is also tested on
   the other side, so parts split at the antimeridian (Fiji, Chukotka) are found;
-- a point in the sea returns nothing.
+- a point in the sea returns nothing (``nearest`` finds the boundaries
+  within some metres of it: a pin on a beach or a boat off the coast).
+
+Distances (``nearest``) follow PostGIS's ``ST_Distance(geography)``: edges
+are great-circle arcs between their vertices on the sphere, the closest
+point of each is found on the sphere, and its distance to the point is
+measured on the WGS 84 ellipsoid. The closest point comes from a gnomonic
+projection centred on the point (great circles project to straight lines,
+and distance from the centre grows with the angle, so the closest point of
+the projected segment is the closest point of the arc); the ellipsoidal
+distance is the straight line between the two points in Earth-centred
+coordinates, which differs from the geodesic by d³/24R² (0.1 mm at 5 km).
+Neither step has a special case at the poles or the antimeridian.
 """
 
 from __future__ import annotations
@@ -54,6 +66,19 @@ PAIRS_PER_PASS = 20_000
 # ((3 + 16 eps) eps, eps = 2**-53), rounded up: below it the sign is computed exactly.
 ORIENTATION_ERROR = 3.4e-16
 
+# Metres per degree of latitude, rounded down from the least (110,574 m, at the
+# equator): sizes the search box of ``nearest`` so that it holds every point
+# within the distance asked.
+MIN_METRES_PER_DEGREE = 110_000.0
+# Beyond this latitude (degrees) a search box reaches every longitude.
+POLAR_CAP = 89.9
+# Edges whose ends are more than 60 degrees from the point are ignored by
+# ``nearest`` (the gnomonic projection needs them well within a hemisphere):
+# no boundary edge is that long.
+MIN_COSINE = 0.5
+WGS84_A = 6_378_137.0
+WGS84_E2 = 6.694379990141317e-3  # first eccentricity squared, f = 1 / 298.257223563
+
 # The arrays of an index, in the order ``save`` writes them.
 ARRAYS = (
     "xy",  # (V, 2) float64: every ring's vertices, each ring closed
@@ -78,15 +103,21 @@ class PointIndex:
         if missing:
             raise ValueError(f"point index: missing arrays {sorted(missing)}")
         self.arrays = arrays
-        self._xy = arrays["xy"]
-        self._owners = arrays["owners"]
-        self._bounds = arrays["bounds"]
-        self._cell_start = arrays["cell_start"]
-        self._cell_parts = arrays["cell_parts"]
-        self._part_slab_start = arrays["part_slab_start"]
-        self._slab_scale = arrays["slab_scale"]
-        self._slab_start = arrays["slab_start"]
-        self._slab_edges = arrays["slab_edges"]
+        # Plain views of the same memory: indexing an np.memmap goes through
+        # its Python-level __getitem__ and __array_finalize__, a few
+        # microseconds each, dozens of times per point.
+        plain = {name: array.view(np.ndarray) for name, array in arrays.items()}
+        self._xy = plain["xy"]
+        self._ring_start = plain["ring_start"]
+        self._part_ring_start = plain["part_ring_start"]
+        self._owners = plain["owners"]
+        self._bounds = plain["bounds"]
+        self._cell_start = plain["cell_start"]
+        self._cell_parts = plain["cell_parts"]
+        self._part_slab_start = plain["part_slab_start"]
+        self._slab_scale = plain["slab_scale"]
+        self._slab_start = plain["slab_start"]
+        self._slab_edges = plain["slab_edges"]
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, bytes | memoryview | None]]) -> PointIndex:
@@ -184,6 +215,99 @@ class PointIndex:
                     crossings += 1
         return crossings % 2 == 1
 
+    def nearest(self, lon: float, lat: float, *, within_m: float) -> list[tuple[int, float]]:
+        """Return ``(boundary id, metres)`` of every boundary within ``within_m`` of a point.
+
+        Each boundary once, at the distance of its closest edge, nearest
+        first. A point a boundary covers is not reported at distance 0 by
+        this: ask ``locate`` first (the edges of a boundary around the point
+        are as far as any other).
+
+        Parameters
+        ----------
+        lon, lat : float
+            The point, in degrees (-180..180, -90..90).
+        within_m : float
+            The distance in metres (on the WGS 84 ellipsoid); meant for a
+            few kilometres: the search box grows with it.
+
+        Raises
+        ------
+        ValueError
+            A longitude outside -180..180 or a latitude outside -90..90.
+        """
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError("longitude must be within -180..180 and latitude within -90..90")
+        if within_m <= 0 or not len(self._owners):
+            return []
+        lon, lat = float(lon), float(lat)
+        reach = within_m / MIN_METRES_PER_DEGREE
+        south, north = max(lat - reach, -90.0), min(lat + reach, 90.0)
+        widest = max(abs(south), abs(north))
+        spread = 180.0 if widest >= POLAR_CAP else reach / math.cos(math.radians(widest))
+        spans = _longitude_spans(lon, spread)
+        edges = self._edges_near(self._parts_near(spans, south, north), south, north)
+        x1, y1 = self._xy[edges, 0], self._xy[edges, 1]
+        x2, y2 = self._xy[edges + 1, 0], self._xy[edges + 1, 1]
+        # Edges that cannot come near: wholly north or south of the box, or
+        # east or west of every longitude span of it.
+        near = (np.maximum(y1, y2) >= south) & (np.minimum(y1, y2) <= north)
+        west, east = np.minimum(x1, x2), np.maximum(x1, x2)
+        near &= np.logical_or.reduce([(east >= lo) & (west <= hi) for lo, hi in spans])
+        edges, x1, y1, x2, y2 = edges[near], x1[near], y1[near], x2[near], y2[near]
+        metres = _distances_to_arcs(lon, lat, x1, y1, x2, y2)
+        owners = self._owners[self._part_of_edges(edges)]
+        keep = metres <= within_m
+        best: dict[int, float] = {}
+        for owner, distance in zip(owners[keep].tolist(), metres[keep].tolist(), strict=True):
+            if distance < best.get(owner, math.inf):
+                best[owner] = distance
+        return sorted(best.items(), key=lambda item: item[1])
+
+    def _parts_near(
+        self, spans: list[tuple[float, float]], south: float, north: float
+    ) -> np.ndarray:
+        """Parts whose bounding box meets the box (longitude spans x south..north)."""
+        r0, r1 = (min(int((v + 90) / GRID_DEGREES), GRID_ROWS - 1) for v in (south, north))
+        chunks = []
+        for west, east in spans:
+            c0, c1 = (min(int((v + 180) / GRID_DEGREES), GRID_COLUMNS - 1) for v in (west, east))
+            for column in range(c0, c1 + 1):
+                first = column * GRID_ROWS
+                chunks.append(
+                    self._cell_parts[
+                        self._cell_start[first + r0] : self._cell_start[first + r1 + 1]
+                    ]
+                )
+        parts = np.unique(np.concatenate(chunks))
+        box = self._bounds[parts]
+        meets = (box[:, 1] <= north) & (box[:, 3] >= south)
+        meets &= np.logical_or.reduce([(box[:, 2] >= lo) & (box[:, 0] <= hi) for lo, hi in spans])
+        near: np.ndarray = parts[meets]
+        return near
+
+    def _edges_near(self, parts: np.ndarray, south: float, north: float) -> np.ndarray:
+        """Edges (index of their first vertex) listed in the parts' slabs for south..north."""
+        if not len(parts):
+            return np.zeros(0, dtype=np.int64)
+        first_slab = self._part_slab_start[parts]
+        top = self._part_slab_start[parts + 1] - first_slab - 1
+        floor, scale = self._bounds[parts, 1], self._slab_scale[parts]
+        low = first_slab + np.clip(np.floor((south - floor) * scale), 0, top).astype(np.int64)
+        high = first_slab + np.clip(np.floor((north - floor) * scale), 0, top).astype(np.int64)
+        # A part's slabs are consecutive, and so are their entries.
+        start, end = self._slab_start[low], self._slab_start[high + 1]
+        count = end - start
+        entries = np.repeat(start, count) + _offsets(count)
+        edges: np.ndarray = np.unique(self._slab_edges[entries])
+        return edges
+
+    def _part_of_edges(self, edges: np.ndarray) -> np.ndarray:
+        """Return the part each edge (index of its first vertex) belongs to."""
+        rings = np.searchsorted(self._ring_start, edges, side="right") - 1
+        parts: np.ndarray = np.searchsorted(self._part_ring_start, rings, side="right") - 1
+        return parts
+
     def locate_many(self, lons: np.ndarray, lats: np.ndarray) -> list[list[int]]:
         """Return, for each point, the ids of the boundaries covering it.
 
@@ -278,6 +402,79 @@ def _cell(x: float, y: float) -> int:
     column = min(int((x + 180) / GRID_DEGREES), GRID_COLUMNS - 1)
     row = min(int((y + 90) / GRID_DEGREES), GRID_ROWS - 1)
     return column * GRID_ROWS + row
+
+
+def _longitude_spans(lon: float, spread: float) -> list[tuple[float, float]]:
+    """Return the longitudes within ``spread`` degrees of ``lon``, as spans in -180..180."""
+    if spread >= 180:
+        return [(-180.0, 180.0)]
+    west, east = lon - spread, lon + spread
+    if west < -180:
+        return [(-180.0, east), (west + 360, 180.0)]
+    if east > 180:
+        return [(west, 180.0), (-180.0, east - 360)]
+    return [(west, east)]
+
+
+def _unit_vectors(lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """(n, 3) points of the unit sphere at these longitudes and latitudes (degrees)."""
+    lam, phi = np.radians(lons), np.radians(lats)
+    return np.stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)], axis=-1)
+
+
+def _earth_centred(lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """(n, 3) Earth-centred coordinates in metres of points on the WGS 84 ellipsoid."""
+    lam, phi = np.radians(lons), np.radians(lats)
+    normal = WGS84_A / np.sqrt(1 - WGS84_E2 * np.sin(phi) ** 2)
+    return np.stack(
+        [
+            normal * np.cos(phi) * np.cos(lam),
+            normal * np.cos(phi) * np.sin(lam),
+            normal * (1 - WGS84_E2) * np.sin(phi),
+        ],
+        axis=-1,
+    )
+
+
+def _distances_to_arcs(  # noqa: PLR0917 (a point and four coordinate arrays)
+    lon: float, lat: float, x1: np.ndarray, y1: np.ndarray, x2: np.ndarray, y2: np.ndarray
+) -> np.ndarray:
+    """Metres from a point to each great-circle arc (x1, y1)-(x2, y2), as PostGIS measures.
+
+    Edges with an end more than 60 degrees away get infinity.
+    """
+    if not len(x1):
+        return np.zeros(0)
+    lam, phi = math.radians(lon), math.radians(lat)
+    centre = np.array([math.cos(phi) * math.cos(lam), math.cos(phi) * math.sin(lam), math.sin(phi)])
+    east = np.array([-math.sin(lam), math.cos(lam), 0.0])
+    north = np.array(
+        [-math.sin(phi) * math.cos(lam), -math.sin(phi) * math.sin(lam), math.cos(phi)]
+    )
+    a, b = _unit_vectors(x1, y1), _unit_vectors(x2, y2)
+    cos_a, cos_b = a @ centre, b @ centre
+    usable = (cos_a > MIN_COSINE) & (cos_b > MIN_COSINE)
+    cos_a, cos_b = np.where(usable, cos_a, 1.0), np.where(usable, cos_b, 1.0)
+    # Gnomonic coordinates of the ends: the arc is the segment between them.
+    ax, ay = (a @ east) / cos_a, (a @ north) / cos_a
+    bx, by = (b @ east) / cos_b, (b @ north) / cos_b
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    t = np.clip(
+        np.divide(-(ax * dx + ay * dy), length2, out=np.zeros_like(length2), where=length2 > 0),
+        0.0,
+        1.0,
+    )
+    qx, qy = ax + t * dx, ay + t * dy
+    # Back to the sphere, then to longitude and latitude.
+    closest = centre + qx[:, None] * east + qy[:, None] * north
+    closest /= np.linalg.norm(closest, axis=1)[:, None]
+    lons = np.degrees(np.arctan2(closest[:, 1], closest[:, 0]))
+    lats = np.degrees(np.arcsin(np.clip(closest[:, 2], -1.0, 1.0)))
+    here = _earth_centred(np.array([lon]), np.array([lat]))[0]
+    metres: np.ndarray = np.linalg.norm(_earth_centred(lons, lats) - here, axis=1)
+    metres[~usable] = np.inf
+    return metres
 
 
 def _offsets(count: np.ndarray) -> np.ndarray:

@@ -5,6 +5,7 @@ Callable without a request: the API views, the web UI and scripts all use these.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ from geo.exceptions import BoundaryNotFound
 from geo.lookup.counts import CountRow, Counts, resolve_counts
 from geo.lookup.hierarchy import Hierarchy, Place
 from geo.lookup.matching import MatchResult, Scope, match_text, resolve_parent
+from geo.lookup.points import PointIndex
 from geo.lookup.snapshot import lookup_data
 from geo.workspaces import WorkspaceAccess
 
@@ -71,19 +73,86 @@ def find_matches(
     return MatchOutcome(result, hierarchy, parent_place)
 
 
+@dataclass(frozen=True, slots=True)
+class PointResult:
+    """A boundary found for a point, and how far it is (0: the boundary covers the point)."""
+
+    place: Place
+    distance_m: float = 0.0
+
+
 def find_at_points(
-    access: WorkspaceAccess, *, lons: np.ndarray, lats: np.ndarray
-) -> tuple[Hierarchy, list[list[Place]]]:
-    """Every boundary covering each point, country first, within the workspace's country."""
+    access: WorkspaceAccess, *, lons: np.ndarray, lats: np.ndarray, snap_m: float = 0.0
+) -> tuple[Hierarchy, list[list[PointResult]]]:
+    """Every boundary covering each point, country first, within the workspace's country.
+
+    With ``snap_m``, the levels below the deepest boundary covering a point
+    (every level when none does: a boat off the coast) are filled from the
+    boundaries within ``snap_m`` metres: level by level, the nearest one
+    inside the boundaries found so far (several when equally near, within
+    ``TIE_METRES``: off the end of a shared border). So a pin 200 m off a
+    beach, in a country whose outline takes in its waters but whose states
+    stop at the shore, gets the country, and the state and district of that
+    beach. A level with no such boundary within reach is left empty.
+    """
     hierarchy = lookup_data.hierarchy()
     index = lookup_data.points()
     results = []
-    for ids in index.locate_many(lons, lats):
-        places = [hierarchy.places[i] for i in ids if i in hierarchy.places]
-        if access.country_id is not None:
-            places = [p for p in places if p.country_id == access.country_id]
-        results.append(sorted(places, key=lambda p: (p.level, p.path)))
+    for i, ids in enumerate(index.locate_many(lons, lats)):
+        found = [PointResult(p) for p in _visible(hierarchy, access, ids)]
+        if snap_m > 0:
+            found += _snapped(
+                hierarchy, access, index, found, lon=lons[i], lat=lats[i], snap_m=snap_m
+            )
+        results.append(sorted(found, key=lambda r: (r.place.level, r.place.path)))
     return hierarchy, results
+
+
+# Boundaries of a level this close to its nearest one are equally near.
+TIE_METRES = 0.5
+
+
+def _visible(hierarchy: Hierarchy, access: WorkspaceAccess, ids: Iterable[int]) -> list[Place]:
+    """Return the places of these ids that the workspace sees (its country, if it has one)."""
+    places = [hierarchy.places[i] for i in ids if i in hierarchy.places]
+    if access.country_id is not None:
+        places = [p for p in places if p.country_id == access.country_id]
+    return places
+
+
+def _snapped(
+    hierarchy: Hierarchy,
+    access: WorkspaceAccess,
+    index: PointIndex,
+    covering: list[PointResult],
+    *,
+    lon: float,
+    lat: float,
+    snap_m: float,
+) -> list[PointResult]:
+    """Return the nearest places of the levels below ``covering``, as ``find_at_points`` says."""
+    deepest = max((r.place.level for r in covering), default=-1)
+    anchors = [r.place for r in covering if r.place.level == deepest]
+    if anchors and not any(place.id in hierarchy.parents for place in anchors):
+        return []  # nothing below: no need to look around
+    distance = dict(index.nearest(float(lon), float(lat), within_m=snap_m))
+    by_level: dict[int, list[Place]] = {}
+    for place in _visible(hierarchy, access, distance):
+        if place.level > deepest:
+            by_level.setdefault(place.level, []).append(place)
+    snapped = []
+    for level in sorted(by_level):
+        inside = [
+            place
+            for place in by_level[level]
+            if not anchors or any(hierarchy.is_within(place, anchor.id) for anchor in anchors)
+        ]
+        if not inside:
+            continue
+        nearest = min(distance[place.id] for place in inside)
+        anchors = [place for place in inside if distance[place.id] <= nearest + TIE_METRES]
+        snapped += [PointResult(place, distance[place.id]) for place in anchors]
+    return snapped
 
 
 def count_by_boundary(access: WorkspaceAccess, rows: list[CountRow]) -> tuple[Hierarchy, Counts]:

@@ -13,6 +13,7 @@ from geo import audit
 from geo.exceptions import GeoError
 from geo.importing import ImportReport, import_geojson
 from geo.importing.geometry import DEFAULT_TOLERANCE_DEG
+from geo.lookup.tiles import PRERENDER_MAX_ZOOM, prerender_after_import
 from geo.models import AuditAction
 
 
@@ -90,6 +91,12 @@ class Command(BaseCommand):
             "--wait", action="store_true", help="wait for a running import instead of refusing"
         )
         parser.add_argument(
+            "--no-tiles",
+            action="store_true",
+            help="do not pre-render the new import's low-zoom map tiles afterwards"
+            " (maps then render them on first request)",
+        )
+        parser.add_argument(
             "--tolerance",
             type=float,
             default=DEFAULT_TOLERANCE_DEG,
@@ -125,6 +132,32 @@ class Command(BaseCommand):
             changes=dict(report.counts()),
         )
         self._print_report(report, verbosity=options["verbosity"])
+        if report.made_new_version and not options["no_tiles"]:
+            self._prerender_tiles(report.run_id, verbosity=options["verbosity"])
+
+    def _prerender_tiles(self, version: int, *, verbosity: int) -> None:
+        """Render the new import's low-zoom tiles (it has committed: lookups already see it)."""
+        bar = TerminalProgress() if sys.stderr.isatty() and verbosity > 0 else None
+        shown = 0
+
+        def moved(done: int, total: int) -> None:
+            nonlocal shown
+            if bar is not None:
+                if bar.bar is None:
+                    bar.start("tiles", total)
+                bar.advance(done - shown)
+                shown = done
+
+        try:
+            tiles = prerender_after_import(version, progress=moved)
+        finally:
+            if bar is not None:
+                bar.close()
+        if verbosity > 0 and tiles is not None:
+            self.stdout.write(
+                f"Tiles z0-z{PRERENDER_MAX_ZOOM} pre-rendered into the shared cache:"
+                f" {tiles.tiles} ({tiles.rendered} with boundaries) in {tiles.seconds:.1f} s"
+            )
 
     def _print_report(self, report: ImportReport, *, verbosity: int) -> None:
         if verbosity == 0:

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from geo.importing import import_geojson
 from geo.lookup import snapshot
@@ -105,3 +106,115 @@ def test_workers_follow_a_new_import_without_restart(
         paths(api.get("/api/v1/locate", lat=0.5, lng=1.5).json()["results"])[-1]
         == "Tinyland > East > Gamma Nova"
     )
+
+
+@pytest.fixture
+def jamaica(posm_extracts: Path) -> ApiClient:
+    """Jamaica's three levels: its country outline takes in its waters, its parishes stop at the shore."""
+    import_geojson(sorted(posm_extracts.glob("R555017admin[012].json")))
+    _, token = create_workspace(name="jm")
+    return ApiClient(token)
+
+
+def postgis_metres(osm_id: str, lng: float, lat: float) -> float:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_Distance(geometry::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
+            " FROM geo_boundary WHERE osm_id = %s",
+            [lng, lat, osm_id],
+        )
+        (metres,) = cursor.fetchone()
+    return float(metres)
+
+
+def located(results: list[dict[str, Any]]) -> list[tuple[str, float | None]]:
+    return [(r["osm_id"], r.get("distance_m")) for r in results]
+
+
+def test_snap_finds_the_beach_200_m_away(jamaica: ApiClient) -> None:
+    """200 m off Negril's beach: Jamaica covers the point; snap adds the county and the parish."""
+    lng, lat = -78.3705, 18.27
+    beach = postgis_metres("R319351", lng, lat)
+    assert 150 < beach < 250
+    exact = jamaica.get("/api/v1/locate", lat=lat, lng=lng).json()["results"]
+    assert located(exact) == [("R555017", None)]  # no distance_m without snap
+    snapped = jamaica.get("/api/v1/locate", lat=lat, lng=lng, snap=500).json()["results"]
+    assert [r["osm_id"] for r in snapped] == ["R555017", "R1637036", "R319351"]
+    assert [r["path"] for r in snapped][-1] == "Jamaica > Cornwall County > Westmoreland"
+    assert snapped[0]["distance_m"] == 0
+    assert snapped[1]["distance_m"] == pytest.approx(postgis_metres("R1637036", lng, lat), abs=0.1)
+    assert snapped[2]["distance_m"] == pytest.approx(beach, abs=0.1)
+    assert located(jamaica.get("/api/v1/locate", lat=lat, lng=lng, snap=100).json()["results"]) == [
+        ("R555017", 0)
+    ]
+
+
+def test_snap_reaches_5_km_and_no_further(jamaica: ApiClient) -> None:
+    """Off the south coast and off the country's outline: within snap found, 6 km off not."""
+    lng, lat = -76.8, 17.885  # 5.1 km off Kingston's shore, inside Jamaica's waters
+    assert 5000 < postgis_metres("R319355", lng, lat) < 5200
+    assert located(
+        jamaica.get("/api/v1/locate", lat=lat, lng=lng, snap=5000).json()["results"]
+    ) == [("R555017", 0)]
+    lng, lat = -77.0534, 17.532  # 220 m south of the outline of Jamaica's waters
+    assert 200 < postgis_metres("R555017", lng, lat) < 250
+    body = jamaica.get("/api/v1/locate", lat=lat, lng=lng, snap=5000).json()
+    assert located(body["results"]) == [
+        ("R555017", pytest.approx(postgis_metres("R555017", lng, lat), abs=0.1))
+    ]
+    lat = 17.4752  # 6 km off
+    assert 5900 < postgis_metres("R555017", lng, lat) < 6100
+    assert jamaica.get("/api/v1/locate", lat=lat, lng=lng, snap=5000).json()["results"] == []
+
+
+def test_snap_in_a_batch(jamaica: ApiClient) -> None:
+    """POST takes snap in the body; each point is snapped on its own, in order."""
+    points = [[-78.3705, 18.27], [-77.0534, 17.4752], [-77.3, 18.2]]
+    body = jamaica.post("/api/v1/locate", {"points": points, "snap": 5000}).json()
+    assert [[r["osm_id"] for r in found] for found in body["results"]][:2] == [
+        ["R555017", "R1637036", "R319351"],
+        [],
+    ]
+    inland = body["results"][2]
+    assert len(inland) == 3 and all(r["distance_m"] == 0 for r in inland)
+    plain = jamaica.post("/api/v1/locate", {"points": points}).json()["results"]
+    assert [len(found) for found in plain] == [1, 0, 3]
+    assert all("distance_m" not in r for found in plain for r in found)
+
+
+def test_snap_stays_in_the_workspace_country(api: ApiClient, jamaica: ApiClient) -> None:
+    """A workspace of one country snaps only to that country's boundaries."""
+    _, token = create_workspace(name="tiny only", country_osm_id="R1")
+    tiny = ApiClient(token)
+    assert tiny.get("/api/v1/locate", lat=18.27, lng=-78.3705, snap=5000).json()["results"] == []
+    assert len(api.get("/api/v1/locate", lat=18.27, lng=-78.3705, snap=5000).json()["results"]) == 3
+    body = tiny.get("/api/v1/locate", lat=0.5, lng=2.01, snap=5000).json()
+    assert [r["path"] for r in body["results"]] == [
+        "Tinyland",
+        "Tinyland > East",
+        "Tinyland > East > Gamma",
+    ]
+    assert all(0 < r["distance_m"] < 5000 for r in body["results"])
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"snap": -1}, "snap: must be from 0 to 5000"),
+        ({"snap": 5001}, "snap: must be from 0 to 5000"),
+        ({"snap": "far"}, "snap: must be a number"),
+        ({"snap": "nan"}, "snap: must be a number"),
+    ],
+)
+def test_bad_snap_is_400(api: ApiClient, params: dict[str, Any], message: str) -> None:
+    """snap outside 0..5000 metres, or not a number, gets 400 naming it."""
+    response = api.get("/api/v1/locate", lat=0.5, lng=0.5, **params)
+    assert response.status_code == 400
+    assert message in response.json()["error"]["message"]
+    for snap in (-1, 5001, "200", True, None, [1]):
+        response = api.post("/api/v1/locate", {"points": [[0.5, 0.5]], "snap": snap})
+        assert response.status_code == 400, snap
+        assert (
+            "snap: must be a number of metres from 0 to 5,000"
+            in response.json()["error"]["message"]
+        )

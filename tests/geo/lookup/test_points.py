@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,115 @@ def test_points_on_diagonal_edges_and_vertices_are_covered() -> None:
     assert found(index, names, 1.5, 0.4999999999) == set()  # just outside
     lons, lats = np.array([3, 1.5, 1.5, 1.5]), np.array([1, 0.5, 2.0, 0.4999999999])
     assert [len(ids) for ids in index.locate_many(lons, lats)] == [1, 1, 1, 0]
+
+
+def postgis_metres(shape: shapely.Geometry, lon: float, lat: float) -> float:
+    """ST_Distance(geography) from a point to a shape, as PostGIS measures it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT ST_Distance(ST_GeogFromWKB(%s),"
+            " ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)",
+            [shapely.to_wkb(shape), lon, lat],
+        )
+        (metres,) = cursor.fetchone()
+    return float(metres)
+
+
+def coastal_points(
+    shape: shapely.Geometry, box: tuple[float, float, float, float], *, seed: int, count: int
+) -> list[tuple[float, float]]:
+    """Points up to ~9 km off the shape's vertices within ``box``, none inside the shape."""
+    coords = shapely.get_coordinates(shapely.boundary(shape))
+    west, south, east, north = box
+    near = coords[
+        (coords[:, 0] >= west)
+        & (coords[:, 0] <= east)
+        & (coords[:, 1] >= south)
+        & (coords[:, 1] <= north)
+    ]
+    assert len(near), box
+    rng = np.random.default_rng(seed)
+    points = []
+    for lon, lat in near[rng.choice(len(near), count * 3)]:
+        metres, bearing = rng.uniform(0, 9000), rng.uniform(0, 2 * np.pi)
+        y = float(lat + metres * np.cos(bearing) / 111_000)
+        x = float(
+            np.clip(lon + metres * np.sin(bearing) / 111_000 / np.cos(np.radians(y)), -180, 180)
+        )
+        if not shape.covers(shapely.Point(x, y)):
+            points.append((x, y))
+    return points[:count]
+
+
+def real_outline(posm_extracts: Path, name: str) -> shapely.Geometry:
+    collection = json.loads((posm_extracts / name).read_text())
+    (feature,) = collection["features"]
+    return shapely.geometry.shape(feature["geometry"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "box"),
+    [
+        ("R2978650admin0.json", (10, 76, 33, 81)),  # Norway: Svalbard, 76-81 °N
+        ("R556706admin0.json", (175, -48, 180, -28)),  # New Zealand, west of 180°
+        ("R556706admin0.json", (-180, -48, -175, -28)),  # New Zealand, east of 180°
+        ("R555017admin0.json", (-79, 17, -75, 19)),  # Jamaica
+    ],
+)
+def test_nearest_on_real_coasts_agrees_with_postgis(
+    posm_extracts: Path, name: str, box: tuple[float, float, float, float]
+) -> None:
+    """Off real coasts, nearest finds the outline within 5 km, at ST_Distance(geography) ± 10 cm."""
+    outline = real_outline(posm_extracts, name)
+    index = PointIndex.from_rows([(1, shapely.to_wkb(outline))])
+    within, beyond = 0, 0
+    for lon, lat in coastal_points(outline, box, seed=5, count=60):
+        expected = postgis_metres(outline, lon, lat)
+        nearest = index.nearest(lon, lat, within_m=5000)
+        if expected <= 4999.9:
+            within += 1
+            assert [owner for owner, _ in nearest] == [1], (lon, lat, expected)
+            assert nearest[0][1] == pytest.approx(expected, abs=0.1), (lon, lat)
+        elif expected > 5000.1:
+            beyond += 1
+            assert nearest == [], (lon, lat, expected)
+    assert within >= 20 and beyond >= 3, (within, beyond)  # the sample tests both sides
+
+
+@pytest.mark.django_db
+def test_nearest_near_the_pole_and_across_the_antimeridian() -> None:
+    """A cap near the North Pole and an island cut at 180° are measured as PostGIS does."""
+    # The ring around the pole: vertices every 30° (its edges are arcs, as in PostGIS).
+    ring = [(lon, 89.97) for lon in range(-180, 181, 30)] + [(180, 90), (-180, 90)]
+    cap = shapely.MultiPolygon([shapely.Polygon(ring)])
+    island = shapely.MultiPolygon(
+        [shapely.box(179.98, -17.02, 180, -17), shapely.box(-180, -17.02, -179.99, -17)]
+    )
+    index = PointIndex.from_rows([(1, shapely.to_wkb(cap)), (2, shapely.to_wkb(island))])
+    for lon, lat in [(0, 89.95), (120, 89.93), (-179.5, 89.96), (180, 89.969)]:
+        (found,) = index.nearest(lon, lat, within_m=5000)
+        assert found[0] == 1
+        assert found[1] == pytest.approx(postgis_metres(cap, lon, lat), abs=0.1)
+    for lon, lat in [(179.95, -17.01), (-179.97, -17.03), (180, -17.025), (-180, -16.99)]:
+        (found,) = index.nearest(lon, lat, within_m=5000)
+        assert found[0] == 2
+        assert found[1] == pytest.approx(postgis_metres(island, lon, lat), abs=0.1), (lon, lat)
+    assert index.nearest(0, 89.9, within_m=5000) == []  # 7.8 km from the cap
+
+
+def test_nearest_lists_each_boundary_once_nearest_first() -> None:
+    """Two squares 0.01° and 0.03° east of a point: both within 5 km, nearest first."""
+    near = shapely.MultiPolygon([shapely.box(0.01, 0, 0.02, 0.01)])
+    far = shapely.MultiPolygon(
+        [shapely.box(0.03, -0.01, 0.04, 0.02), shapely.box(0.031, 0.03, 0.04, 0.04)]
+    )
+    index, names = index_of(near=near, far=far)
+    found = index.nearest(0.0, 0.005, within_m=5000)
+    assert [names[i] for i, _ in found] == ["near", "far"]
+    assert found[0][1] == pytest.approx(1113.2, abs=0.1)  # 0.01° of longitude at the equator
+    assert found[1][1] == pytest.approx(3339.6, abs=0.1)
+    assert index.nearest(0.0, 0.005, within_m=2000) == [(found[0][0], found[0][1])]
+    assert index.nearest(0.0, 0.005, within_m=0) == []
+    with pytest.raises(ValueError, match="longitude"):
+        index.nearest(0, 91, within_m=10)
