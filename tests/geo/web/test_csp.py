@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from geo.models import Membership, Role
 from geo.web.csp import build_policy
 from tests.geo.web.conftest import PASSWORD, SampleSite, make_sample_site, signed_in
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 # Inline code the policy would block: event-handler attributes, script bodies, style attributes.
 INLINE = re.compile(r"\son[a-z]+\s*=|<script(?![^>]*\ssrc=)[^>]*>|\sstyle\s*=", re.IGNORECASE)
 
@@ -52,16 +44,6 @@ def test_the_map_page_allows_its_tile_host(site: SampleSite, settings: Any) -> N
     settings.MIPAKA_BASEMAP_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     policy = signed_in(site.editor).get("/")["Content-Security-Policy"]
     assert "https://tile.openstreetmap.org" in policy
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.mark.browser
