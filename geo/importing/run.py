@@ -8,6 +8,7 @@ outside that transaction, so the outcome of a failed run is kept too.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import socket
@@ -57,11 +58,14 @@ from geo.importing.types import (
     SourceFile,
     printable,
 )
+from geo.logs import log_context
 from geo.models import GeometrySource, ImportRun, ImportStatus
 
 WORKERS = max(1, min(4, os.cpu_count() or 1))
 # Below this much input, forking workers costs more than it saves.
 PARALLEL_MIN_BYTES = 4_000_000
+
+logger = logging.getLogger(__name__)
 
 
 class Progress(Protocol):
@@ -190,28 +194,33 @@ def import_geojson(
     if selection.simplified_only:
         report.quirks["full_file_missing"] = selection.simplified_only
     recorder = RunRecordProgress(run.pk, also=progress)
-    try:
-        with transaction.atomic(durable=True):
-            if not dry_run:
-                acquire_import_lock(wait=wait)
-                mark_abandoned_runs(current_run_id=run.pk)
-            _run(selection.files, report, recorder, run_id=run.pk, country=country, dry_run=dry_run,
-                 skip_invalid=skip_invalid, allow_alias_removal=allow_alias_removal,
-                 tolerance_deg=tolerance_deg)  # fmt: skip
-    except GeoError as exc:
-        _finish(run, report, status=ImportStatus.FAILED, error=exc.message, started=started)
-        raise
-    except BaseException as exc:  # Ctrl-C, or a bug: still record that nothing was kept
-        _finish(
-            run,
-            report,
-            status=ImportStatus.FAILED,
-            error=f"{type(exc).__name__}: {exc}",
-            started=started,
+    # Every line logged during the run (here, or in a job's worker) carries its id.
+    with log_context(import_run=run.pk):
+        logger.info(
+            "import run %s: %d files%s", run.pk, len(run.files), " (dry run)" if dry_run else ""
         )
-        raise
-    finally:
-        recorder.close()
+        try:
+            with transaction.atomic(durable=True):
+                if not dry_run:
+                    acquire_import_lock(wait=wait)
+                    mark_abandoned_runs(current_run_id=run.pk)
+                _run(selection.files, report, recorder, run_id=run.pk, country=country, dry_run=dry_run,
+                     skip_invalid=skip_invalid, allow_alias_removal=allow_alias_removal,
+                     tolerance_deg=tolerance_deg)  # fmt: skip
+        except GeoError as exc:
+            _finish(run, report, status=ImportStatus.FAILED, error=exc.message, started=started)
+            raise
+        except BaseException as exc:  # Ctrl-C, or a bug: still record that nothing was kept
+            _finish(
+                run,
+                report,
+                status=ImportStatus.FAILED,
+                error=f"{type(exc).__name__}: {exc}",
+                started=started,
+            )
+            raise
+        finally:
+            recorder.close()
     if dry_run:
         status = ImportStatus.DRY_RUN
     elif report.changed or report.simplified:

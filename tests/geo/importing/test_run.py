@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from django.db import connection
 from geo.exceptions import ImportInProgress, InvalidInput, NoInput, RemovalRefused
 from geo.importing import import_geojson
 from geo.importing.load import IMPORT_LOCK_KEY
+from geo.logs import ContextFilter
 from geo.models import Boundary, BoundaryAlias, GeometrySource, ImportRun, ImportStatus, Workspace
 from tests.builders import collection, feature, square, tiny_country, write
 from tests.conftest import ROOT, subprocess_env
@@ -491,3 +493,26 @@ def test_a_country_filter_that_matches_nothing_fails(tmp_path: Path) -> None:
     ):
         import_geojson([two_countries_as_level_files(tmp_path)], country="R9")
     assert not Boundary.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_log_lines_of_a_run_carry_its_id(tmp_path: Path) -> None:
+    """Every line an import logs names its run, so a worker's log can be read run by run."""
+    seen: list[dict[str, object]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(dict(getattr(record, "context", {})))
+
+    handler = Keep(level=logging.INFO)
+    handler.addFilter(ContextFilter())
+    logger = logging.getLogger("geo.importing.run")
+    logger.addHandler(handler)
+    previous = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        report = import_geojson([tiny_country(tmp_path)])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+    assert seen and all(context.get("import_run") == report.run_id for context in seen)
