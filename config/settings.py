@@ -160,18 +160,16 @@ MIDDLEWARE = [
     # Last, so its process_exception sees a view's errors first: lost database -> 503.
     "geo.availability.DatabaseUnavailableMiddleware",
 ]
-# Run for pages and for API calls made with the session cookie (the web map) only;
-# API calls with a token, tiles, /health and /ready skip them (geo.handler).
-MIPAKA_BROWSER_ONLY_MIDDLEWARE = [
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "geo.web.csp.ContentSecurityPolicyMiddleware",
-]
+# Every request runs these: request ids, metrics, security headers, the 503 translation.
+# The rest run for pages and for API calls made with the session cookie (the web map)
+# only; API calls with a token, tiles, /health and /ready skip them (geo.handler).
+_EVERY_REQUEST_MIDDLEWARE = {
+    "geo.logs.RequestIdMiddleware",
+    "geo.metrics.MetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "geo.availability.DatabaseUnavailableMiddleware",
+}
+MIPAKA_BROWSER_ONLY_MIDDLEWARE = [m for m in MIDDLEWARE if m not in _EVERY_REQUEST_MIDDLEWARE]
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

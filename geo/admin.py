@@ -38,6 +38,23 @@ class TokenInline(admin.TabularInline):
         return False
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never added or edited here: rows written by the import, the aliases writer or the API."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class AppendOnlyAdmin(ReadOnlyAdmin):
+    """Read-only, and never deleted here either (boundaries go through an import; the log stays)."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Workspace)
 class WorkspaceAdmin(admin.ModelAdmin):
     list_display = ["name", "country", "created_at"]
@@ -54,7 +71,7 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Boundary)
-class BoundaryAdmin(admin.ModelAdmin):
+class BoundaryAdmin(AppendOnlyAdmin):
     """Read-only: boundaries change only through an import, which keeps the diff and the hierarchy whole."""
 
     list_display = ["osm_id", "name", "level", "path", "area_km2", "vertex_count"]
@@ -65,57 +82,30 @@ class BoundaryAdmin(admin.ModelAdmin):
         "vertex_count", "geometry_source", "last_import",
     )  # fmt: skip
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(BoundaryAlias)
-class BoundaryAliasAdmin(admin.ModelAdmin):
+class BoundaryAliasAdmin(ReadOnlyAdmin):
     """Read-only here: aliases are written by ``geo.aliases`` (sibling checks, index versions)."""
 
     list_display = ["name", "boundary", "workspace", "created_at"]
     list_filter = ["workspace"]
     search_fields = ["name", "boundary__name"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ImportRun)
-class ImportRunAdmin(admin.ModelAdmin):
+class ImportRunAdmin(ReadOnlyAdmin):
     list_display = ["pk", "status", "started_at", "finished_at"]
     list_filter = ["status"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ReadOnlyAdmin):
     """Read-only: jobs are queued through the API, which stores the upload and sends the job."""
 
     list_display = ["pk", "kind", "dry_run", "status", "attempts", "requested_by", "created_at"]
     list_filter = ["status", "kind"]
     exclude = ["upload"]
     readonly_fields = ["import_run", "applies", "requested_by"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(OperatorToken)
@@ -130,19 +120,10 @@ class OperatorTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(AppendOnlyAdmin):
     """Read-only: the log is written by ``geo.audit`` and never changed, not even by operators."""
 
     list_display = ["created_at", "workspace_name", "actor", "action", "target"]
     list_filter = ["action", "workspace"]
     search_fields = ["actor", "target", "workspace_name"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -74,11 +74,18 @@ def wrk(
     ).stdout  # fmt: skip
     os.unlink(script.name)
 
+    return wrk_figures(out)
+
+
+def wrk_figures(out: str) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms), non-2xx answers and requests from wrk's output (-1: none)."""
+
     def latency(percent: str) -> float:
         value, unit = re.search(rf"\s{percent}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
-    bad, total = (int(x) for x in re.search(r"errors (\d+) (\d+)", out).groups())  # type: ignore[union-attr]
+    found = re.search(r"errors (\d+) (\d+)", out)
+    bad, total = (int(x) for x in found.groups()) if found else (-1, -1)
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
         "p50": latency("50"),

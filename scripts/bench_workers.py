@@ -41,7 +41,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_api import wrk_lua
+from scripts.bench_api import wrk_figures, wrk_lua
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -149,19 +149,9 @@ def wrk(url: str, paths: list[str], token: str, *, seconds: float, connections: 
     out, _ = process.communicate()
     os.unlink(script.name)
 
-    def latency(percent: str) -> float:
-        value, unit = re.search(rf"\s{percent}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    found = re.search(r"errors (\d+) (\d+)", out)
-    bad, total = (int(x) for x in found.groups()) if found else (-1, -1)
     socket_errors = re.search(r"Socket errors: (.*)", out)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        "p50": latency("50"),
-        "p99": latency("99"),
-        "non2xx": bad,
-        "requests": total,
+        **wrk_figures(out),
         "socket_errors": socket_errors.group(1) if socket_errors else "none",  # type: ignore[dict-item]
     }
 
