@@ -118,10 +118,10 @@ def number(
 ) -> float:
     """Read a finite decimal number within [low, high]; required unless it has a ``default``."""
     raw = params.get(name)
-    if raw is None or raw == "":
-        if default is not None:
-            return default
-        raise InvalidQuery(f"{name}: required")
+    if raw is None and default is not None:
+        return default
+    if not raw:
+        raise InvalidQuery(f"{name}: required" if default is None else f"{name}: must be a number")
     if not NUMBER_PATTERN.fullmatch(raw) or len(raw) > 100:
         raise InvalidQuery(f"{name}: must be a number")
     value = float(raw)

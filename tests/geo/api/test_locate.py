@@ -204,6 +204,7 @@ def test_snap_stays_in_the_workspace_country(api: ApiClient, jamaica: ApiClient)
         ({"snap": 5001}, "snap: must be from 0 to 5000"),
         ({"snap": "far"}, "snap: must be a number"),
         ({"snap": "nan"}, "snap: must be a number"),
+        ({"snap": ""}, "snap: must be a number"),  # given but empty is not "absent"
     ],
 )
 def test_bad_snap_is_400(api: ApiClient, params: dict[str, Any], message: str) -> None:
