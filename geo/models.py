@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.contrib.gis.db import models
+from django.contrib.postgres.fields import ArrayField
 from django.db.models import CheckConstraint, Q
 from django.db.models.functions import Upper
 
@@ -62,6 +63,23 @@ class Boundary(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     path = models.TextField()
+    # Names in other languages, by language code (``{"fr": "Ville de Kigali"}``),
+    # and variant names of no particular language (GADM's ``VARNAME_n``).
+    names = models.JSONField(default=dict, blank=True)
+    other_names = ArrayField(models.CharField(max_length=255), default=list, blank=True)
+    # Every code the source carries, by scheme: ``pcode``, ``iso3166_2``, ``gid``
+    # (GADM), ``shape_id`` (geoBoundaries), ``wikidata``, ``ref``.
+    codes = models.JSONField(default=dict, blank=True)
+
+    # History: an import never deletes a boundary. One that leaves its source is
+    # retired (kept, with the run and time) and linked to its successors
+    # (``BoundaryLink``); ``valid_from`` is when the current state (name,
+    # parent, key, geometry) began, earlier states are ``BoundaryVersion`` rows.
+    valid_from = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     # Full resolution as imported (repaired, counter-clockwise exteriors).
     geometry = models.MultiPolygonField(srid=4326, null=True, blank=True)
@@ -105,12 +123,95 @@ class Boundary(models.Model):
             models.Index(fields=["country", "level"], name="boundary_country_level"),
             models.Index(fields=["path"], name="boundary_path"),
             models.Index(Upper("name"), name="boundary_upper_name"),
+            models.Index(
+                fields=["level"], condition=Q(retired_at__isnull=True), name="boundary_current"
+            ),
         ]
         base_manager_name = "with_geometry"
         verbose_name_plural = "boundaries"
 
     def __str__(self) -> str:
         return f"{self.path} ({self.osm_id})"
+
+
+class BoundaryVersion(models.Model):
+    """An earlier state of a boundary, valid from ``valid_from`` until ``valid_to``.
+
+    Written by the import that changed the boundary (renamed, moved, re-keyed,
+    geometry changed), so answers ``as_of`` a past day and values stored under
+    an old name, path or key can still be found.
+    """
+
+    boundary = models.ForeignKey(Boundary, on_delete=models.CASCADE, related_name="versions")
+    osm_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=255)
+    name_en = models.CharField(max_length=255, blank=True, default="")
+    names = models.JSONField(default=dict, blank=True)
+    codes = models.JSONField(default=dict, blank=True)
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    parent = models.ForeignKey(
+        Boundary, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    path = models.TextField()
+    geometry = models.MultiPolygonField(srid=4326, null=True, blank=True)
+    simplified_geometry = models.MultiPolygonField(srid=4326, null=True, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_to = models.DateTimeField()
+    # The import that ended this state.
+    ended_by = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["boundary", "valid_to"], name="version_boundary_time"),
+            models.Index(fields=["osm_id"], name="version_osm_id"),
+            models.Index(fields=["path"], name="version_path"),
+            models.Index(fields=["valid_to"], name="version_valid_to"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.osm_id}) until {self.valid_to:%Y-%m-%d}"
+
+
+class Succession(models.TextChoices):
+    """How a boundary changed in an import, as ``resolve`` reports it."""
+
+    RENAMED = "renamed"
+    MOVED = "moved"  # another parent
+    REKEYED = "rekeyed"  # another osm_id or code for the same place
+    SPLIT = "split"
+    MERGED = "merged"
+    RETIRED = "retired"  # left its source with no successor
+
+
+class BoundaryLink(models.Model):
+    """``predecessor`` changed in ``import_run``; ``successor`` took ``share`` of its area.
+
+    A renamed, moved or re-keyed boundary is its own successor (share 1).
+    A retired one links to every current boundary of its level that took part
+    of its area, with the share each took (a split has several, a merge shares
+    its successor with other predecessors).
+    """
+
+    predecessor = models.ForeignKey(
+        Boundary, on_delete=models.CASCADE, related_name="successor_links"
+    )
+    successor = models.ForeignKey(
+        Boundary, null=True, blank=True, on_delete=models.CASCADE, related_name="predecessor_links"
+    )
+    import_run = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Succession.choices)
+    share = models.FloatField(default=1.0)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["predecessor", "-created_at"], name="link_predecessor")]
+
+    def __str__(self) -> str:
+        return f"{self.predecessor_id} {self.kind} → {self.successor_id} ({self.share:.0%})"
 
 
 class BoundaryShape(models.Model):
@@ -147,6 +248,8 @@ class Workspace(models.Model):
         related_name="+",
         limit_choices_to={"level": Level.COUNTRY},
     )
+    # The language boundary names are shown in (``fr``); empty: the source's own name.
+    name_language = models.CharField(max_length=16, blank=True, default="")
     # Bumped on every alias change, so every worker rebuilds its alias index.
     aliases_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -7,6 +7,7 @@ few per feature.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,7 +104,8 @@ def read_snapshot() -> list[StoredBoundary]:
         cursor.execute(
             """
             SELECT b.id, b.osm_id, b.name, b.name_en, b.level, b.parent_id, b.country_id, b.path,
-                   b.geometry_digest, COALESCE(a.n, 0), COALESCE(w.n, 0), b.simplification
+                   b.geometry_digest, COALESCE(a.n, 0), COALESCE(w.n, 0), b.simplification,
+                   b.names, b.other_names, b.codes
             FROM geo_boundary b
             LEFT JOIN (SELECT boundary_id, count(*) AS n FROM geo_boundaryalias GROUP BY 1) a
               ON a.boundary_id = b.id
@@ -111,7 +113,16 @@ def read_snapshot() -> list[StoredBoundary]:
               ON w.country_id = b.id
             """
         )
-        return [StoredBoundary(*row) for row in cursor.fetchall()]
+        return [
+            StoredBoundary(
+                *row[:12],
+                # Django has psycopg hand jsonb over as text.
+                names=tuple(sorted(json.loads(row[12]).items())),
+                other_names=tuple(row[13]),
+                codes=tuple(sorted(json.loads(row[14]).items())),
+            )
+            for row in cursor.fetchall()
+        ]
 
 
 def read_full_geometries(ids: Iterable[int]) -> dict[int, shapely.MultiPolygon]:
@@ -207,7 +218,8 @@ STAGING_COLUMNS = (
     ("bbox_south", "double precision"), ("bbox_east", "double precision"),
     ("bbox_north", "double precision"), ("area_km2", "double precision"),
     ("vertex_count", "integer"), ("geometry_digest", "text"), ("set_simplified", "boolean"),
-    ("simplified_wkb", "bytea"), ("simplification", "text"),
+    ("simplified_wkb", "bytea"), ("simplification", "text"), ("names", "text"),
+    ("other_names", "text[]"), ("codes", "text"),
 )  # fmt: skip
 
 
@@ -266,10 +278,11 @@ def write_plan(
                 id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
                 simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
                 area_km2, vertex_count, geometry_digest, simplification, created_at, updated_at,
-                last_import_id)
+                last_import_id, names, other_names, codes, valid_from)
             SELECT id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
                 simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
-                area_km2, vertex_count, geometry_digest, simplification, now(), now(), %s
+                area_km2, vertex_count, geometry_digest, simplification, now(), now(), %s,
+                names::jsonb, other_names, codes::jsonb, now()
             FROM import_staged WHERE is_new
             """,
             [run_id],
@@ -279,6 +292,7 @@ def write_plan(
             UPDATE geo_boundary b SET
                 osm_id = s.osm_id, name = s.name, name_en = s.name_en, level = s.level,
                 parent_id = s.parent_id, country_id = s.country_id, path = s.path,
+                names = s.names::jsonb, other_names = s.other_names, codes = s.codes::jsonb,
                 geometry = CASE WHEN s.set_geometry THEN s.geometry ELSE b.geometry END,
                 geometry_source = CASE WHEN s.set_geometry THEN s.geometry_source ELSE b.geometry_source END,
                 bbox_west = CASE WHEN s.set_geometry THEN s.bbox_west ELSE b.bbox_west END,
@@ -381,7 +395,10 @@ def _staging_row(
         if row is None
         else (row.osm_id, row.name, row.name_en, row.level, row.parent_id, row.country_id, row.path)
     )
-    identity_changed = stored != identity
+    labels = (planned.names, planned.other_names, planned.codes)
+    identity_changed = stored != identity or (
+        row is not None and labels != (row.names, row.other_names, row.codes)
+    )
     if not (identity_changed or geometry is not None or set_simplified):
         return None
     full = geometry.full if geometry else None
@@ -401,6 +418,9 @@ def _staging_row(
         set_simplified,
         _wkb(simple),
         simplification if set_simplified else "",
+        json.dumps(dict(planned.names), ensure_ascii=False),
+        list(planned.other_names),
+        json.dumps(dict(planned.codes), ensure_ascii=False),
     )
 
 

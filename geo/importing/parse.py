@@ -130,9 +130,13 @@ def summarize_features(features: list[SourceFeature]) -> list[list[object]]:
     """Everything a re-import needs of a file's features, without their coordinates."""
     return [
         [f.index, f.osm_id, f.name, f.name_en, f.parent_ref, f.country_ref, f.geometry_digest,
-         f.geometry_state is GeometryState.MISSING]
+         f.geometry_state is GeometryState.MISSING, [list(pair) for pair in f.names],
+         list(f.other_names), [list(pair) for pair in f.codes]]
         for f in features
     ]  # fmt: skip
+
+
+SUMMARY_FIELDS = 11
 
 
 def features_from_summary(
@@ -144,7 +148,11 @@ def features_from_summary(
     (then the file must be parsed for real, coordinates and all).
     """
     features = []
-    for index, osm_id, name, name_en, parent_ref, country_ref, digest, missing in summary:
+    if any(len(row) != SUMMARY_FIELDS for row in summary):
+        return None  # written by an older version: parse the file again
+    for row in summary:
+        index, osm_id, name, name_en, parent_ref, country_ref, digest, missing = row[:8]
+        names, other_names, codes = row[8:]
         if not missing and known_digests.get(osm_id) != digest:
             return None
         features.append(
@@ -161,6 +169,9 @@ def features_from_summary(
                 geometry_state=GeometryState.MISSING if missing else GeometryState.UNCHANGED,
                 geometry=None,
                 from_simplified=source.simplified,
+                names=tuple((language, text) for language, text in names),
+                other_names=tuple(other_names),
+                codes=tuple((scheme, code) for scheme, code in codes),
             )
         )
     return features
@@ -430,6 +441,7 @@ def _parse_feature(
         osm_id = ids["osm_id"]
         if osm_id is None:
             raise FieldProblem("feature has no id", field="osm_id")
+        names, codes = _names_and_codes(properties, parsed.quirks)
         geometry = feature.get("geometry")
         digest = digest_geometry(geometry)
         state, shape = _read_geometry(
@@ -461,8 +473,32 @@ def _parse_feature(
             geometry_state=state,
             geometry=shape,
             from_simplified=source.simplified,
+            names=names,
+            codes=codes,
         )
     )
+
+
+# OSM tags that are codes of the place, and the scheme each is kept under.
+OSM_CODE_TAGS = {"wikidata": "wikidata", "ISO3166-2": "iso3166_2", "ref": "ref"}
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?")
+
+
+def _names_and_codes(
+    properties: Mapping[str, Any], quirks: Counter[str]
+) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
+    """Names in other languages (OSM ``name:fr``) and codes (``wikidata``…) a feature carries."""
+    names = []
+    codes = []
+    for key in properties:
+        if key.startswith("name:") and LANGUAGE_CODE.fullmatch(language := key[5:]):
+            if text := read_name(properties[key], field=key, quirks=quirks):
+                names.append((language.lower().replace("_", "-"), text))
+        elif (scheme := OSM_CODE_TAGS.get(key)) and (
+            code := read_id(properties[key], field=key)
+        ) is not None:
+            codes.append((scheme, code))
+    return tuple(sorted(names)), tuple(sorted(codes))
 
 
 def _feature_properties(feature: dict[str, Any]) -> dict[str, Any]:

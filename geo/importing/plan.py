@@ -42,6 +42,9 @@ class StoredBoundary:
     alias_count: int = 0
     workspace_count: int = 0
     simplification: str = ""
+    names: tuple[tuple[str, str], ...] = ()
+    other_names: tuple[str, ...] = ()
+    codes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
@@ -58,6 +61,9 @@ class PlannedBoundary:
     country_osm_id: str = ""
     path: str = ""
     geometry_changed: bool = False
+    names: tuple[tuple[str, str], ...] = ()
+    other_names: tuple[str, ...] = ()
+    codes: tuple[tuple[str, str], ...] = ()
 
     @property
     def in_run(self) -> bool:
@@ -154,6 +160,9 @@ def plan_import(
             level=row.level,
             parent_osm_id=id_to_osm.get(row.parent_id) if row.parent_id else None,
             stored=row,
+            names=row.names,
+            other_names=row.other_names,
+            codes=row.codes,
         )
     for osm_id, feature in valid.items():
         planned = boundaries.get(osm_id)
@@ -166,6 +175,9 @@ def plan_import(
         planned.name_en = feature.name_en
         planned.level = feature.level
         planned.parent_osm_id = feature.parent_ref
+        planned.names = feature.names
+        planned.other_names = feature.other_names
+        planned.codes = feature.codes
 
     _remove_unseen(plan, supplied, matched_stored, id_to_osm)
     _check_stored_children(plan)
@@ -624,7 +636,12 @@ def _diff(
                 DiffEntry(Change.GEOMETRY, planned.osm_id, planned.level, planned.path)
             )
             plan.dirty_groups.add(group)
-        if planned.name_en != row.name_en or planned.level != row.level:
+        if (
+            planned.name_en != row.name_en
+            or planned.level != row.level
+            or (planned.names, planned.other_names, planned.codes)
+            != (row.names, row.other_names, row.codes)
+        ):
             plan.diff.append(DiffEntry(Change.UPDATED, planned.osm_id, planned.level, planned.path))
     for row in plan.removed:
         detail = f"{row.alias_count} aliases" if row.alias_count else ""

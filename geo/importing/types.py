@@ -100,6 +100,12 @@ class SourceFeature:
     geometry_state: GeometryState
     geometry: shapely.MultiPolygon | None
     from_simplified: bool
+    # (language, name) pairs of names in other languages, sorted by language.
+    names: tuple[tuple[str, str], ...] = ()
+    # Variant names of no particular language.
+    other_names: tuple[str, ...] = ()
+    # (scheme, code) pairs, sorted by scheme: pcode, iso3166_2, gid, shape_id, wikidata, ref.
+    codes: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(slots=True)
