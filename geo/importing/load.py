@@ -115,7 +115,18 @@ def read_snapshot() -> list[StoredBoundary]:
         )
         return [
             StoredBoundary(
-                *row[:12],
+                id=row[0],
+                osm_id=row[1],
+                name=row[2],
+                name_en=row[3],
+                level=row[4],
+                parent_id=row[5],
+                country_id=row[6],
+                path=row[7],
+                geometry_digest=row[8],
+                alias_count=row[9],
+                workspace_count=row[10],
+                simplification=row[11],
                 # Django has psycopg hand jsonb over as text.
                 names=tuple(sorted(json.loads(row[12]).items())),
                 other_names=tuple(row[13]),
