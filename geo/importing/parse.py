@@ -441,7 +441,7 @@ def _parse_feature(
         osm_id = ids["osm_id"]
         if osm_id is None:
             raise FieldProblem("feature has no id", field="osm_id")
-        names, codes = _names_and_codes(properties, parsed.quirks)
+        names, codes = _names_and_codes(properties, parsed.quirks, level=parsed.source.level)
         geometry = feature.get("geometry")
         digest = digest_geometry(geometry)
         state, shape = _read_geometry(
@@ -481,20 +481,22 @@ def _parse_feature(
 
 # OSM tags that are codes of the place, and the scheme each is kept under.
 OSM_CODE_TAGS = {"wikidata": "wikidata", "ISO3166-2": "iso3166_2", "ref": "ref"}
+# posm-extracts' own ``iso3166``: a country's ISO 3166-1 code, a subdivision's ISO 3166-2.
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(?:[-_][A-Za-z]{2,4})?")
 
 
 def _names_and_codes(
-    properties: Mapping[str, Any], quirks: Counter[str]
+    properties: Mapping[str, Any], quirks: Counter[str], *, level: int
 ) -> tuple[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
     """Names in other languages (OSM ``name:fr``) and codes (``wikidata``…) a feature carries."""
     names = []
     codes = []
+    tags = {**OSM_CODE_TAGS, "iso3166": "iso3166_1" if level == 0 else "iso3166_2"}
     for key in properties:
         if key.startswith("name:") and LANGUAGE_CODE.fullmatch(language := key[5:]):
             if text := read_name(properties[key], field=key, quirks=quirks):
                 names.append((language.lower().replace("_", "-"), text))
-        elif (scheme := OSM_CODE_TAGS.get(key)) and (
+        elif (scheme := tags.get(key)) and (
             code := read_id(properties[key], field=key)
         ) is not None:
             codes.append((scheme, code))

@@ -66,6 +66,34 @@ def test_parse_reads_posm_properties() -> None:
     assert parsed.quirks["name_cleaned"] == 1
 
 
+def test_parse_keeps_names_in_other_languages_and_codes() -> None:
+    """OSM ``name:<lang>`` tags become names, and wikidata / ISO 3166 / ref become codes."""
+    parsed = parse_source(
+        source_of(
+            collection(
+                feature(
+                    "R11", "Kigali", country="R1", coordinates=square(0, 0), iso3166="RW-01",
+                    wikidata="Q3894", ref="None", **{"name:fr": "Ville de Kigali",
+                    "name:rw": " Umujyi wa Kigali", "name:not a language": "x"},
+                )
+            )
+        )
+    )  # fmt: skip
+    assert parsed.problems == []
+    (feat,) = parsed.features
+    assert feat.names == (("fr", "Ville de Kigali"), ("rw", "Umujyi wa Kigali"))
+    assert feat.codes == (("iso3166_2", "RW-01"), ("wikidata", "Q3894"))
+
+
+def test_parse_refuses_a_code_of_the_wrong_type() -> None:
+    """A code is an id: a list is refused naming the field."""
+    parsed = parse_source(
+        source_of(collection(feature("R11", "Kigali", country="R1", wikidata=["Q1"])))
+    )
+    (problem,) = parsed.problems
+    assert problem.field == "wikidata"
+
+
 def test_parent_id_wins_over_is_in_state() -> None:
     """Newer extracts' parent_id property is preferred to is_in_state."""
     parsed = parse_source(
