@@ -16,22 +16,33 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import asdict
 from functools import partial
 from itertools import repeat
 from pathlib import Path
 from typing import Protocol
 
 import shapely
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from geo.exceptions import GeoError, InvalidInput, NoInput
+from geo.importing.countries import find_country
 from geo.importing.geometry import (
     DEFAULT_TOLERANCE_DEG,
     SimplifiedHierarchy,
     repair_geometry,
     simplification_signature,
     simplify_hierarchy,
+)
+from geo.importing.gis import (
+    NO_FLAGS,
+    GisSelection,
+    LayoutOptions,
+    discover_gis_sources,
+    mark_unchanged,
+    place_features,
+    read_gis_layer,
 )
 from geo.importing.load import (
     GeometryUpdate,
@@ -45,9 +56,9 @@ from geo.importing.load import (
     write_plan,
 )
 from geo.importing.parse import digest_content, features_from_summary, parse_source
-from geo.importing.plan import ImportPlan, PlannedBoundary, plan_import
+from geo.importing.plan import ImportPlan, PlannedBoundary, StoredBoundary, plan_import
 from geo.importing.preview import change_previews
-from geo.importing.sources import discover_sources
+from geo.importing.sources import SourceSelection, discover_sources
 from geo.importing.types import (
     Change,
     DiffEntry,
@@ -169,12 +180,178 @@ def import_geojson(
         Input that cannot be imported, a refused removal, or a concurrent run.
         The database is unchanged whenever this is raised.
     """
-    started = time.monotonic()
     selection = discover_sources(paths, country=country)
+    options: dict[str, object] = {"paths": [str(p) for p in paths], "country": country}
+    return run_import(
+        selection, read_posm_geojson, options=options, country=country, dry_run=dry_run,
+        skip_invalid=skip_invalid, allow_alias_removal=allow_alias_removal, wait=wait,
+        tolerance_deg=tolerance_deg, progress=progress, on_run=on_run,
+    )  # fmt: skip
+
+
+def import_boundaries(
+    paths: Sequence[str | Path],
+    *,
+    layout: LayoutOptions = NO_FLAGS,
+    country: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    allow_alias_removal: bool = False,
+    wait: bool = False,
+    tolerance_deg: float = DEFAULT_TOLERANCE_DEG,
+    progress: Progress | None = None,
+    on_run: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import boundaries from any file GDAL reads, in a recognised layout or by flags.
+
+    Parameters
+    ----------
+    paths
+        Files (Shapefile, GeoPackage, GeoJSON, FlatGeobuf, KML), folders and
+        zip archives, in any mix.
+    layout
+        Column names and levels for sources whose layout is not recognised
+        (see ``geo.importing.gis``).
+    country
+        A stored country (osm_id, ISO code or name) that the source lies in:
+        its level-1 features hang under it, and its own level 0 is left out.
+
+    The other parameters are those of ``import_geojson``.
+
+    Raises
+    ------
+    GeoError
+        As ``import_geojson``; the database is unchanged whenever it is raised.
+    """
+    selection = discover_gis_sources(paths, layers=layout.layers)
+    options: dict[str, object] = {
+        "paths": [str(p) for p in paths],
+        "country": country,
+        "layout": {k: v for k, v in asdict(layout).items() if v not in (None, False, ())},
+    }
+    return run_import(
+        selection, partial(_read_gis, selection=selection, layout=layout, country=country),
+        options=options, dry_run=dry_run, skip_invalid=skip_invalid,
+        allow_alias_removal=allow_alias_removal, wait=wait, tolerance_deg=tolerance_deg,
+        progress=progress, on_run=on_run,
+    )  # fmt: skip
+
+
+def _read_gis(
+    sources: Sequence[SourceFile],
+    *,
+    stored: Sequence[StoredBoundary],
+    report: ImportReport,
+    progress: Progress,
+    selection: GisSelection,
+    layout: LayoutOptions,
+    country: str | None,
+) -> list[ParsedFile]:
+    """Read GIS layers, then place their features (codes, countries, containment)."""
+    stored_country = _stored_country(country, stored) if country else None
+    progress.start("read", len(sources))
+    files = []
+    for source in sources:
+        gis = read_gis_layer(selection.layers[source.label], source, options=layout)
+        progress.advance()
+        if gis.skipped:
+            report.skipped.append(gis.skipped)
+            continue
+        files.append(gis)
+        report.files_parsed += 1
+        parsed = gis.parsed
+        kind = f", {gis.layout}" if gis.layout else ""
+        report.file_lines.append(
+            f"{source.label}: {len(parsed.features)} features, {len(parsed.problems)} problems (read{kind})"
+        )
+    placement = place_features(
+        files, stored=stored, stored_shapes=_stored_shapes, country=stored_country
+    )
+    report.notes.extend(placement.notes)
+    mark_unchanged(files, {row.osm_id: row.geometry_digest for row in stored})
+    return [gis.parsed for gis in files]
+
+
+def _stored_country(text: str, stored: Sequence[StoredBoundary]) -> str:
+    """Return the osm_id of the stored country ``text`` names (osm_id, code, ISO code, name).
+
+    Raises
+    ------
+    NoInput
+        No stored country answers to it.
+    """
+    countries = [row for row in stored if row.level == 0]
+    for row in countries:
+        if text == row.osm_id or text in dict(row.codes).values():
+            return row.osm_id
+    known = find_country(text)
+    if known is not None and any(row.osm_id == known.osm_id for row in countries):
+        return known.osm_id
+    raise NoInput(
+        f"--country {text}: no stored country answers to it (by osm_id, code, ISO code or name); "
+        "import the country first, or give the source's admin0 layer"
+    )
+
+
+def _stored_shapes(
+    level: int, bounds: tuple[float, float, float, float]
+) -> dict[str, shapely.Geometry]:
+    """Read the stored boundaries of ``level`` whose geometry meets ``bounds``, by osm_id."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT osm_id, ST_AsBinary(geometry) FROM geo_boundary WHERE level = %s"
+            " AND retired_at IS NULL AND geometry && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
+            [level, *bounds],
+        )
+        return {osm_id: shapely.from_wkb(bytes(wkb)) for osm_id, wkb in cursor.fetchall()}
+
+
+class SourceReader(Protocol):
+    """Reads a run's files into features: one per kind of source (posm GeoJSON, any GIS format)."""
+
+    def __call__(
+        self,
+        sources: Sequence[SourceFile],
+        *,
+        stored: Sequence[StoredBoundary],
+        report: ImportReport,
+        progress: Progress,
+    ) -> list[ParsedFile]:
+        """Return every file read, adding a line per file to ``report.file_lines``.
+
+        Files parsed anew carry ``content_digest`` (their records are written,
+        and ``report.files_parsed`` counts them); the others were rebuilt.
+        """
+
+
+def run_import(
+    selection: SourceSelection,
+    read: SourceReader,
+    *,
+    options: dict[str, object],
+    country: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    allow_alias_removal: bool = False,
+    wait: bool = False,
+    tolerance_deg: float = DEFAULT_TOLERANCE_DEG,
+    progress: Progress | None = None,
+    on_run: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Run one import of the files ``selection`` chose, read by ``read``.
+
+    The options are those of ``import_geojson``; ``options`` is what the
+    run's record keeps of the caller's own (paths, layout flags).
+
+    Raises
+    ------
+    GeoError
+        As ``import_geojson``; the database is unchanged whenever it is raised.
+    """
+    started = time.monotonic()
     run = ImportRun.objects.create(
         options={
-            "paths": [str(p) for p in paths],
-            "country": country,
+            **options,
             "dry_run": dry_run,
             "skip_invalid": skip_invalid,
             "allow_alias_removal": allow_alias_removal,
@@ -204,7 +381,7 @@ def import_geojson(
                 if not dry_run:
                     acquire_import_lock(wait=wait)
                     mark_abandoned_runs(current_run_id=run.pk)
-                _run(selection.files, report, recorder, run_id=run.pk, country=country, dry_run=dry_run,
+                _run(selection.files, read, report, recorder, run_id=run.pk, country=country, dry_run=dry_run,
                      skip_invalid=skip_invalid, allow_alias_removal=allow_alias_removal,
                      tolerance_deg=tolerance_deg)  # fmt: skip
         except GeoError as exc:
@@ -233,6 +410,7 @@ def import_geojson(
 
 def _run(
     sources: Sequence[SourceFile],
+    read: SourceReader,
     report: ImportReport,
     progress: RunRecordProgress,
     *,
@@ -244,35 +422,17 @@ def _run(
     tolerance_deg: float,
 ) -> None:
     snapshot = read_snapshot()
-    known = {row.osm_id: row.geometry_digest for row in snapshot}
     features: list[SourceFeature] = []
     problems: list[str] = []
     broken_ids: set[str] = set()
-    progress.start("read", len(sources))
-    to_parse = []
-    for source, rebuilt in zip(sources, _rebuild_unchanged(sources, known), strict=True):
-        if rebuilt is None:
-            to_parse.append(source)
-            continue
-        features.extend(rebuilt.features)
-        report.quirks.update(rebuilt.quirks)
-        report.file_lines.append(
-            f"{source.label}: {len(rebuilt.features)} features (content as before)"
-        )
-        progress.advance()
     parsed_files: list[ParsedFile] = []
-    with _workers(to_parse) as pool:
-        for parsed in pool.map(partial(parse_source, known_digests=known), to_parse):
+    for parsed in read(sources, stored=snapshot, report=report, progress=progress):
+        if parsed.content_digest:
             parsed_files.append(parsed)
-            report.files_parsed += 1
-            report.file_lines.append(
-                f"{parsed.source.label}: {len(parsed.features)} features, {len(parsed.problems)} problems (parsed)"
-            )
-            features.extend(parsed.features)
-            report.quirks.update(parsed.quirks)
-            problems.extend(str(problem) for problem in parsed.problems)
-            broken_ids.update(problem.osm_id for problem in parsed.problems if problem.osm_id)
-            progress.advance()
+        features.extend(parsed.features)
+        report.quirks.update(parsed.quirks)
+        problems.extend(str(problem) for problem in parsed.problems)
+        broken_ids.update(problem.osm_id for problem in parsed.problems if problem.osm_id)
     report.features_read = len(features)
     if skip_invalid:
         report.skipped.extend(problems)
@@ -319,6 +479,38 @@ def _run(
         simplification=simplification_signature(tolerance_deg),
     )
     progress.advance()
+
+
+def read_posm_geojson(
+    sources: Sequence[SourceFile],
+    *,
+    stored: Sequence[StoredBoundary],
+    report: ImportReport,
+    progress: Progress,
+) -> list[ParsedFile]:
+    """Read posm-extracts GeoJSON files: rebuilt from records where unchanged, else parsed."""
+    known = {row.osm_id: row.geometry_digest for row in stored}
+    files: list[ParsedFile] = []
+    progress.start("read", len(sources))
+    to_parse = []
+    for source, rebuilt in zip(sources, _rebuild_unchanged(sources, known), strict=True):
+        if rebuilt is None:
+            to_parse.append(source)
+            continue
+        files.append(rebuilt)
+        report.file_lines.append(
+            f"{source.label}: {len(rebuilt.features)} features (content as before)"
+        )
+        progress.advance()
+    with _workers(to_parse) as pool:
+        for parsed in pool.map(partial(parse_source, known_digests=known), to_parse):
+            files.append(parsed)
+            report.files_parsed += 1
+            report.file_lines.append(
+                f"{parsed.source.label}: {len(parsed.features)} features, {len(parsed.problems)} problems (parsed)"
+            )
+            progress.advance()
+    return files
 
 
 def _take_plan_findings(report: ImportReport, plan: ImportPlan) -> list[str]:
