@@ -166,14 +166,14 @@ def discover_gis_sources(
     """
     selection = GisSelection()
     problems: list[str] = []
-    datasets: list[tuple[str, str, str]] = []  # (GDAL path, label, suffix)
+    datasets: list[tuple[str, str, str, Path]] = []  # (GDAL path, label, suffix, file)
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise NoInput(f"{path}: no such file or folder")
         datasets.extend(_datasets(path, problems))
     wanted = {name.casefold() for name in layers}
-    for dataset, label, suffix in datasets:
+    for dataset, label, suffix, disk in datasets:
         try:
             listed = pyogrio.list_layers(dataset)
         except (DataSourceError, DataLayerError, OSError) as exc:
@@ -200,9 +200,7 @@ def discover_gis_sources(
                     level=int(level[1]) if level else 0,
                     simplified=False,
                     country_key=None,
-                    read=Path(dataset.removeprefix("/vsizip/").split(".zip/")[0]).read_bytes
-                    if dataset.startswith("/vsizip/")
-                    else Path(dataset).read_bytes,
+                    read=disk.read_bytes,
                 )
             )
     if problems:
@@ -217,7 +215,7 @@ def discover_gis_sources(
     return selection
 
 
-def _datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, str]]:
+def _datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, str, Path]]:
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             if child.is_file() and child.suffix.lower() in GIS_SUFFIXES | {".zip"}:
@@ -225,10 +223,10 @@ def _datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, str]]
     elif path.suffix.lower() == ".zip":
         yield from _zip_datasets(path, problems)
     else:
-        yield str(path), str(path), path.suffix.lower()
+        yield str(path), str(path), path.suffix.lower(), path
 
 
-def _zip_datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, str]]:
+def _zip_datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, str, Path]]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = [info.filename for info in archive.infolist() if not info.is_dir()]
@@ -246,7 +244,7 @@ def _zip_datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, s
     for member in sorted(members):
         suffix = Path(member).suffix.lower()
         if suffix in GIS_SUFFIXES:
-            yield f"/vsizip/{path}/{member}", f"{path}!{member}", suffix
+            yield f"/vsizip/{path}/{member}", f"{path}!{member}", suffix, path
 
 
 def _gdal_message(exc: BaseException) -> str:
