@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 import shapely
@@ -215,7 +216,7 @@ def test_bad_input_is_one_line_each_and_changes_nothing(
 ) -> None:
     """Missing names and lines instead of polygons stop the run; --skip-invalid imports the rest."""
     run(cod_ab_geopackage([p for p in rwanda if p.level == 0], tmp_path / "adm0.gpkg"))
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"ADM1_PCODE": "RW01", "ADM1_EN": None, "ADM0_PCODE": "RW"},
         {"ADM1_PCODE": "RW02", "ADM1_EN": "Line", "ADM0_PCODE": "RW"},
         {"ADM1_PCODE": "RW03", "ADM1_EN": "Fine", "ADM0_PCODE": "RW"},
