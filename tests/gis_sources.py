@@ -131,11 +131,13 @@ def cod_ab_shapefiles(places: list[Place], folder: Path, *, crs: str | int = 432
     zips = []
     for level in sorted({p.level for p in places}):
         stem = f"rwa_admbnda_adm{level}"
-        shp = write(cod_ab_frame(places, level, crs=crs), folder / "shp" / f"{stem}.shp")
+        shp = write(cod_ab_frame(places, level, crs=crs), folder / "unzipped" / f"{stem}.shp")
         target = folder / f"{stem}.zip"
         with zipfile.ZipFile(target, "w") as archive:
             for part in shp.parent.glob(f"{stem}.*"):
                 archive.write(part, part.name)
+                part.unlink()
+        shp.parent.rmdir()  # only the zips are left, as a download has them
         zips.append(target)
     return zips
 
