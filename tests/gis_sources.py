@@ -247,3 +247,32 @@ def mipaka_frame(places: list[Place], levels: set[int] | None = None) -> Any:
         )
         geometries.append(place.geometry)
     return frame(rows, geometries)
+
+
+def mipaka_export_of_stored(path: Path, *, layer_per_level: bool = True) -> Path:
+    """Write the stored boundaries in Mipaka's export layout (a stand-in for the exporter)."""
+    from geo.models import Boundary
+
+    rows, geometries = [], []
+    for boundary in Boundary.with_geometry.select_related("parent").order_by("level", "osm_id"):
+        row: dict[str, Any] = {
+            "osm_id": boundary.osm_id,
+            "level": boundary.level,
+            "name": boundary.name,
+            "name_en": boundary.name_en,
+            "parent_id": boundary.parent.osm_id if boundary.parent else "",
+            "path": boundary.path,
+            "alt_names": ";".join(boundary.other_names),
+            **{scheme: code for scheme, code in boundary.codes.items()},
+            **{f"name_{lang.replace('-', '_')}": text for lang, text in boundary.names.items()},
+        }
+        rows.append(row)
+        assert boundary.geometry is not None
+        geometries.append(shapely.from_wkb(bytes(boundary.geometry.wkb)))
+    table = frame(rows, geometries)
+    if not layer_per_level:
+        return write(table, path, layer="boundaries", driver="GPKG")
+    for level in sorted(set(table["level"])):
+        part = table[table["level"] == level].drop(columns="level")
+        write(part, path, layer=f"admin{level}", driver="GPKG")
+    return path

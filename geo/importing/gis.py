@@ -939,14 +939,49 @@ def _polygonal(shape: shapely.Geometry) -> shapely.MultiPolygon | None:
     return shapely.multipolygons(flat) if flat else None
 
 
-def mark_unchanged(files: Iterable[GisFile], known: Mapping[str, str]) -> None:
-    """Pass on features whose geometry is stored as read without it, as ``parse`` does."""
+def mark_unchanged(
+    files: Iterable[GisFile],
+    *,
+    stored: Sequence[StoredBoundary],
+    stored_geometries: Callable[[list[int]], Mapping[int, shapely.Geometry]],
+) -> None:
+    """Pass on features whose geometry is stored already without it, as ``parse`` does.
+
+    A feature is unchanged when its digest is the stored one (the same source
+    read again) or when its geometry is the stored geometry itself (Mipaka's
+    own export read back): then it takes the stored digest, and nothing is
+    rebuilt. ``stored_geometries`` reads stored geometries by row id.
+    """
+    by_osm = {row.osm_id: row for row in stored}
+    files = list(files)
+    # Features whose digest differs from a stored boundary's: compare the shapes themselves.
+    differing = {
+        feature.osm_id: row
+        for gis in files
+        for feature in gis.parsed.features
+        if feature.geometry is not None
+        and (row := by_osm.get(feature.osm_id)) is not None
+        and row.geometry_digest != feature.geometry_digest
+    }
+    shapes = stored_geometries([row.id for row in differing.values()]) if differing else {}
     for gis in files:
-        gis.parsed.features = [
-            replace(feature, geometry_state=GeometryState.UNCHANGED, geometry=None)
-            if feature.geometry_state is GeometryState.BUILT
-            and known.get(feature.osm_id) == feature.geometry_digest
-            else feature
-            for feature in gis.parsed.features
-        ]
+        features = []
+        for feature in gis.parsed.features:
+            row = by_osm.get(feature.osm_id)
+            if row is not None and feature.geometry is not None:
+                stored_shape = shapes.get(row.id) if feature.osm_id in differing else None
+                if stored_shape is not None and _same_shape(feature.geometry, stored_shape):
+                    gis.parsed.quirks["geometry_as_stored"] += 1
+                    feature = replace(feature, geometry_digest=row.geometry_digest)  # noqa: PLW2901
+                if row.geometry_digest == feature.geometry_digest:
+                    feature = replace(  # noqa: PLW2901
+                        feature, geometry_state=GeometryState.UNCHANGED, geometry=None
+                    )
+            features.append(feature)
+        gis.parsed.features = features
         gis.shapes.clear()
+
+
+def _same_shape(read: shapely.Geometry, stored: shapely.Geometry) -> bool:
+    """Tell whether two geometries are the same rings, whatever their order and start points."""
+    return bool(shapely.equals_exact(shapely.normalize(read), shapely.normalize(stored), 1e-9))

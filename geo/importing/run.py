@@ -268,7 +268,7 @@ def _read_gis(
         files, stored=stored, stored_shapes=_stored_shapes, country=stored_country
     )
     report.notes.extend(placement.notes)
-    mark_unchanged(files, {row.osm_id: row.geometry_digest for row in stored})
+    mark_unchanged(files, stored=stored, stored_geometries=read_full_geometries)
     return [gis.parsed for gis in files]
 
 

@@ -18,6 +18,7 @@ from tests.gis_sources import (
     frame,
     gadm_geopackage,
     geoboundaries_geojson,
+    mipaka_export_of_stored,
     mipaka_frame,
     posm_places,
     write,
@@ -271,3 +272,20 @@ def test_a_real_country_at_full_resolution(tmp_path: Path, posm_extracts: Path) 
         assert shapely.symmetric_difference(shape(place.pcode), place.geometry).area < (
             1e-6 * place.geometry.area
         )
+
+
+@pytest.mark.parametrize("layer_per_level", [True, False])
+def test_mipaka_export_of_stored_boundaries_round_trips(
+    tmp_path: Path, posm_extracts: Path, layer_per_level: bool
+) -> None:
+    """Exported (a layer per level, or one with a level column) and read back: no change at all."""
+    import_geojson([posm_extracts / f"R171496admin{n}_simplified.json" for n in range(3)])
+    Boundary.objects.filter(osm_id="R1707122").update(
+        names={"fr": "Sud", "pt-br": "Sul"}, other_names=["Southern"], codes={"iso3166_2": "RW-05"}
+    )
+    before = stored()
+    path = mipaka_export_of_stored(tmp_path / "export.gpkg", layer_per_level=layer_per_level)
+    output = run(path, "-v", "2")
+    assert "no changes, everything was up to date" in output
+    assert "quirk: geometry as stored" in output
+    assert stored() == before
