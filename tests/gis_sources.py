@@ -263,7 +263,7 @@ def mipaka_export_of_stored(path: Path, *, layer_per_level: bool = True) -> Path
             "parent_id": boundary.parent.osm_id if boundary.parent else "",
             "path": boundary.path,
             "alt_names": ";".join(boundary.other_names),
-            **{scheme: code for scheme, code in boundary.codes.items()},
+            **boundary.codes,
             **{f"name_{lang.replace('-', '_')}": text for lang, text in boundary.names.items()},
         }
         rows.append(row)
