@@ -333,10 +333,23 @@ class _Columns(dict[str, str]):
         return self.get(name.lower())
 
 
+# Older COD-AB files (before the 2019 standard) name the same columns otherwise.
+LEGACY_COD_AB = (
+    (re.compile(r"^admin(\d)pcode$"), r"adm\1_pcode"),
+    (re.compile(r"^admin(\d)name_([a-z]{2})$"), r"adm\1_\2"),
+    (re.compile(r"^admin(\d)refname$"), r"adm\1_ref"),
+    (re.compile(r"^admin(\d)altname(\d)?_([a-z]{2})$"), r"adm\1alt\2\3"),
+)
+
+
 def _columns(names: Iterable[str]) -> _Columns:
     columns = _Columns()
     for name in sorted(names, key=lambda n: n == n.lower()):
         columns[name.lower()] = name
+    for key, name in list(columns.items()):
+        for pattern, modern in LEGACY_COD_AB:
+            if pattern.match(key):
+                columns.setdefault(pattern.sub(modern, key), name)
     return columns
 
 

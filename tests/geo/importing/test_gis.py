@@ -333,3 +333,20 @@ def test_unreadable_and_missing_paths(tmp_path: Path) -> None:
         archive.writestr("../adm1.geojson", "{}")
     with pytest.raises(InvalidInput, match="climbs out of the archive"):
         discover_gis_sources([climbing])
+
+
+def test_older_cod_ab_column_names_are_read(tmp_path: Path, rwanda: list[Place]) -> None:
+    """Before 2019 COD-AB wrote admin1Pcode, admin1Name_en, admin1RefName, admin1AltName1_en."""
+    states = [p for p in rwanda if p.level == 1]
+    rows = [
+        {"admin1Pcode": p.pcode, "admin1Name_en": f"{p.name} EN", "admin1Name_fr": p.name,
+         "admin1RefName": p.name.upper(), "admin1AltName1_en": "Old", "admin0Pcode": "RW"}
+        for p in states
+    ]  # fmt: skip
+    path = write(frame(rows, [p.geometry for p in states]), tmp_path / "adm1.fgb")
+    files, _ = read([path], country="R171496")
+    assert files[0].layout is Layout.COD_AB
+    feature = features(files)[states[0].pcode]
+    assert (feature.name, feature.parent_ref) == (f"{states[0].name} EN", "R171496")
+    assert dict(feature.names) == {"en": f"{states[0].name} EN", "fr": states[0].name}
+    assert feature.other_names == tuple(sorted(["Old", states[0].name.upper()]))
