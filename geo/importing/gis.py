@@ -783,29 +783,19 @@ def place_features(
     sphere; a second candidate holding 10% or more is reported as a split.
     """
     placement = Placement()
-    stored_by_osm = {row.osm_id: row for row in stored}
     if country:
         _drop_countries(files, placement, country)
-    run_by_level: dict[int, dict[str, tuple[str, shapely.MultiPolygon]]] = {}
-    run_ids: dict[str, int] = {}
-    for gis in files:
-        for feature in gis.parsed.features:
-            run_ids[feature.osm_id] = feature.level
-            if (shape := gis.shapes.get(feature.index)) is not None:
-                run_by_level.setdefault(feature.level, {})[feature.osm_id] = (feature.name, shape)
+    parents = _Parents(files, stored=stored, stored_shapes=stored_shapes)
     for gis in files:
         placed: list[SourceFeature] = []
         for read in gis.parsed.features:
             feature, problem, parent = read, None, read.parent_ref
             if feature.level == 1 and country:
                 parent = country
-            elif feature.level == 1 and (parent is None or parent not in run_ids):
-                parent, problem = _country_of(
-                    gis, feature, stored_by_osm=stored_by_osm, run_by_level=run_by_level,
-                    stored_shapes=stored_shapes, placement=placement,
-                )  # fmt: skip
+            elif feature.level == 1 and (parent is None or parent not in parents.run_ids):
+                parent, problem = parents.country_of(gis, feature, placement)
             elif feature.level > 1 and feature.index in gis.contained:
-                parent, problem = _container(gis, feature, run_by_level, stored_shapes, placement)
+                parent, problem = parents.container(gis, feature, placement)
             if problem is not None:
                 gis.parsed.problems.append(problem)
             if parent != feature.parent_ref:
@@ -829,115 +819,156 @@ def _drop_countries(files: Sequence[GisFile], placement: Placement, country: str
         gis.parsed.features = kept
 
 
-def _country_of(
-    gis: GisFile,
-    feature: SourceFeature,
-    *,
-    stored_by_osm: Mapping[str, StoredBoundary],
-    run_by_level: Mapping[int, Mapping[str, tuple[str, shapely.MultiPolygon]]],
-    stored_shapes: StoredShapes,
-    placement: Placement,
-) -> tuple[str | None, Problem | None]:
-    """Find the country of a level-1 feature whose source holds no level 0 for it."""
-    code = feature.parent_ref or gis.country_codes.get(feature.index)
-    if feature.parent_ref is None and run_by_level.get(0):
-        # The source's own countries are in the run: the one holding the feature is its.
-        return _container(gis, feature, run_by_level, stored_shapes, placement)
-    if code and code in stored_by_osm and stored_by_osm[code].level == 0:
-        return code, None
-    if code and (known := find_country(code)) is not None and known.osm_id:
-        row = stored_by_osm.get(known.osm_id)
-        if row is not None and row.level == 0:
-            return row.osm_id, None
-    if code:
-        # A stored country carrying this code (from an earlier COD-AB or GADM import).
-        for row in stored_by_osm.values():
-            if row.level == 0 and code in dict(row.codes).values():
+class _Candidates:
+    """The boundaries of one level that children may lie in: valid shapes in a tree, built once."""
+
+    def __init__(self, shapes: Mapping[str, shapely.Geometry], names: Mapping[str, str]) -> None:
+        self.ids = list(shapes)
+        self.shapes = [_valid(shapes[osm_id]) for osm_id in self.ids]
+        self.names = names
+        self.tree = shapely.STRtree(self.shapes)
+
+    def shares(self, child: shapely.Geometry) -> list[tuple[str, float]]:
+        """Return the share of the child's area each candidate holds, largest first (on the sphere)."""
+        child = _valid(child)
+        total = area_km2(child)
+        if total <= 0:
+            return []
+        shares = []
+        for position in self.tree.query(child):
+            candidate = self.shapes[position]
+            # Most children lie wholly in their parent: no intersection to compute then.
+            if shapely.contains(candidate, child):
+                return [(self.ids[position], 1.0)]
+            overlap = _polygonal(shapely.intersection(child, candidate))
+            if overlap is not None:
+                shares.append((self.ids[position], area_km2(overlap) / total))
+        return sorted((pair for pair in shares if pair[1] > 0), key=lambda pair: -pair[1])
+
+
+class _Parents:
+    """Where features may hang: the run's own features by level, and stored boundaries."""
+
+    def __init__(
+        self,
+        files: Sequence[GisFile],
+        *,
+        stored: Sequence[StoredBoundary],
+        stored_shapes: StoredShapes,
+    ) -> None:
+        self.stored_by_osm = {row.osm_id: row for row in stored}
+        # A stored country by every code it carries (from an earlier COD-AB or GADM import).
+        self.country_by_code = {
+            code: row.osm_id
+            for row in stored
+            if row.level == 0
+            for code in dict(row.codes).values()
+        }
+        self.stored_shapes = stored_shapes
+        self.run_ids: set[str] = set()
+        self.run_shapes: dict[int, dict[str, shapely.MultiPolygon]] = {}
+        self.run_names: dict[str, str] = {}
+        for gis in files:
+            for feature in gis.parsed.features:
+                self.run_ids.add(feature.osm_id)
+                if (shape := gis.shapes.get(feature.index)) is not None:
+                    self.run_shapes.setdefault(feature.level, {})[feature.osm_id] = shape
+                    self.run_names[feature.osm_id] = feature.name
+        self._candidates: dict[int, _Candidates] = {}
+
+    def candidates(self, level: int) -> tuple[_Candidates, str]:
+        """Return the run's boundaries of ``level`` if it has any, else the stored ones near it."""
+        where = "in this run" if self.run_shapes.get(level) else "stored"
+        if level not in self._candidates:
+            shapes = self.run_shapes.get(level)
+            if not shapes:
+                children = list(self.run_shapes.get(level + 1, {}).values())
+                bounds = shapely.total_bounds(children) if children else None
+                shapes = (
+                    dict(self.stored_shapes(level, tuple(bounds))) if bounds is not None else {}
+                )
+            self._candidates[level] = _Candidates(shapes, self.run_names)
+        return self._candidates[level], where
+
+    def country_of(
+        self, gis: GisFile, feature: SourceFeature, placement: Placement
+    ) -> tuple[str | None, Problem | None]:
+        """Find the country of a level-1 feature whose source holds no level 0 for it."""
+        code = feature.parent_ref or gis.country_codes.get(feature.index)
+        if feature.parent_ref is None and self.run_shapes.get(0):
+            # The source's own countries are in the run: the one holding the feature is its.
+            return self.container(gis, feature, placement)
+        stored = self.stored_by_osm
+        if code and code in stored and stored[code].level == 0:
+            return code, None
+        if code and (known := find_country(code)) is not None and known.osm_id:
+            row = stored.get(known.osm_id)
+            if row is not None and row.level == 0:
                 return row.osm_id, None
-    parent, _problem = _container(gis, feature, run_by_level, stored_shapes, placement)
-    if parent is not None:
-        return parent, None
-    named = (
-        f"its country {code} is neither in this run nor imported"
-        if code
-        else ("no country is in this run")
-    )
-    return None, Problem(
-        gis.parsed.source.label,
-        f"{named}, and no stored country contains it; add the source's admin0 layer, "
-        "or give --country with the stored country it belongs to",
-        index=feature.index,
-        osm_id=feature.osm_id,
-        field="country",
-    )
-
-
-def _container(
-    gis: GisFile,
-    feature: SourceFeature,
-    run_by_level: Mapping[int, Mapping[str, tuple[str, shapely.MultiPolygon]]],
-    stored_shapes: StoredShapes,
-    placement: Placement,
-) -> tuple[str | None, Problem | None]:
-    """Return the parent holding most of the feature, one level up (run first, else stored)."""
-    child = gis.shapes.get(feature.index)
-    label = gis.parsed.source.label
-    if child is None:
-        return None, Problem(
-            label, "has no geometry, so no parent can be found by containment",
-            index=feature.index, osm_id=feature.osm_id, field="geometry",
-        )  # fmt: skip
-    level = feature.level - 1
-    candidates = {
-        osm_id: shape for osm_id, (_name, shape) in run_by_level.get(level, {}).items()
-    } or stored_shapes(level, child.bounds)
-    names = {osm_id: name for osm_id, (name, _shape) in run_by_level.get(level, {}).items()}
-    shares = containment_shares(child, candidates)
-    if not shares or shares[0][1] < SPLIT_SHARE:
-        best = f" (the most, {shares[0][0]}, holds {shares[0][1]:.0%})" if shares else ""
-        where = "in this run" if run_by_level.get(level) else "stored"
-        return None, Problem(
-            label,
-            f"no level {level} boundary {where} holds a meaningful share of it{best}; "
-            "it cannot be placed by containment",
-            index=feature.index, osm_id=feature.osm_id, field="geometry",
-        )  # fmt: skip
-    if len(shares) > 1 and shares[1][1] >= SPLIT_SHARE:
-        parts = ", ".join(
-            f"{osm_id}{f' ({names[osm_id]})' if osm_id in names else ''} {share:.0%}"
-            for osm_id, share in shares
-            if share >= SPLIT_SHARE / 10
+        if code and code in self.country_by_code:
+            return self.country_by_code[code], None
+        parent, _problem = self.container(gis, feature, placement)
+        if parent is not None:
+            return parent, None
+        named = (
+            f"its country {code} is neither in this run nor imported"
+            if code
+            else "no country is in this run"
         )
-        placement.notes.append(
-            f"{feature.osm_id} ({feature.name}, {label} feature {feature.index}) is split "
-            f"between parents: {parts}; placed under {shares[0][0]}"
+        return None, Problem(
+            gis.parsed.source.label,
+            f"{named}, and no stored country contains it; add the source's admin0 layer, "
+            "or give --country with the stored country it belongs to",
+            index=feature.index,
+            osm_id=feature.osm_id,
+            field="country",
         )
-    return shares[0][0], None
+
+    def container(
+        self, gis: GisFile, feature: SourceFeature, placement: Placement
+    ) -> tuple[str | None, Problem | None]:
+        """Return the parent holding most of the feature, one level up (run first, else stored)."""
+        child = gis.shapes.get(feature.index)
+        label = gis.parsed.source.label
+        if child is None:
+            return None, Problem(
+                label, "has no geometry, so no parent can be found by containment",
+                index=feature.index, osm_id=feature.osm_id, field="geometry",
+            )  # fmt: skip
+        level = feature.level - 1
+        candidates, where = self.candidates(level)
+        shares = candidates.shares(child)
+        if not shares or shares[0][1] < SPLIT_SHARE:
+            best = f" (the most, {shares[0][0]}, holds {shares[0][1]:.0%})" if shares else ""
+            return None, Problem(
+                label,
+                f"no level {level} boundary {where} holds a meaningful share of it{best}; "
+                "it cannot be placed by containment",
+                index=feature.index, osm_id=feature.osm_id, field="geometry",
+            )  # fmt: skip
+        if len(shares) > 1 and shares[1][1] >= SPLIT_SHARE:
+            names = candidates.names
+            parts = ", ".join(
+                f"{osm_id}{f' ({names[osm_id]})' if osm_id in names else ''} {share:.0%}"
+                for osm_id, share in shares
+                if share >= SPLIT_SHARE / 10
+            )
+            placement.notes.append(
+                f"{feature.osm_id} ({feature.name}, {label} feature {feature.index}) is split "
+                f"between parents: {parts}; placed under {shares[0][0]}"
+            )
+        return shares[0][0], None
 
 
 def containment_shares(
     child: shapely.Geometry, candidates: Mapping[str, shapely.Geometry]
 ) -> list[tuple[str, float]]:
-    """Share of the child's area each candidate holds, largest first (spherical areas).
+    """Return the share of the child's area each candidate holds, largest first.
 
     Areas are measured on the sphere (``area_km2``), so shares hold at any
     latitude; invalid rings are made valid first.
     """
-    if not candidates:
-        return []
-    child = _valid(child)
-    total = area_km2(child)
-    if total <= 0:
-        return []
-    ids = list(candidates)
-    shapes = [candidates[osm_id] for osm_id in ids]
-    tree = shapely.STRtree(shapes)
-    shares = []
-    for position in tree.query(child):
-        overlap = _polygonal(shapely.intersection(child, _valid(shapes[position])))
-        if overlap is not None:
-            shares.append((ids[position], area_km2(overlap) / total))
-    return sorted((pair for pair in shares if pair[1] > 0), key=lambda pair: -pair[1])
+    return _Candidates(candidates, {}).shares(child) if candidates else []
 
 
 def _valid(shape: shapely.Geometry) -> shapely.MultiPolygon:
