@@ -289,3 +289,37 @@ def test_mipaka_export_of_stored_boundaries_round_trips(
     assert "no changes, everything was up to date" in output
     assert "quirk: geometry as stored" in output
     assert stored() == before
+
+
+def test_a_split_child_is_noted_and_an_outsider_refused(tmp_path: Path) -> None:
+    """geoBoundaries-style squares: a district across two states is a note; one outside, a problem."""
+
+    def level(n: int, rows: list[dict[str, Any]], shapes: list[shapely.Geometry]) -> Path:
+        for row in rows:
+            row.update(shapeType=f"ADM{n}", shapeGroup="XXX", shapeISO="")
+        return write(frame(rows, shapes), tmp_path / f"ADM{n}.geojson", driver="GeoJSON")
+
+    paths = [
+        level(0, [{"shapeName": "Land", "shapeID": "L"}], [shapely.box(0, 0, 2, 1)]),
+        level(1, [{"shapeName": "West", "shapeID": "W"}, {"shapeName": "East", "shapeID": "E"}],
+              [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]),
+        level(2, [{"shapeName": "Across", "shapeID": "A"}, {"shapeName": "Inside", "shapeID": "I"}],
+              [shapely.box(0.6, 0, 1.2, 1), shapely.box(1.2, 0.2, 1.8, 0.8)]),
+    ]  # fmt: skip
+    output = run(*paths)
+    assert (
+        f"note: A (Across, {paths[2]}, layer 'ADM2' feature 0) is split between parents: "
+        "W (West) 67%, E (East) 33%; placed under W"
+    ) in output
+    assert Boundary.objects.get(osm_id="A").path == "Land > West > Across"
+    assert Boundary.objects.get(osm_id="I").path == "Land > East > Inside"
+    assert ImportRun.objects.order_by("-pk")[0].diff["notes"][0].startswith("A (Across")
+    level(2, [{"shapeName": "Away", "shapeID": "F"}], [shapely.box(5, 5, 6, 6)])
+    before = stored()
+    with pytest.raises(CommandError) as caught:
+        run(*paths)
+    assert str(caught.value).splitlines()[1] == (
+        f"{paths[2]}, layer 'ADM2', feature 0, osm_id F, field 'geometry': no level 1 boundary "
+        "in this run holds a meaningful share of it; it cannot be placed by containment"
+    )
+    assert stored() == before
