@@ -398,6 +398,11 @@ def _detect_layout(
             layer, options
         )
     found = ", ".join(sorted(columns.values())) or "none"
+    if columns.field("osm_id") and columns.field("is_in_country"):
+        raise FieldProblem(
+            f"posm-extracts GeoJSON (columns {found}): import it with import_geojson",
+            field="columns",
+        )
     raise FieldProblem(
         f"no known layout in its columns ({found}): expected COD-AB (ADM<n>_PCODE, ADM<n>_EN), "
         "geoBoundaries (shapeName, shapeID, shapeType), GADM (GID_<n>, NAME_<n>) or Mipaka's "

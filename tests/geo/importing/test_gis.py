@@ -350,3 +350,12 @@ def test_older_cod_ab_column_names_are_read(tmp_path: Path, rwanda: list[Place])
     assert (feature.name, feature.parent_ref) == (f"{states[0].name} EN", "R171496")
     assert dict(feature.names) == {"en": f"{states[0].name} EN", "fr": states[0].name}
     assert feature.other_names == tuple(sorted(["Old", states[0].name.upper()]))
+
+
+def test_posm_extracts_are_sent_to_import_geojson(posm_extracts: Path) -> None:
+    """A posm-extracts file is GeoJSON GDAL reads, but its layout is import_geojson's."""
+    files, _ = read([posm_extracts / "R171496admin1_simplified.json"], country="R171496")
+    assert problems(files)[0].endswith(
+        "field 'columns': posm-extracts GeoJSON (columns is_in_country, is_in_state, name, "
+        "name_en, osm_id): import it with import_geojson"
+    )
