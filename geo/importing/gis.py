@@ -49,7 +49,14 @@ from geo.importing.geometry import area_km2
 from geo.importing.parse import FieldProblem, read_id, read_name
 from geo.importing.plan import StoredBoundary
 from geo.importing.sources import CLIMBING_ENTRY, MAX_LEVEL, SourceSelection
-from geo.importing.types import GeometryState, ParsedFile, Problem, SourceFeature, SourceFile
+from geo.importing.types import (
+    GeometryState,
+    ParsedFile,
+    Problem,
+    SourceFeature,
+    SourceFile,
+    printable,
+)
 
 # What a folder or a zip is searched for; a shapefile's sidecars come with its .shp.
 GIS_SUFFIXES = frozenset({".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz"})
@@ -166,21 +173,27 @@ def discover_gis_sources(
     """
     selection = GisSelection()
     problems: list[str] = []
-    datasets: list[tuple[str, str, str, Path]] = []  # (GDAL path, label, suffix, file)
+    datasets: list[_Dataset] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise NoInput(f"{path}: no such file or folder")
-        datasets.extend(_datasets(path, problems))
+        datasets.extend(_datasets(path, problems, found=False))
     wanted = {name.casefold() for name in layers}
-    for dataset, label, suffix, disk in datasets:
+    for dataset in _one_format_each(datasets, selection.skipped):
         try:
-            listed = pyogrio.list_layers(dataset)
+            listed = pyogrio.list_layers(dataset.gdal_path)
         except (DataSourceError, DataLayerError, OSError) as exc:
-            problems.append(f"{label}: cannot be read as a GIS file ({_gdal_message(exc)})")
+            if dataset.found and dataset.suffix == ".json":
+                # Publishers ship metadata as .json beside the data (geoBoundaries does).
+                selection.skipped.append(f"{dataset.label}: not GeoJSON")
+            else:
+                problems.append(
+                    f"{dataset.label}: cannot be read as a GIS file ({_gdal_message(exc)})"
+                )
             continue
         for name, geometry_type in listed:
-            layer_label = f"{label}, layer '{name}'"
+            layer_label = f"{dataset.label}, layer '{printable(str(name))}'"
             if wanted and str(name).casefold() not in wanted:
                 selection.skipped.append(f"{layer_label}: not among the layers asked for")
                 continue
@@ -188,19 +201,19 @@ def discover_gis_sources(
                 selection.skipped.append(f"{layer_label}: a table without geometry")
                 continue
             selection.layers[layer_label] = GisLayer(
-                dataset=dataset, layer=str(name), label=layer_label, suffix=suffix,
-                alone=len(listed) == 1,
+                dataset=dataset.gdal_path, layer=str(name), label=layer_label,
+                suffix=dataset.suffix, alone=len(listed) == 1,
             )  # fmt: skip
             level = LEVEL_IN_NAME.search(str(name))
             selection.files.append(
                 SourceFile(
                     label=layer_label,
-                    group=label,
+                    group=dataset.label,
                     # What the layer's name tells; its features carry their own levels.
                     level=int(level[1]) if level else 0,
                     simplified=False,
                     country_key=None,
-                    read=disk.read_bytes,
+                    read=dataset.disk.read_bytes,
                 )
             )
     if problems:
@@ -215,18 +228,53 @@ def discover_gis_sources(
     return selection
 
 
-def _datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, str, Path]]:
+@dataclass(frozen=True, slots=True)
+class _Dataset:
+    """A file GDAL may open: itself, or a member of a zip."""
+
+    gdal_path: str
+    label: str
+    suffix: str
+    # The file on disk (the zip, for a member).
+    disk: Path
+    # Found in a folder or a zip rather than named by the user.
+    found: bool
+
+
+# When a folder or zip holds the same data in several formats (geoBoundaries ships
+# GeoJSON and Shapefile side by side), the first of these is read.
+FORMAT_PREFERENCE = (".gpkg", ".fgb", ".geojson", ".json", ".shp", ".kml", ".kmz")
+
+
+def _one_format_each(datasets: Sequence[_Dataset], skipped: list[str]) -> list[_Dataset]:
+    """Keep one file per name and folder among files found, by ``FORMAT_PREFERENCE``."""
+    chosen: dict[tuple[str, str], _Dataset] = {}
+    kept: list[_Dataset] = []
+    for dataset in sorted(datasets, key=lambda d: FORMAT_PREFERENCE.index(d.suffix)):
+        stem = dataset.label.rsplit(".", 1)[0].casefold()
+        key = (stem, "found" if dataset.found else dataset.label)
+        if key in chosen:
+            skipped.append(f"{dataset.label}: the same data as {chosen[key].label}")
+            continue
+        chosen[key] = dataset
+        kept.append(dataset)
+    order = {id(d): i for i, d in enumerate(datasets)}
+    return sorted(kept, key=lambda d: order[id(d)])
+
+
+def _datasets(path: Path, problems: list[str], *, found: bool) -> Iterable[_Dataset]:
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             if child.is_file() and child.suffix.lower() in GIS_SUFFIXES | {".zip"}:
-                yield from _datasets(child, problems)
+                yield from _datasets(child, problems, found=True)
     elif path.suffix.lower() == ".zip":
         yield from _zip_datasets(path, problems)
     else:
-        yield str(path), str(path), path.suffix.lower(), path
+        label = printable(str(path), limit=1000)
+        yield _Dataset(str(path), label, path.suffix.lower(), path, found)
 
 
-def _zip_datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, str, Path]]:
+def _zip_datasets(path: Path, problems: list[str]) -> Iterable[_Dataset]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = [info.filename for info in archive.infolist() if not info.is_dir()]
@@ -236,15 +284,18 @@ def _zip_datasets(path: Path, problems: list[str]) -> Iterable[tuple[str, str, s
     climbing = [member for member in members if CLIMBING_ENTRY.search(member)]
     if climbing:
         problems.extend(
-            f"{path}!{member}: entry name climbs out of the archive's folder "
+            f"{path}!{printable(member)}: entry name climbs out of the archive's folder "
             "(absolute, or with '..'); the archive is refused"
             for member in climbing
         )
         return
     for member in sorted(members):
         suffix = Path(member).suffix.lower()
-        if suffix in GIS_SUFFIXES:
-            yield f"/vsizip/{path}/{member}", f"{path}!{member}", suffix, path
+        # macOS archivers add __MACOSX/._name copies: resource forks, not data.
+        if suffix not in GIS_SUFFIXES or member.startswith("__MACOSX/") or "/._" in f"/{member}":
+            continue
+        label = printable(f"{path}!{member}", limit=1000)
+        yield _Dataset(f"/vsizip/{path}/{member}", label, suffix, path, True)
 
 
 def _gdal_message(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import geopandas
 import pytest
 import shapely
 
@@ -359,3 +360,27 @@ def test_posm_extracts_are_sent_to_import_geojson(posm_extracts: Path) -> None:
         "field 'columns': posm-extracts GeoJSON (columns is_in_country, is_in_state, name, "
         "name_en, osm_id): import it with import_geojson"
     )
+
+
+def test_a_download_with_several_formats_and_metadata_is_read_once(
+    tmp_path: Path, rwanda: list[Place]
+) -> None:
+    """geoBoundaries zips hold GeoJSON, a Shapefile twin and a metadata .json; macOS adds ._ files."""
+    paths = geoboundaries_geojson(rwanda, tmp_path / "gb", "R171496")
+    adm1 = paths[1]
+    geojson = geopandas.read_file(adm1)
+    write(geojson, adm1.with_suffix(".shp"))
+    (tmp_path / "gb" / f"{adm1.stem}-metaData.json").write_text('{"boundaryID": "x"}')
+    archive = tmp_path / "geoBoundaries-RWA-ADM1-all.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for part in (tmp_path / "gb").glob(f"{adm1.stem}*"):
+            zipped.write(part, part.name)
+        zipped.writestr(f"__MACOSX/._{adm1.name}", b"\x00\x05\x16\x07")
+    selection = discover_gis_sources([archive])
+    assert [s.label for s in selection.files] == [f"{archive}!{adm1.name}, layer '{adm1.stem}'"]
+    assert selection.skipped == [
+        f"{archive}!{adm1.stem}.shp: the same data as {archive}!{adm1.name}",
+        f"{archive}!{adm1.stem}-metaData.json: not GeoJSON",
+    ]
+    with pytest.raises(InvalidInput, match="metaData.json: cannot be read as a GIS file"):
+        discover_gis_sources([tmp_path / "gb" / f"{adm1.stem}-metaData.json"])
