@@ -382,5 +382,5 @@ def test_a_download_with_several_formats_and_metadata_is_read_once(
         f"{archive}!{adm1.stem}.shp: the same data as {archive}!{adm1.name}",
         f"{archive}!{adm1.stem}-metaData.json: not GeoJSON",
     ]
-    with pytest.raises(InvalidInput, match="metaData.json: cannot be read as a GIS file"):
+    with pytest.raises(InvalidInput, match=r"metaData\.json: cannot be read as a GIS file"):
         discover_gis_sources([tmp_path / "gb" / f"{adm1.stem}-metaData.json"])
