@@ -323,3 +323,14 @@ def test_a_split_child_is_noted_and_an_outsider_refused(tmp_path: Path) -> None:
         "in this run holds a meaningful share of it; it cannot be placed by containment"
     )
     assert stored() == before
+
+
+def test_districts_alone_find_their_stored_provinces(
+    tmp_path: Path, posm_extracts: Path, rwanda: list[Place]
+) -> None:
+    """A geoBoundaries ADM2 file on its own: parents are the stored (posm) provinces holding them."""
+    import_geojson([posm_extracts / f"R171496admin{n}.json" for n in (0, 1)])
+    output = run(geoboundaries_geojson(rwanda, tmp_path, "R171496")[2])
+    assert f"committed: {sum(p.level == 2 for p in rwanda)} changes" in output
+    placed = dict(Boundary.objects.filter(level=2).values_list("osm_id", "parent__osm_id"))
+    assert placed == {p.shape_id: p.parent for p in rwanda if p.level == 2}
