@@ -384,3 +384,15 @@ def test_a_download_with_several_formats_and_metadata_is_read_once(
     ]
     with pytest.raises(InvalidInput, match=r"metaData\.json: cannot be read as a GIS file"):
         discover_gis_sources([tmp_path / "gb" / f"{adm1.stem}-metaData.json"])
+
+
+def test_parent_by_containment_overrides_parent_columns(tmp_path: Path) -> None:
+    """--parent-by-containment ignores a wrong ADM1_PCODE and places by geometry."""
+    path = squares_source(tmp_path, {"XX11": shapely.box(1.2, 0.2, 1.8, 0.8)})
+    frame_rows = [{"ADM2_PCODE": "XX11", "ADM2_EN": "Moved", "ADM1_PCODE": "XX1"}]
+    write(frame(frame_rows, [shapely.box(1.2, 0.2, 1.8, 0.8)]), path, layer="adm2", driver="GPKG")
+    by_code, _ = read([path])
+    assert features(by_code)["XX11"].parent_ref == "XX1"
+    by_shape, _ = read([path], options=LayoutOptions(parent_by_containment=True))
+    assert features(by_shape)["XX11"].parent_ref == "XX2"
+    assert {f.parent_ref for f in features(by_shape).values() if f.level == 1} == {"XX"}
