@@ -5,6 +5,8 @@ from pathlib import Path
 from typing import Any
 
 import geopandas
+import pandas
+import pyogrio
 import pytest
 import shapely
 
@@ -396,3 +398,25 @@ def test_parent_by_containment_overrides_parent_columns(tmp_path: Path) -> None:
     by_shape, _ = read([path], options=LayoutOptions(parent_by_containment=True))
     assert features(by_shape)["XX11"].parent_ref == "XX2"
     assert {f.parent_ref for f in features(by_shape).values() if f.level == 1} == {"XX"}
+
+
+def test_lines_tables_and_deep_layers_beside_the_data_are_skipped(
+    tmp_path: Path, rwanda: list[Place]
+) -> None:
+    """A COD-AB GeoPackage also holds boundary lines, a lookup table and admin4: each listed."""
+    path = cod_ab_geopackage([p for p in rwanda if p.level < 2], tmp_path / "rwa.gpkg")
+    lines = frame([{"ADM1_PCODE": "RW01"}], [shapely.LineString([(29, -2), (30, -1)])])
+    write(lines, path, layer="admbndl_admALL", driver="GPKG")
+    deep = frame([{"ADM4_PCODE": "RW01010101", "ADM4_EN": "Cell"}], [shapely.box(29, -2, 30, -1)])
+    write(deep, path, layer="adm4", driver="GPKG")
+    pyogrio.write_dataframe(pandas.DataFrame({"code": ["RW01"]}), path, layer="lookup")
+    selection = discover_gis_sources([path])
+    assert selection.skipped == [f"{path}, layer 'lookup': a table without geometry"]
+    read_layers = [
+        read_gis_layer(selection.layers[source.label], source) for source in selection.files
+    ]
+    assert [gis.skipped for gis in read_layers if gis.skipped] == [
+        f"{path}, layer 'admbndl_admALL': holds LineString geometry, not polygons",
+        f"{path}, layer 'adm4': level 4 is deeper than Mipaka keeps (0 to 3)",
+    ]
+    assert sum(len(gis.parsed.features) for gis in read_layers) == 3
