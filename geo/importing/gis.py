@@ -930,21 +930,23 @@ class _Parents:
                 if (shape := gis.shapes.get(feature.index)) is not None:
                     self.run_shapes.setdefault(feature.level, {})[feature.osm_id] = shape
                     self.run_names[feature.osm_id] = feature.name
-        self._candidates: dict[int, _Candidates] = {}
+        self._candidates: dict[tuple[int, bool], _Candidates] = {}
 
-    def candidates(self, level: int) -> tuple[_Candidates, str]:
-        """Return the run's boundaries of ``level`` if it has any, else the stored ones near it."""
-        where = "in this run" if self.run_shapes.get(level) else "stored"
-        if level not in self._candidates:
-            shapes = self.run_shapes.get(level)
-            if not shapes:
-                children = list(self.run_shapes.get(level + 1, {}).values())
-                bounds = shapely.total_bounds(children) if children else None
-                shapes = (
-                    dict(self.stored_shapes(level, tuple(bounds))) if bounds is not None else {}
-                )
-            self._candidates[level] = _Candidates(shapes, self.run_names)
-        return self._candidates[level], where
+    def candidates(self, level: int, *, stored: bool) -> _Candidates:
+        """Return the run's boundaries of ``level``, or the stored ones near the run (not in it)."""
+        key = (level, stored)
+        if key not in self._candidates:
+            shapes = {} if stored else self.run_shapes.get(level, {})
+            children = list(self.run_shapes.get(level + 1, {}).values())
+            if stored and children:
+                bounds = tuple(shapely.total_bounds(children))
+                shapes = {
+                    osm_id: shape
+                    for osm_id, shape in self.stored_shapes(level, bounds).items()
+                    if osm_id not in self.run_ids
+                }
+            self._candidates[key] = _Candidates(shapes, self.run_names)
+        return self._candidates[key]
 
     def country_of(
         self, gis: GisFile, feature: SourceFeature, placement: Placement
@@ -992,14 +994,21 @@ class _Parents:
                 index=feature.index, osm_id=feature.osm_id, field="geometry",
             )  # fmt: skip
         level = feature.level - 1
-        candidates, where = self.candidates(level)
-        shares = candidates.shares(child)
-        if not shares or shares[0][1] < SPLIT_SHARE:
-            best = f" (the most, {shares[0][0]}, holds {shares[0][1]:.0%})" if shares else ""
+        best: tuple[str, float] | None = None
+        # The run's own boundaries first; stored ones only for a child none of them holds.
+        for stored in (False, True):
+            candidates = self.candidates(level, stored=stored)
+            shares = candidates.shares(child)
+            if shares and (best is None or shares[0][1] > best[1]):
+                best = shares[0]
+            if shares and shares[0][1] >= SPLIT_SHARE:
+                break
+        else:
+            most = f" (the most, {best[0]}, holds {best[1]:.0%})" if best else ""
             return None, Problem(
                 label,
-                f"no level {level} boundary {where} holds a meaningful share of it{best}; "
-                "it cannot be placed by containment",
+                f"no level {level} boundary, in this run or stored, holds a meaningful share "
+                f"of it{most}; it cannot be placed by containment",
                 index=feature.index, osm_id=feature.osm_id, field="geometry",
             )  # fmt: skip
         if len(shares) > 1 and shares[1][1] >= SPLIT_SHARE:

@@ -233,8 +233,9 @@ def test_split_children_are_noted_and_outsiders_are_problems(tmp_path: Path) -> 
     ]
     assert problems(files) == [
         (
-            f"{path}, layer 'adm2', feature 2, osm_id XX13, field 'geometry': no level 1 boundary "
-            "in this run holds a meaningful share of it; it cannot be placed by containment"
+            f"{path}, layer 'adm2', feature 2, osm_id XX13, field 'geometry': no level 1 "
+            "boundary, in this run or stored, holds a meaningful share of it; it cannot be placed "
+            "by containment"
         )
     ]
 
@@ -420,3 +421,23 @@ def test_lines_tables_and_deep_layers_beside_the_data_are_skipped(
         f"{path}, layer 'adm4': level 4 is deeper than Mipaka keeps (0 to 3)",
     ]
     assert sum(len(gis.parsed.features) for gis in read_layers) == 3
+
+
+def test_a_child_no_run_parent_holds_goes_to_a_stored_one(tmp_path: Path) -> None:
+    """The run's own parents first; a child outside all of them falls to the stored ones."""
+    rows = [
+        {"shapeName": "West", "shapeID": "W", "shapeType": "ADM1", "shapeGroup": "XXX"},
+        {"shapeName": "In West", "shapeID": "A", "shapeType": "ADM2", "shapeGroup": "XXX"},
+        {"shapeName": "In East", "shapeID": "B", "shapeType": "ADM2", "shapeGroup": "XXX"},
+    ]
+    shapes = [
+        shapely.box(0, 0, 1, 1),
+        shapely.box(0.2, 0.2, 0.8, 0.8),
+        shapely.box(1.2, 0.2, 1.8, 0.8),
+    ]
+    path = write(frame(rows, shapes), tmp_path / "mixed.geojson", driver="GeoJSON")  # fmt: skip
+    stored = {0: {"L": shapely.box(0, 0, 2, 1)}, 1: {"W": shapely.box(0, 0, 1, 1),
+                                                     "E": shapely.box(1, 0, 2, 1)}}  # fmt: skip
+    files, notes = read([path], shapes=stored)
+    assert problems(files) == [] and notes == []
+    assert {k: f.parent_ref for k, f in features(files).items()} == {"W": "L", "A": "W", "B": "E"}

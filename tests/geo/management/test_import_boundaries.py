@@ -319,8 +319,8 @@ def test_a_split_child_is_noted_and_an_outsider_refused(tmp_path: Path) -> None:
     with pytest.raises(CommandError) as caught:
         run(*paths)
     assert str(caught.value).splitlines()[1] == (
-        f"{paths[2]}, layer 'ADM2', feature 0, osm_id F, field 'geometry': no level 1 boundary "
-        "in this run holds a meaningful share of it; it cannot be placed by containment"
+        f"{paths[2]}, layer 'ADM2', feature 0, osm_id F, field 'geometry': no level 1 boundary, "
+        "in this run or stored, holds a meaningful share of it; it cannot be placed by containment"
     )
     assert stored() == before
 
