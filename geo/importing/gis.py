@@ -39,6 +39,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import pandas
 import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
@@ -510,9 +511,13 @@ class _Values:
         column = self.columns.field(key)
         if column is None:
             return None
-        value = self.record.get(column)
+        value: Any = self.record.get(column)
+        if hasattr(value, "item"):  # numpy scalars: plain Python values
+            value = value.item()
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
+        if not isinstance(value, str | int | float) and pandas.isna(value) is True:
+            return None  # pandas' NA and NaT
         if isinstance(value, str) and value.strip() in ABSENT:
             return None
         return value
@@ -527,8 +532,6 @@ class _Values:
             if not value.is_integer():
                 raise FieldProblem(f"is {value!r}, expected a code", field=self.column(key))
             value = int(value)
-        if hasattr(value, "item"):  # numpy scalars
-            value = value.item()
         return read_id(value, field=self.column(key))
 
     def name(self, key: str) -> str:
@@ -568,7 +571,7 @@ def _read_cod_ab(values: _Values, level: int | None, options: LayoutOptions) -> 
     names: dict[str, str] = {}
     other: set[str] = set()
     language_column = re.compile(rf"^{prefix}_([a-z]{{2}})$")
-    alternative = re.compile(rf"^{prefix}alt\d+[a-z]{{2}}$")
+    alternative = re.compile(rf"^{prefix}alt\d*[a-z]{{2}}$")
     for key in sorted(values.columns):
         if (match := language_column.match(key)) and match[1] != "en":
             if text := values.name(key):

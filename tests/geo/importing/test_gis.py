@@ -441,3 +441,19 @@ def test_a_child_no_run_parent_holds_goes_to_a_stored_one(tmp_path: Path) -> Non
     files, notes = read([path], shapes=stored)
     assert problems(files) == [] and notes == []
     assert {k: f.parent_ref for k, f in features(files).items()} == {"W": "L", "A": "W", "B": "E"}
+
+
+def test_numbers_and_nulls_from_typed_columns(tmp_path: Path) -> None:
+    """Integer p-codes (Shapefile reals too) are codes; a number as a name is its text; nulls are absent."""
+    rows: list[dict[str, Any]] = [
+        {"ADM1_PCODE": 101.0, "ADM1_EN": 7, "ADM1_FR": None, "ADM0_PCODE": "RW"},
+        {"ADM1_PCODE": 102.5, "ADM1_EN": "Half", "ADM1_FR": None, "ADM0_PCODE": "RW"},
+    ]
+    shapes = [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]
+    path = write(frame(rows, shapes), tmp_path / "typed.shp")
+    files, _ = read([path], country="R171496")
+    feature = features(files)["101"]
+    assert (feature.name, feature.names) == ("7", (("en", "7"),))
+    assert problems(files) == [
+        f"{path}, layer 'typed', feature 1, field 'ADM1_PCODE': is 102.5, expected a code"
+    ]
