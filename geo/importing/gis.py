@@ -708,7 +708,8 @@ def _read_feature(
     try:
         read = reader(values, level, options)
     except FieldProblem as exc:
-        parsed.problems.append(Problem(label, str(exc), index=index, field=exc.field))
+        shown = _shown_id(values, result.layout, level, options)
+        parsed.problems.append(Problem(label, str(exc), index=index, osm_id=shown, field=exc.field))
         return
     try:
         state, shape = _polygons(geometry, parsed.quirks)
@@ -750,6 +751,23 @@ def _read_feature(
             codes=tuple(sorted(read.codes.items())),
         )
     )
+
+
+def _shown_id(
+    values: _Values, layout: Layout | None, level: int | None, options: LayoutOptions
+) -> str | None:
+    """Return the feature's id for a problem's line, when it has a readable one."""
+    keys = {
+        Layout.COD_AB: f"adm{level}_pcode",
+        Layout.GADM: f"gid_{level}",
+        Layout.GEOBOUNDARIES: "shapeid",
+        Layout.MIPAKA: "osm_id",
+        Layout.FLAGS: options.code_field or "",
+    }
+    try:
+        return values.id(keys[layout]) if layout is not None else None
+    except FieldProblem:
+        return None
 
 
 def _polygons(

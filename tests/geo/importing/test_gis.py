@@ -294,7 +294,7 @@ def test_bad_values_are_one_line_each(tmp_path: Path, rwanda: list[Place]) -> No
     files, _ = read([path], country="R171496")
     layer = f"{path}, layer 'bad'"
     assert problems(files) == [
-        f"{layer}, feature 0, field 'ADM1_EN': no name",
+        f"{layer}, feature 0, osm_id RW01, field 'ADM1_EN': no name",
         f"{layer}, feature 1, field 'ADM1_PCODE': no p-code",
         (
             f"{layer}, feature 2, osm_id RW03, field 'geometry': geometry is a LineString, "

@@ -231,12 +231,12 @@ def test_bad_input_is_one_line_each_and_changes_nothing(
     layer = f"{path}, layer 'adm1'"
     assert str(caught.value).splitlines() == [
         "2 problems in the input; nothing was changed",
-        f"{layer}, feature 0, field 'ADM1_EN': no name",
+        f"{layer}, feature 0, osm_id RW01, field 'ADM1_EN': no name",
         f"{layer}, feature 1, osm_id RW02, field 'geometry': geometry is a LineString, expected Polygon or MultiPolygon",
     ]
     assert stored() == before
     output = run(path, "--skip-invalid")
-    assert f"skipped: {layer}, feature 0, field 'ADM1_EN': no name" in output
+    assert f"skipped: {layer}, feature 0, osm_id RW01, field 'ADM1_EN': no name" in output
     assert Boundary.objects.filter(level=1).get().osm_id == "RW03"
 
 
