@@ -45,9 +45,9 @@ from geo.importing.load import (
     write_plan,
 )
 from geo.importing.parse import digest_content, features_from_summary, parse_source
-from geo.importing.plan import ImportPlan, PlannedBoundary, plan_import
+from geo.importing.plan import ImportPlan, PlannedBoundary, StoredBoundary, plan_import
 from geo.importing.preview import change_previews
-from geo.importing.sources import discover_sources
+from geo.importing.sources import SourceSelection, discover_sources
 from geo.importing.types import (
     Change,
     DiffEntry,
@@ -169,12 +169,61 @@ def import_geojson(
         Input that cannot be imported, a refused removal, or a concurrent run.
         The database is unchanged whenever this is raised.
     """
-    started = time.monotonic()
     selection = discover_sources(paths, country=country)
+    options: dict[str, object] = {"paths": [str(p) for p in paths], "country": country}
+    return run_import(
+        selection, read_posm_geojson, options=options, country=country, dry_run=dry_run,
+        skip_invalid=skip_invalid, allow_alias_removal=allow_alias_removal, wait=wait,
+        tolerance_deg=tolerance_deg, progress=progress, on_run=on_run,
+    )  # fmt: skip
+
+
+class SourceReader(Protocol):
+    """Reads a run's files into features: one per kind of source (posm GeoJSON, any GIS format)."""
+
+    def __call__(
+        self,
+        sources: Sequence[SourceFile],
+        *,
+        stored: Sequence[StoredBoundary],
+        report: ImportReport,
+        progress: Progress,
+    ) -> list[ParsedFile]:
+        """Return every file read, adding a line per file to ``report.file_lines``.
+
+        Files parsed anew carry ``content_digest`` (their records are written,
+        and ``report.files_parsed`` counts them); the others were rebuilt.
+        """
+
+
+def run_import(
+    selection: SourceSelection,
+    read: SourceReader,
+    *,
+    options: dict[str, object],
+    country: str | None = None,
+    dry_run: bool = False,
+    skip_invalid: bool = False,
+    allow_alias_removal: bool = False,
+    wait: bool = False,
+    tolerance_deg: float = DEFAULT_TOLERANCE_DEG,
+    progress: Progress | None = None,
+    on_run: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Run one import of the files ``selection`` chose, read by ``read``.
+
+    The options are those of ``import_geojson``; ``options`` is what the
+    run's record keeps of the caller's own (paths, layout flags).
+
+    Raises
+    ------
+    GeoError
+        As ``import_geojson``; the database is unchanged whenever it is raised.
+    """
+    started = time.monotonic()
     run = ImportRun.objects.create(
         options={
-            "paths": [str(p) for p in paths],
-            "country": country,
+            **options,
             "dry_run": dry_run,
             "skip_invalid": skip_invalid,
             "allow_alias_removal": allow_alias_removal,
@@ -204,7 +253,7 @@ def import_geojson(
                 if not dry_run:
                     acquire_import_lock(wait=wait)
                     mark_abandoned_runs(current_run_id=run.pk)
-                _run(selection.files, report, recorder, run_id=run.pk, country=country, dry_run=dry_run,
+                _run(selection.files, read, report, recorder, run_id=run.pk, country=country, dry_run=dry_run,
                      skip_invalid=skip_invalid, allow_alias_removal=allow_alias_removal,
                      tolerance_deg=tolerance_deg)  # fmt: skip
         except GeoError as exc:
@@ -233,6 +282,7 @@ def import_geojson(
 
 def _run(
     sources: Sequence[SourceFile],
+    read: SourceReader,
     report: ImportReport,
     progress: RunRecordProgress,
     *,
@@ -244,35 +294,17 @@ def _run(
     tolerance_deg: float,
 ) -> None:
     snapshot = read_snapshot()
-    known = {row.osm_id: row.geometry_digest for row in snapshot}
     features: list[SourceFeature] = []
     problems: list[str] = []
     broken_ids: set[str] = set()
-    progress.start("read", len(sources))
-    to_parse = []
-    for source, rebuilt in zip(sources, _rebuild_unchanged(sources, known), strict=True):
-        if rebuilt is None:
-            to_parse.append(source)
-            continue
-        features.extend(rebuilt.features)
-        report.quirks.update(rebuilt.quirks)
-        report.file_lines.append(
-            f"{source.label}: {len(rebuilt.features)} features (content as before)"
-        )
-        progress.advance()
     parsed_files: list[ParsedFile] = []
-    with _workers(to_parse) as pool:
-        for parsed in pool.map(partial(parse_source, known_digests=known), to_parse):
+    for parsed in read(sources, stored=snapshot, report=report, progress=progress):
+        if parsed.content_digest:
             parsed_files.append(parsed)
-            report.files_parsed += 1
-            report.file_lines.append(
-                f"{parsed.source.label}: {len(parsed.features)} features, {len(parsed.problems)} problems (parsed)"
-            )
-            features.extend(parsed.features)
-            report.quirks.update(parsed.quirks)
-            problems.extend(str(problem) for problem in parsed.problems)
-            broken_ids.update(problem.osm_id for problem in parsed.problems if problem.osm_id)
-            progress.advance()
+        features.extend(parsed.features)
+        report.quirks.update(parsed.quirks)
+        problems.extend(str(problem) for problem in parsed.problems)
+        broken_ids.update(problem.osm_id for problem in parsed.problems if problem.osm_id)
     report.features_read = len(features)
     if skip_invalid:
         report.skipped.extend(problems)
@@ -319,6 +351,38 @@ def _run(
         simplification=simplification_signature(tolerance_deg),
     )
     progress.advance()
+
+
+def read_posm_geojson(
+    sources: Sequence[SourceFile],
+    *,
+    stored: Sequence[StoredBoundary],
+    report: ImportReport,
+    progress: Progress,
+) -> list[ParsedFile]:
+    """Read posm-extracts GeoJSON files: rebuilt from records where unchanged, else parsed."""
+    known = {row.osm_id: row.geometry_digest for row in stored}
+    files: list[ParsedFile] = []
+    progress.start("read", len(sources))
+    to_parse = []
+    for source, rebuilt in zip(sources, _rebuild_unchanged(sources, known), strict=True):
+        if rebuilt is None:
+            to_parse.append(source)
+            continue
+        files.append(rebuilt)
+        report.file_lines.append(
+            f"{source.label}: {len(rebuilt.features)} features (content as before)"
+        )
+        progress.advance()
+    with _workers(to_parse) as pool:
+        for parsed in pool.map(partial(parse_source, known_digests=known), to_parse):
+            files.append(parsed)
+            report.files_parsed += 1
+            report.file_lines.append(
+                f"{parsed.source.label}: {len(parsed.features)} features, {len(parsed.problems)} problems (parsed)"
+            )
+            progress.advance()
+    return files
 
 
 def _take_plan_findings(report: ImportReport, plan: ImportPlan) -> list[str]:

@@ -63,19 +63,23 @@ def record_import(
     )
 
 
-class Command(BaseCommand):
-    """Import boundaries; GeoError becomes a one-line CommandError (no traceback)."""
+class ImportCommand(BaseCommand):
+    """An import command: shared options, progress and output; ``run`` chooses the reader.
 
-    help = (
-        "Import administrative boundaries from posm-extracts GeoJSON: files "
-        "(R<id>admin<N>[_simplified].json, admin_level_<N>[_simplified].json), folders and zips. "
-        "All or nothing; prints the diff."
-    )
+    GeoError becomes a one-line CommandError (no traceback).
+    """
+
+    name = "import"
+    country_help = "import only this country (e.g. R171496)"
+
+    def run(self, options: dict[str, Any], progress: TerminalProgress | None) -> ImportReport:
+        """Run the import the command stands for."""
+        raise NotImplementedError
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        """Declare the command's options."""
+        """Declare the options every import command takes."""
         parser.add_argument("paths", nargs="+", help="files, folders or zip archives")
-        parser.add_argument("--country", help="import only this country (e.g. R171496)")
+        parser.add_argument("--country", help=self.country_help)
         parser.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
         parser.add_argument(
             "--skip-invalid",
@@ -106,18 +110,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the import and print its diff and summary."""
         progress = TerminalProgress() if sys.stderr.isatty() and options["verbosity"] > 0 else None
-        actor = audit.command_line("import_geojson")
+        actor = audit.command_line(self.name)
         try:
-            report = import_geojson(
-                options["paths"],
-                country=options["country"],
-                dry_run=options["dry_run"],
-                skip_invalid=options["skip_invalid"],
-                allow_alias_removal=options["allow_alias_removal"],
-                wait=options["wait"],
-                tolerance_deg=options["tolerance"],
-                progress=progress,
-            )
+            report = self.run(options, progress)
         except GeoError as exc:
             record_import(actor, paths=options["paths"], outcome="refused", error=exc.message)
             raise CommandError(exc.message) from exc
@@ -228,3 +223,27 @@ class Command(BaseCommand):
                     f"Import #{report.run_id}: no changes, everything was up to date."
                 )
             )
+
+
+class Command(ImportCommand):
+    """Import posm-extracts GeoJSON."""
+
+    name = "import_geojson"
+    help = (
+        "Import administrative boundaries from posm-extracts GeoJSON: files "
+        "(R<id>admin<N>[_simplified].json, admin_level_<N>[_simplified].json), folders and zips. "
+        "All or nothing; prints the diff."
+    )
+
+    def run(self, options: dict[str, Any], progress: TerminalProgress | None) -> ImportReport:
+        """Import the posm-extracts files given."""
+        return import_geojson(
+            options["paths"],
+            country=options["country"],
+            dry_run=options["dry_run"],
+            skip_invalid=options["skip_invalid"],
+            allow_alias_removal=options["allow_alias_removal"],
+            wait=options["wait"],
+            tolerance_deg=options["tolerance"],
+            progress=progress,
+        )
