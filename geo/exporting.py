@@ -193,9 +193,19 @@ def stream_export(scope: ExportScope, *, file_format: str) -> Iterator[bytes]:
     """Yield the export as chunks of bytes (GeoJSON and CSV as they are read; others once built).
 
     Meant for a streamed HTTP response: nothing is held beyond one chunk of
-    text, or for GeoPackage and Shapefile, beyond a temporary file.
+    text, or for GeoPackage and Shapefile, beyond a temporary file. The
+    request is checked at once (before anything is sent).
+
+    Raises
+    ------
+    InvalidQuery
+        As ``export_boundaries``.
     """
     _check_format(file_format, scope)
+    return _stream(scope, file_format)
+
+
+def _stream(scope: ExportScope, file_format: str) -> Iterator[bytes]:
     if file_format in ("geojson", "csv"):
         buffer = _ChunkBuffer()
         for _ in _text_chunks(buffer, scope, file_format, ExportSummary()):
