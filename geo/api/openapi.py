@@ -547,6 +547,17 @@ PATHS["/api/v1/boundaries/{osm_id}/children.geojson"] = {
     }
 }
 
+BINARY = {"type": "string", "format": "binary"}
+EXPORT_SCHEMAS = {
+    "geojson": {
+        "type": "object",
+        "description": "One FeatureCollection holding every level (a level property).",
+        "required": ["type", "features"],
+        "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
+    },
+    "csv": {"type": "string", "description": "UTF-8 CSV with a header line."},
+}
+
 PATHS["/api/v1/export"] = {
     "get": {
         "summary": "The workspace's boundaries as a GIS file (GeoPackage, zipped Shapefile,"
@@ -590,8 +601,8 @@ PATHS["/api/v1/export"] = {
                     }
                 },
                 "content": {
-                    content_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
-                    for content_type in dict.fromkeys(CONTENT_TYPES.values())
+                    content_type.split(";")[0]: {"schema": EXPORT_SCHEMAS.get(file_format, BINARY)}
+                    for file_format, content_type in CONTENT_TYPES.items()
                 },
             },
             **errors("400", "404"),
