@@ -135,7 +135,7 @@ def coded_country(folder: Path) -> Path:
     R1 Tinyland (``name:fr`` Petitpays, ``wikidata`` Q1); states R11 West
     (``name:fr`` Ouest, ``name:pt-BR`` Oeste, ``ISO3166-2`` TL-01, Q11) and R12
     East (``name:fr`` Est, ``ISO3166-2`` TL-02, ``ref`` E2); districts R111
-    Alpha (Q111), R112 Beta (``name:fr`` Bêta), R121 Gamma, R122 Delta. R2
+    Alpha (Q111), R112 Beta (``name:fr`` Bêta), R121 Gamma (``ref`` OK), R122 Delta. R2
     Otherland (a square at 10, 10) with one state R21 Solo (``ISO3166-2`` OT-01).
     """
     write(
@@ -198,7 +198,14 @@ def coded_country(folder: Path) -> Path:
                 state="R11",
                 **{"name:fr": "Bêta"},
             ),
-            feature("R121", "Gamma", coordinates=wiggly_square(1, 0), country="R1", state="R12"),
+            feature(
+                "R121",
+                "Gamma",
+                coordinates=wiggly_square(1, 0),
+                country="R1",
+                state="R12",
+                ref="OK",
+            ),
             feature("R122", "Delta", coordinates=wiggly_square(1, 1), country="R1", state="R12"),
         ),
     )

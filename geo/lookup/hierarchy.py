@@ -223,7 +223,7 @@ class Hierarchy:
             for scheme, code in place.codes:
                 self.by_code[code.casefold()].append((place.id, scheme))
                 key = normalise_code(code)
-                if len(key) >= MIN_CODE_LENGTH:
+                if matchable_code(key):
                     entries = self.code_keys[(place.level, key)]
                     if place.id not in entries:
                         entries.append(place.id)
@@ -293,8 +293,23 @@ def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((str(k), str(v)) for k, v in mapping.items() if v))
 
 
-# A code shorter than this, once folded, is too likely to be a reply ("1", "A").
+# A code shorter than this, once folded, is too likely to be a reply ("1", "A");
+# so is one of letters only up to SHORT_WORD_LENGTH ("OK" is Oklahoma's ref, "NO" another's).
 MIN_CODE_LENGTH = 2
+SHORT_WORD_LENGTH = 3
+
+
+def matchable_code(key: str) -> bool:
+    """Tell whether a folded code may be matched as a whole text (not a likely reply).
+
+    >>> matchable_code("rw02"), matchable_code("q3294"), matchable_code("01")
+    (True, True, True)
+    >>> matchable_code("ok"), matchable_code("yes"), matchable_code("rwkv"), matchable_code("7")
+    (False, False, True, False)
+    """
+    if len(key) < MIN_CODE_LENGTH:
+        return False
+    return len(key) > SHORT_WORD_LENGTH or any(char.isdigit() for char in key)
 
 
 def alias_index(hierarchy: Hierarchy, aliases: Iterable[tuple[int, str]]) -> NameIndex:

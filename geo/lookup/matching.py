@@ -39,7 +39,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
 
 from geo.lookup.hierarchy import Hierarchy, NameIndex, NameKind, Place
-from geo.lookup.names import normalise_code, normalise_name, normalise_path
+from geo.lookup.names import normalise_name, normalise_path
 
 TYPO_MAX_WORDS = 4
 TYPO_MIN_LENGTH = 5
@@ -165,7 +165,7 @@ def match_text(
         return NO_MATCH
     found = _exact(
         indexes, scope.level, normalised, admits, method=Method.EXACT, score=1.0
-    ) or _by_code(hierarchy, scope.level, text, admits)
+    ) or _by_code(hierarchy, scope.level, normalised, text, admits)
     if found:
         return _result(hierarchy, found, limit)
     country_id = scope.country_id
@@ -426,10 +426,18 @@ def _exact(
 
 
 def _by_code(
-    hierarchy: Hierarchy, level: int, text: str, admits: Callable[[int], bool] | None
+    hierarchy: Hierarchy,
+    level: int,
+    normalised: str,
+    text: str,
+    admits: Callable[[int], bool] | None,
 ) -> list[Found]:
-    """Find the places the whole text is a code of ("RW-02", "rw02", "Q3294")."""
-    coded = hierarchy.code_keys.get((level, normalise_code(text)))
+    """Find the places the whole text is a code of ("RW-02", "rw02", "Q3294").
+
+    ``normalised`` is the text folded as a name; less its spaces, it is the
+    text folded as a code (``normalise_code``).
+    """
+    coded = hierarchy.code_keys.get((level, normalised.replace(" ", "")))
     if not coded:
         return []
     entries = [(pid, "code") for pid in coded if admits is None or admits(pid)]

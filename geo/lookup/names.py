@@ -84,12 +84,12 @@ def _ascii_digit(char: str) -> str:
 
 
 def normalise_code(text: str) -> str:
-    """Fold a code for matching: case and every character but letters and digits dropped.
+    """Fold a code for matching: as a name, then without spaces ("RW-02" is "rw02").
 
     >>> normalise_code("RW-02"), normalise_code(" rw02 "), normalise_code("Q1-1")
     ('rw02', 'rw02', 'q11')
     """
-    return NOT_WORD.sub("", unicodedata.normalize("NFKC", text).casefold())
+    return normalise_name(text).replace(" ", "")
 
 
 def normalise_path(text: str) -> str:

@@ -64,6 +64,9 @@ def test_match_finds_a_boundary_by_any_of_its_codes(world: None) -> None:
     assert best(api, "Q1", 1) is None  # the country's code, asked as a state
     assert best(api, "OT-01", 1) is None  # another country's state, outside the workspace
     assert best(client("world", country=None), "OT-01", 1) == ("R21", "code", "code")
+    # A short code of letters only is a likely reply: "ok" is not Gamma's ref here.
+    assert match(api, "OK", 2)["results"] == []
+    assert best(api, "Gamma", 2) == ("R121", "exact", "name")
 
 
 def test_match_uses_every_name_with_the_usual_folding(world: None) -> None:
@@ -94,7 +97,8 @@ def test_codes_are_in_every_result(world: None) -> None:
     assert api.get("/api/v1/boundaries/R11").json()["codes"] == codes
     rapidpro = api.get("/api/v2/boundaries.json", geometry="false").json()["results"]
     assert {r["osm_id"]: r["codes"] for r in rapidpro}["R11"] == codes
-    assert {r["osm_id"]: r["codes"] for r in rapidpro}["R121"] == {}
+    assert {r["osm_id"]: r["codes"] for r in rapidpro}["R121"] == {"ref": "OK"}
+    assert {r["osm_id"]: r["codes"] for r in rapidpro}["R122"] == {}
 
 
 def test_listing_finds_by_code(world: None) -> None:
@@ -113,6 +117,7 @@ def test_listing_finds_by_code(world: None) -> None:
     assert listed(code="TL02") == []  # exact: the punctuation counts here
     assert listed(code="OT-01") == []  # Otherland's, outside the workspace
     assert listed(code="Q11", level="2") == []
+    assert listed(code="ok") == ["R121"]  # listings find every code
     assert api.get("/api/v1/boundaries", code="E2", scheme="isbn").status_code == 400
 
 
