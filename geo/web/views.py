@@ -182,7 +182,7 @@ def _people_action(request: HttpRequest, access: WorkspaceAccess) -> str | None:
             request,
             f"names shown in {workspace.name_language}"
             if workspace.name_language
-            else "names shown as the sources spell them",
+            else "names shown in the sources' own spelling",
         )
     elif action == "revoke":
         revoke_token(access.id, token_id=_int(post.get("token")), actor=actor)
