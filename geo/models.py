@@ -14,6 +14,8 @@ from django.db.models import CheckConstraint, Q
 from django.db.models.functions import Upper
 
 PATH_SEPARATOR = " > "
+# The schemes of ``Boundary.codes``, in the order exports list them.
+CODE_SCHEMES = ("pcode", "iso3166_2", "gid", "shape_id", "wikidata", "ref", "hasc")
 
 
 class Level(models.IntegerChoices):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import re
 import secrets
 import threading
 import time
@@ -60,6 +61,8 @@ class WorkspaceAccess:
     user_id: int | None = None
     token_id: int | None = None
     expires_at: datetime | None = None
+    # The language names are shown in (``display_name``); "": the source's own name.
+    name_language: str = ""
 
     @property
     def can_edit_aliases(self) -> bool:
@@ -110,25 +113,74 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# A language as boundaries' ``names`` key it: ISO 639 with an optional region or script.
+LANGUAGE = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
+
+
+def normalise_language(language: str) -> str:
+    """Return a language code as ``names`` keys it ("pt_BR" → "pt-br"; "" is the source's).
+
+    Raises
+    ------
+    InvalidQuery
+        Not a language code.
+    """
+    code = language.strip().lower().replace("_", "-")
+    if code and not LANGUAGE.fullmatch(code):
+        raise InvalidQuery(
+            f"language: {language[:40]!r} is not a language code (fr, en, pt-br; empty: none)"
+        )
+    return code
+
+
+def set_name_language(workspace: int | str, *, language: str) -> Workspace:
+    """Choose the language a workspace (id or name) shows boundary names in ("": the source's).
+
+    Every worker sees it from its next request (a workspace save invalidates
+    the cached accesses).
+
+    Raises
+    ------
+    InvalidQuery
+        Not a language code, or no such workspace.
+    """
+    code = normalise_language(language)
+    found = (
+        Workspace.objects.filter(pk=workspace)
+        if isinstance(workspace, int)
+        else Workspace.objects.filter(name=workspace.strip())
+    ).first()
+    if found is None:
+        raise InvalidQuery(f"no workspace {workspace!r}")
+    found.name_language = code
+    found.save(update_fields=["name_language"])
+    return found
+
+
 @transaction.atomic
 def create_workspace(
     *,
     name: str,
     country_osm_id: str | None = None,
     exist_ok: bool = False,
+    language: str = "",
     actor: Actor = audit.SYSTEM,
 ) -> tuple[Workspace, str]:
     """Create a workspace (optionally scoped to a country) and its first API token.
+
+    ``language`` is the one boundary names are shown in (``display_name``).
 
     Raises
     ------
     InvalidQuery
         The name is empty, or taken (unless ``exist_ok``: then a new token
-        for the existing workspace is returned).
+        for the existing workspace is returned), or ``language`` is not a
+        language code.
     BoundaryNotFound
         No imported country has that osm_id.
     """
     name = name.strip()
+    language = normalise_language(language)
     if not name:
         raise InvalidQuery("a workspace needs a name")
     existing = Workspace.objects.filter(name=name).first()
@@ -141,13 +193,13 @@ def create_workspace(
         country = Boundary.objects.filter(osm_id=country_osm_id, level=Level.COUNTRY).first()
         if country is None:
             raise BoundaryNotFound(f"no imported country has osm_id {country_osm_id!r}")
-    workspace = Workspace.objects.create(name=name, country=country)
+    workspace = Workspace.objects.create(name=name, country=country, name_language=language)
     audit.record(
         AuditAction.WORKSPACE_CREATED,
         actor=actor,
         workspace_id=workspace.pk,
         target=name,
-        details={"country": country_osm_id},
+        details={"country": country_osm_id, "language": language},
     )
     return workspace, issue_token(workspace, name="created with the workspace", actor=actor)
 
@@ -342,6 +394,7 @@ def _read_token(digest: str) -> tuple[WorkspaceAccess | OperatorAccess | None, s
             "name",
             "expires_at",
             "revoked_at",
+            "workspace__name_language",
         )
         .first()
     )
@@ -359,6 +412,7 @@ def _read_token(digest: str) -> tuple[WorkspaceAccess | OperatorAccess | None, s
         name,
         expires,
         revoked,
+        language,
     ) = row
     if revoked is not None:
         return None, f"token revoked on {revoked:%Y-%m-%d %H:%M} UTC"
@@ -371,6 +425,7 @@ def _read_token(digest: str) -> tuple[WorkspaceAccess | OperatorAccess | None, s
         actor_label=f"token {prefix}…" + (f" ({name})" if name else ""),
         token_id=token_id,
         expires_at=expires,
+        name_language=language,
     )
     return access, ""
 
@@ -489,14 +544,22 @@ def access_for_user(user_id: int, workspace_id: int | None = None) -> WorkspaceA
             "workspace__aliases_version",
             "role",
             "user__username",
+            "workspace__name_language",
         )
     )
     if not rows:
         return None
     chosen = next((row for row in rows if row[0] == workspace_id), rows[0])
-    workspace, name, country_id, version, role, username = chosen
+    workspace, name, country_id, version, role, username, language = chosen
     return WorkspaceAccess(
-        workspace, name, country_id, version, role=role, actor_label=username, user_id=user_id
+        workspace,
+        name,
+        country_id,
+        version,
+        role=role,
+        actor_label=username,
+        user_id=user_id,
+        name_language=language,
     )
 
 

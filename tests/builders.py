@@ -127,3 +127,100 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int, int]:
     x = int((lon + 180) / 360 * n)
     y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
     return z, x, y
+
+
+def coded_country(folder: Path) -> Path:
+    """Write ``tiny_country`` with OSM codes and names in other languages, and a second country.
+
+    R1 Tinyland (``name:fr`` Petitpays, ``wikidata`` Q1); states R11 West
+    (``name:fr`` Ouest, ``name:pt-BR`` Oeste, ``ISO3166-2`` TL-01, Q11) and R12
+    East (``name:fr`` Est, ``ISO3166-2`` TL-02, ``ref`` E2); districts R111
+    Alpha (Q111), R112 Beta (``name:fr`` Bêta), R121 Gamma (``ref`` OK), R122 Delta. R2
+    Otherland (a square at 10, 10) with one state R21 Solo (``ISO3166-2`` OT-01).
+    """
+    write(
+        folder,
+        "R1admin0.json",
+        collection(
+            feature(
+                "R1",
+                "Tinyland",
+                name_en="Tinyland",
+                coordinates=wiggly_square(0, 0, 2, 80),
+                **{"name:fr": "Petitpays", "wikidata": "Q1"},
+            )
+        ),
+    )
+    west = [[[0, 0], [1, 0], [1, 2], [0, 2], [0, 0]]]
+    east = [[[1, 0], [2, 0], [2, 2], [1, 2], [1, 0]]]
+    write(
+        folder,
+        "R1admin1.json",
+        collection(
+            feature(
+                "R11",
+                "West",
+                coordinates=west,
+                country="R1",
+                **{
+                    "name:fr": "Ouest",
+                    "name:pt-BR": "Oeste",
+                    "ISO3166-2": "TL-01",
+                    "wikidata": "Q11",
+                },
+            ),
+            feature(
+                "R12",
+                "East",
+                coordinates=east,
+                country="R1",
+                **{"name:fr": "Est", "ISO3166-2": "TL-02", "ref": "E2"},
+            ),
+        ),
+    )
+    write(
+        folder,
+        "R1admin2.json",
+        collection(
+            feature(
+                "R111",
+                "Alpha",
+                coordinates=wiggly_square(0, 0),
+                country="R1",
+                state="R11",
+                wikidata="Q111",
+            ),
+            feature(
+                "R112",
+                "Beta",
+                coordinates=wiggly_square(0, 1),
+                country="R1",
+                state="R11",
+                **{"name:fr": "Bêta"},
+            ),
+            feature(
+                "R121",
+                "Gamma",
+                coordinates=wiggly_square(1, 0),
+                country="R1",
+                state="R12",
+                ref="OK",
+            ),
+            feature("R122", "Delta", coordinates=wiggly_square(1, 1), country="R1", state="R12"),
+        ),
+    )
+    write(
+        folder,
+        "R2admin0.json",
+        collection(feature("R2", "Otherland", coordinates=square(10, 10))),
+    )
+    write(
+        folder,
+        "R2admin1.json",
+        collection(
+            feature(
+                "R21", "Solo", coordinates=square(10, 10), country="R2", **{"ISO3166-2": "OT-01"}
+            ),
+        ),
+    )
+    return folder

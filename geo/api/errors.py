@@ -9,7 +9,14 @@ from typing import Any, TypeAlias
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.defaults import page_not_found
@@ -32,7 +39,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # The session key that holds a signed-in person's current workspace.
 SESSION_WORKSPACE_KEY = "workspace_id"
 
-ApiView: TypeAlias = Callable[..., HttpResponse | dict[str, Any] | list[Any]]
+ApiView: TypeAlias = Callable[
+    ..., HttpResponse | StreamingHttpResponse | dict[str, Any] | list[Any]
+]
 
 
 def error_response(*, status: int, code: str, message: str) -> JsonResponse:
@@ -182,7 +191,7 @@ def _default_shape(status: int, code: str, message: str) -> HttpResponse:
 
 def api_endpoint(
     *methods: str, errors: ErrorShape = _default_shape, operator: bool = False
-) -> Callable[[ApiView], Callable[..., HttpResponse]]:
+) -> Callable[[ApiView], Callable[..., HttpResponseBase]]:
     """Wrap a view: method check, token or session, GeoError → JSON error, never a bare 500.
 
     The view receives ``(request, access, **url_kwargs)`` and returns a
@@ -195,10 +204,10 @@ def api_endpoint(
     )
     allowed = set(methods)
 
-    def decorate(view: ApiView) -> Callable[..., HttpResponse]:
+    def decorate(view: ApiView) -> Callable[..., HttpResponseBase]:
         @csrf_exempt  # tokens need none; authenticate() checks CSRF for sessions
         @functools.wraps(view)
-        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
             if request.method not in allowed:
                 response = errors(405, "method_not_allowed", f"use {' or '.join(sorted(allowed))}")
                 response["Allow"] = ", ".join(sorted(allowed))
@@ -226,7 +235,7 @@ def api_endpoint(
             except Exception:
                 logger.exception("unexpected error in %s", request.path)
                 return errors(500, "server_error", "unexpected error; it was logged")
-            if isinstance(result, HttpResponse):
+            if isinstance(result, HttpResponseBase):
                 return result
             return JsonResponse(result, safe=False, json_dumps_params={"ensure_ascii": False})
 

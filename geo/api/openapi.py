@@ -14,6 +14,8 @@ from geo.api.params import (
     NON_BLANK_TEXT_PATTERN,
     TEXT_PATTERN,
 )
+from geo.exporting import CONTENT_TYPES, FORMATS, GEOMETRIES
+from geo.models import CODE_SCHEMES
 
 
 def _error(description: str, *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -144,6 +146,18 @@ OSM_ID = _param(
     schema={"type": "string", "maxLength": 64, "pattern": f"^[^/{CONTROL_CHARACTERS}]+$"},
 )
 PAGE = {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+DISPLAY_NAME = {
+    "type": "string",
+    "description": "The name in the workspace's language where the boundary has one, else"
+    " name (which stays the source's name: flows store it).",
+}
+CODES = {
+    "type": "object",
+    "description": "The boundary's codes by scheme (pcode, iso3166_2, gid, shape_id,"
+    " wikidata, ref, hasc); only those the sources carry.",
+    "additionalProperties": {"type": "string"},
+    "example": {"iso3166_2": "RW-02", "wikidata": "Q3294"},
+}
 CURSOR = _param(
     "cursor",
     "From the previous page's next URL (base64url).",
@@ -298,6 +312,16 @@ PATHS: dict[str, Any] = {
                 _param("parent", "Only children of this osm_id.", schema=_text()),
                 _param(
                     "q", "Name, English name or alias contains this.", schema=_text(max_length=255)
+                ),
+                _param(
+                    "code",
+                    "Has this code, in any scheme (or in scheme=): exact but for case.",
+                    schema=_text(max_length=255),
+                ),
+                _param(
+                    "scheme",
+                    "With code: only codes of this scheme.",
+                    schema={"type": "string", "enum": list(CODE_SCHEMES)},
                 ),
                 _param("page", "1-based page; past the last, no results.", schema=PAGE),
                 _param(
@@ -482,10 +506,18 @@ FEATURE_COLLECTION = {
                     "type": {"const": "Feature"},
                     "properties": {
                         "type": "object",
-                        "required": ["osm_id", "name", "level", "path", "has_children"],
+                        "required": [
+                            "osm_id",
+                            "name",
+                            "display_name",
+                            "level",
+                            "path",
+                            "has_children",
+                        ],
                         "properties": {
                             "osm_id": {"type": "string"},
                             "name": {"type": "string"},
+                            "display_name": DISPLAY_NAME,
                             "level": LEVEL,
                             "path": {"type": "string"},
                             "has_children": {"type": "boolean"},
@@ -512,6 +544,69 @@ PATHS["/api/v1/boundaries/{osm_id}/children.geojson"] = {
             BAND,
         ],
         "responses": {**GEOJSON_RESPONSES, **errors("400", "404")},
+    }
+}
+
+BINARY = {"type": "string", "format": "binary"}
+EXPORT_SCHEMAS = {
+    "geojson": {
+        "type": "object",
+        "description": "One FeatureCollection holding every level (a level property).",
+        "required": ["type", "features"],
+        "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array"}},
+    },
+    "csv": {"type": "string", "description": "UTF-8 CSV with a header line."},
+}
+
+PATHS["/api/v1/export"] = {
+    "get": {
+        "summary": "The workspace's boundaries as a GIS file (GeoPackage, zipped Shapefile,"
+        " GeoJSON or CSV) in the Mipaka layout",
+        "description": "One layer per level (admin0..admin3; Shapefile: admin<n>.shp in a zip;"
+        " GeoJSON and CSV: one table with a level column). Columns: osm_id, level, name,"
+        " name_en, parent_id (the parent's osm_id, empty for countries), path, one column per"
+        " code scheme present, one name_<lang> column per language present, alt_names and"
+        " aliases (the workspace's; ; between names), and the geometry in EPSG:4326 (CSV: WKT"
+        " in a geometry column). Retired boundaries are left out. Sent as a download.",
+        "parameters": [
+            _param(
+                "format",
+                "File format.",
+                required=True,
+                schema={"type": "string", "enum": list(FORMATS)},
+            ),
+            {
+                **_param(
+                    "country",
+                    "Only this country's boundaries (repeatable); default every country the"
+                    " workspace sees. Unknown or outside the workspace: 404.",
+                    schema={"type": "array", "items": _text(max_length=64)},
+                ),
+                "style": "form",
+                "explode": True,
+            },
+            _param(
+                "geometry",
+                "full (default) or simplified; none (no geometry column) for csv only.",
+                schema={"type": "string", "enum": list(GEOMETRIES)},
+            ),
+        ],
+        "responses": {
+            "200": {
+                "description": "The file, as an attachment (Content-Disposition names it).",
+                "headers": {
+                    "Content-Disposition": {
+                        "description": "attachment; filename=mipaka-boundaries[-<country>…].<ext>",
+                        "schema": {"type": "string"},
+                    }
+                },
+                "content": {
+                    content_type.split(";")[0]: {"schema": EXPORT_SCHEMAS.get(file_format, BINARY)}
+                    for file_format, content_type in CONTENT_TYPES.items()
+                },
+            },
+            **errors("400", "404"),
+        },
     }
 }
 
@@ -866,14 +961,25 @@ DOCUMENT: dict[str, Any] = {
             },
             "Place": {
                 "type": "object",
-                "required": ["osm_id", "name", "name_en", "level", "path", "parent_osm_id"],
+                "required": [
+                    "osm_id",
+                    "name",
+                    "name_en",
+                    "display_name",
+                    "level",
+                    "path",
+                    "parent_osm_id",
+                    "codes",
+                ],
                 "properties": {
                     "osm_id": {"type": "string"},
                     "name": {"type": "string"},
                     "name_en": {"type": "string", "description": "Empty when the source has none."},
+                    "display_name": DISPLAY_NAME,
                     "level": LEVEL,
                     "path": {"type": "string", "example": "Rwanda > Kigali City > Gasabo"},
                     "parent_osm_id": {"type": ["string", "null"]},
+                    "codes": CODES,
                 },
             },
             "LocatedPlace": {
@@ -904,8 +1010,21 @@ DOCUMENT: dict[str, Any] = {
                                 "type": "object",
                                 "required": ["method", "field", "text", "score"],
                                 "properties": {
-                                    "method": {"enum": ["path", "exact", "token", "fuzzy"]},
-                                    "field": {"enum": ["name", "name_en", "alias", "path"]},
+                                    "method": {"enum": ["path", "exact", "code", "token", "fuzzy"]},
+                                    "field": {
+                                        "description": "What matched: the name, the English"
+                                        " name, a name in another language (names), a variant"
+                                        " (other_names), a workspace alias, the path, a code.",
+                                        "enum": [
+                                            "name",
+                                            "name_en",
+                                            "names",
+                                            "other_names",
+                                            "alias",
+                                            "path",
+                                            "code",
+                                        ],
+                                    },
                                     "text": {"type": "string"},
                                     "score": {"type": "number", "minimum": 0, "maximum": 1},
                                 },
@@ -957,10 +1076,11 @@ DOCUMENT: dict[str, Any] = {
                                 "description": "From the country down to the parent.",
                                 "items": {
                                     "type": "object",
-                                    "required": ["osm_id", "name", "level"],
+                                    "required": ["osm_id", "name", "display_name", "level"],
                                     "properties": {
                                         "osm_id": {"type": "string"},
                                         "name": {"type": "string"},
+                                        "display_name": DISPLAY_NAME,
                                         "level": LEVEL,
                                     },
                                 },
@@ -1084,7 +1204,7 @@ DOCUMENT: dict[str, Any] = {
             },
             "RapidProBoundary": {
                 "type": "object",
-                "required": ["osm_id", "name", "parent", "level", "aliases", "geometry"],
+                "required": ["osm_id", "name", "parent", "level", "aliases", "geometry", "codes"],
                 "properties": {
                     "osm_id": {"type": "string"},
                     "name": {"type": "string"},
@@ -1107,6 +1227,7 @@ DOCUMENT: dict[str, Any] = {
                         "description": "Unless ?geometry=false; null then, or without geometry.",
                         "oneOf": [{"$ref": "#/components/schemas/Geometry"}, {"type": "null"}],
                     },
+                    "codes": CODES,
                 },
             },
         },

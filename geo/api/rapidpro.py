@@ -87,6 +87,8 @@ def boundaries(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
                 "level": b.level,
                 "aliases": aliases[b.pk],
                 "geometry": geometries.get(b.pk),
+                # Beyond RapidPro's fields (its clients read only those they know).
+                "codes": dict(sorted(b.codes.items())),
             }
             for b in rows
         ],

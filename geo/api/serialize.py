@@ -5,39 +5,64 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from geo.lookup.hierarchy import Hierarchy, Place
+from geo.lookup.hierarchy import Hierarchy, Place, display_name
 from geo.lookup.matching import Match
 from geo.lookup.service import PointResult
-from geo.models import ImportJob
+from geo.models import Boundary, ImportJob
 
 
-def place_to_dict(place: Place, hierarchy: Hierarchy) -> dict[str, Any]:
-    """Return the fields every lookup result carries."""
+def place_to_dict(place: Place, hierarchy: Hierarchy, *, language: str = "") -> dict[str, Any]:
+    """Return the fields every lookup result carries.
+
+    ``display_name`` is the name in the workspace's ``language`` where the
+    place has one; ``name`` stays the source's name, the one flows store.
+    """
     parent = hierarchy.parent_of(place)
     return {
         "osm_id": place.osm_id,
         "name": place.name,
         "name_en": place.name_en,
+        "display_name": place.name_in(language),
         "level": place.level,
         "path": place.path,
         "parent_osm_id": parent.osm_id if parent else None,
+        "codes": dict(place.codes),
+    }
+
+
+def boundary_to_dict(
+    boundary: Boundary, *, aliases: list[str], language: str = ""
+) -> dict[str, Any]:
+    """Return a stored boundary as listings and details show it (``place_to_dict``'s fields)."""
+    return {
+        "osm_id": boundary.osm_id,
+        "name": boundary.name,
+        "name_en": boundary.name_en,
+        "display_name": display_name(
+            language, name=boundary.name, name_en=boundary.name_en, names=boundary.names
+        ),
+        "level": boundary.level,
+        "path": boundary.path,
+        "parent_osm_id": boundary.parent.osm_id if boundary.parent else None,
+        "codes": dict(sorted(boundary.codes.items())),
+        "aliases": aliases,
     }
 
 
 def point_result_to_dict(
-    result: PointResult, hierarchy: Hierarchy, *, snap: bool
+    result: PointResult, hierarchy: Hierarchy, *, snap: bool, language: str = ""
 ) -> dict[str, Any]:
     """Return a place found for a point; with ``snap``, also its distance (0 when covering)."""
-    body = place_to_dict(result.place, hierarchy)
+    body = place_to_dict(result.place, hierarchy, language=language)
     if snap:
         body["distance_m"] = round(result.distance_m, 1)
     return body
 
 
-def match_to_dict(match: Match, hierarchy: Hierarchy) -> dict[str, Any]:
+def match_to_dict(match: Match, hierarchy: Hierarchy, *, language: str = "") -> dict[str, Any]:
     """Return a place plus how it matched."""
     return {
-        **place_to_dict(match.place, hierarchy),
+        **place_to_dict(match.place, hierarchy, language=language),
         "match": {
             "method": str(match.method),
             "field": match.kind,

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 
 from geo.aliases import set_aliases
 from geo.api import params
 from geo.api.errors import api_endpoint
-from geo.api.serialize import match_to_dict, place_to_dict, point_result_to_dict
+from geo.api.serialize import (
+    boundary_to_dict,
+    match_to_dict,
+    place_to_dict,
+    point_result_to_dict,
+)
 from geo.exceptions import InvalidQuery, UnsupportedMediaType
+from geo.exporting import (
+    CONTENT_TYPES,
+    EXTENSIONS,
+    FORMATS,
+    GEOMETRIES,
+    export_scope,
+    stream_export,
+)
 from geo.lookup.boundaries import (
     aliases_of,
     children_collection,
@@ -23,7 +37,7 @@ from geo.lookup.boundaries import (
 from geo.lookup.counts import KEY_COLUMNS, parse_csv, parse_json
 from geo.lookup.service import count_by_boundary, find_at_points, find_matches
 from geo.lookup.snapshot import lookup_data
-from geo.models import Boundary, Role, Workspace
+from geo.models import CODE_SCHEMES, Boundary, Role, Workspace
 from geo.workspaces import WorkspaceAccess, require_role
 
 MAX_POINTS = 10_000
@@ -55,11 +69,13 @@ def match(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         country=params.text(query, "country"),
         fuzzy=params.boolean(query, "fuzzy", default=True),
     )
-    hierarchy = outcome.hierarchy
+    hierarchy, language = outcome.hierarchy, access.name_language
     return {
-        "results": [match_to_dict(m, hierarchy) for m in outcome.result.matches],
+        "results": [match_to_dict(m, hierarchy, language=language) for m in outcome.result.matches],
         "ambiguous": outcome.result.ambiguous,
-        "parent": place_to_dict(outcome.parent, hierarchy) if outcome.parent else None,
+        "parent": place_to_dict(outcome.parent, hierarchy, language=language)
+        if outcome.parent
+        else None,
         "parent_found": not outcome.parent_unresolved,
     }
 
@@ -74,14 +90,22 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         hierarchy, (found,) = find_at_points(
             access, lons=np.array([lng]), lats=np.array([lat]), snap_m=snap
         )
-        return {"results": [point_result_to_dict(r, hierarchy, snap=snap > 0) for r in found]}
+        return {
+            "results": [
+                point_result_to_dict(r, hierarchy, snap=snap > 0, language=access.name_language)
+                for r in found
+            ]
+        }
     body = params.json_body(request, fields={"points", "snap"}, max_bytes=MAX_POINTS * 64)
     lons, lats = _points(body)
     snap = _snap(body)
     hierarchy, found_each = find_at_points(access, lons=lons, lats=lats, snap_m=snap)
     return {
         "results": [
-            [point_result_to_dict(r, hierarchy, snap=snap > 0) for r in found]
+            [
+                point_result_to_dict(r, hierarchy, snap=snap > 0, language=access.name_language)
+                for r in found
+            ]
             for found in found_each
         ]
     }
@@ -133,6 +157,8 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
         level=params.integer(query, "level", low=0, high=3),
         parent=params.text(query, "parent"),
         q=params.text(query, "q", max_length=255),
+        code=params.text(query, "code", max_length=255),
+        scheme=params.choice(query, "scheme", choices=CODE_SCHEMES),
         page=page,
         page_size=page_size,
     )
@@ -141,7 +167,10 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
         "count": listing.count,
         "page": listing.page,
         "pages": listing.pages,
-        "results": [_boundary_to_dict(b, aliases[b.pk]) for b in listing.items],
+        "results": [
+            boundary_to_dict(b, aliases=aliases[b.pk], language=access.name_language)
+            for b in listing.items
+        ],
     }
 
 
@@ -150,14 +179,18 @@ def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) 
     """One boundary; ``?geometry=simplified|full`` adds its GeoJSON geometry."""
     kind = params.choice(request.GET, "geometry", choices=("simplified", "full"))
     boundary = get_boundary(access, osm_id)
-    body = _boundary_to_dict(boundary, aliases_of(access, [boundary.pk])[boundary.pk])
+    body = boundary_to_dict(
+        boundary,
+        aliases=aliases_of(access, [boundary.pk])[boundary.pk],
+        language=access.name_language,
+    )
     body |= {
         "bbox": [boundary.bbox_west, boundary.bbox_south, boundary.bbox_east, boundary.bbox_north]
         if boundary.bbox_west is not None
         else None,
         "area_km2": boundary.area_km2,
         "geometry_source": boundary.geometry_source,
-        "ancestors": _ancestors(boundary.osm_id),
+        "ancestors": _ancestors(boundary.osm_id, language=access.name_language),
         "has_children": Boundary.objects.filter(parent_id=boundary.pk).exists(),
     }
     if kind is not None:
@@ -171,14 +204,48 @@ def boundary_children(request: HttpRequest, access: WorkspaceAccess, osm_id: str
     return _geojson(children_collection(access, osm_id, band=params.band(request.GET)))
 
 
-def _ancestors(osm_id: str) -> list[dict[str, Any]]:
+def _ancestors(osm_id: str, *, language: str) -> list[dict[str, Any]]:
     hierarchy = lookup_data.hierarchy()
     place = hierarchy.by_osm_id.get(osm_id)
     chain = []
     while place is not None:
-        chain.append({"osm_id": place.osm_id, "name": place.name, "level": place.level})
+        chain.append(
+            {
+                "osm_id": place.osm_id,
+                "name": place.name,
+                "display_name": place.name_in(language),
+                "level": place.level,
+            }
+        )
         place = hierarchy.parent_of(place)
     return chain[:0:-1]
+
+
+@api_endpoint("GET")
+def export(request: HttpRequest, access: WorkspaceAccess) -> StreamingHttpResponse:
+    """Stream the workspace's boundaries as a file in the Mipaka layout (``geo.exporting``).
+
+    ``format=gpkg|shp|geojson|csv`` (shp: a zip), ``country=`` (repeatable;
+    default every country the workspace sees), ``geometry=full|simplified``
+    (``none``: csv only); the aliases column holds the workspace's aliases.
+    """
+    query = request.GET
+    file_format = params.choice(query, "format", choices=FORMATS)
+    if file_format is None:
+        raise InvalidQuery(f"format: required, one of {', '.join(FORMATS)}")
+    countries = [params.check_text(value, field="country") for value in query.getlist("country")]
+    scope = export_scope(
+        countries=countries,
+        workspace_id=access.id,
+        workspace_country_id=access.country_id,
+        geometry=params.choice(query, "geometry", choices=GEOMETRIES) or "full",
+    )
+    response = StreamingHttpResponse(
+        stream_export(scope, file_format=file_format), content_type=CONTENT_TYPES[file_format]
+    )
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", "-".join(["mipaka-boundaries", *scope.osm_ids]))
+    response["Content-Disposition"] = f'attachment; filename="{stem}.{EXTENSIONS[file_format]}"'
+    return response
 
 
 @api_endpoint("GET")
@@ -242,15 +309,3 @@ def boundary_aliases(request: HttpRequest, access: WorkspaceAccess, osm_id: str)
         }
     boundary = get_boundary(access, osm_id)
     return {"osm_id": osm_id, "aliases": aliases_of(access, [boundary.pk])[boundary.pk]}
-
-
-def _boundary_to_dict(boundary: Boundary, aliases: list[str]) -> dict[str, Any]:
-    return {
-        "osm_id": boundary.osm_id,
-        "name": boundary.name,
-        "name_en": boundary.name_en,
-        "level": boundary.level,
-        "path": boundary.path,
-        "parent_osm_id": boundary.parent.osm_id if boundary.parent else None,
-        "aliases": aliases,
-    }

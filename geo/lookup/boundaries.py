@@ -10,6 +10,8 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 
 from geo.exceptions import BoundaryNotFound
+from geo.lookup.hierarchy import display_name
+from geo.lookup.snapshot import lookup_data
 from geo.models import Boundary, BoundaryAlias
 from geo.workspaces import WorkspaceAccess
 
@@ -54,11 +56,22 @@ def list_boundaries(
     level: int | None = None,
     parent: str | None = None,
     q: str | None = None,
+    code: str | None = None,
+    scheme: str | None = None,
     page: int = 1,
     page_size: int = 100,
 ) -> Page:
-    """List boundaries by path, filtered by level, parent osm_id and a name/alias substring."""
+    """List boundaries by path, filtered by level, parent osm_id, a name/alias substring, a code.
+
+    ``code`` is any of a boundary's codes (``scheme``'s only, if given),
+    exactly but for case; the ids come from the lookup snapshot's code index.
+    """
     queryset = boundaries_in_scope(access).select_related("parent")
+    if code is not None:
+        found = lookup_data.hierarchy().by_code.get(code.strip().casefold(), [])
+        queryset = queryset.filter(
+            id__in=[pid for pid, kind in found if scheme is None or kind == scheme]
+        )
     if level is not None:
         queryset = queryset.filter(level=level)
     if parent is not None:
@@ -123,6 +136,11 @@ def geometries_geojson(
 BANDS = {"0": 0, "1": 1, "2": 2}
 
 
+def _json(value: Any) -> Any:
+    # A raw cursor gives jsonb as text (Django's loader); the ORM decodes it.
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def children_collection(access: WorkspaceAccess, osm_id: str, *, band: str) -> dict[str, Any]:
     """Return a boundary's children as an RFC 7946 FeatureCollection at a zoom band.
 
@@ -133,17 +151,28 @@ def children_collection(access: WorkspaceAccess, osm_id: str, *, band: str) -> d
     boundary = get_boundary(access, osm_id)
     has_children = Boundary.objects.filter(parent=boundary).exists()
     which = "b.parent_id = %s" if has_children else "b.id = %s"
-    return _collection(boundary.name, band=band, where=which, params=[boundary.pk])
+    return _collection(
+        boundary.name,
+        band=band,
+        where=which,
+        params=[boundary.pk],
+        language=access.name_language,
+    )
 
 
 def countries_collection(access: WorkspaceAccess, *, band: str) -> dict[str, Any]:
     """Return the countries a workspace sees as a FeatureCollection at a zoom band."""
+    language = access.name_language
     if access.country_id is not None:
-        return _collection("", band=band, where="b.id = %s", params=[access.country_id])
-    return _collection("", band=band, where="b.level = %s", params=[0])
+        return _collection(
+            "", band=band, where="b.id = %s", params=[access.country_id], language=language
+        )
+    return _collection("", band=band, where="b.level = %s", params=[0], language=language)
 
 
-def _collection(name: str, *, band: str, where: str, params: list[Any]) -> dict[str, Any]:
+def _collection(
+    name: str, *, band: str, where: str, params: list[Any], language: str
+) -> dict[str, Any]:
     if band == "full":
         geometry = "ST_ForcePolygonCCW(b.geometry)"
         source = "geo_boundary b WHERE b.geometry IS NOT NULL"
@@ -157,7 +186,7 @@ def _collection(name: str, *, band: str, where: str, params: list[Any]) -> dict[
             f"""
             SELECT b.osm_id, b.name, b.level, b.path,
                    EXISTS (SELECT 1 FROM geo_boundary c WHERE c.parent_id = b.id),
-                   ST_AsGeoJSON({geometry}, 6)
+                   ST_AsGeoJSON({geometry}, 6), b.name_en, b.names
             FROM {source} AND {where}
             ORDER BY b.path
             """,  # noqa: S608 (fragments chosen from constants above)
@@ -173,12 +202,13 @@ def _collection(name: str, *, band: str, where: str, params: list[Any]) -> dict[
                 "properties": {
                     "osm_id": o,
                     "name": n,
+                    "display_name": display_name(language, name=n, name_en=en, names=_json(names)),
                     "level": lvl,
                     "path": p,
                     "has_children": kids,
                 },
                 "geometry": json.loads(g),
             }
-            for o, n, lvl, p, kids, g in rows
+            for o, n, lvl, p, kids, g, en, names in rows
         ],
     }

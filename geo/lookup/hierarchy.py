@@ -7,13 +7,15 @@ on a query.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 
-from geo.lookup.names import normalise_name, normalise_path, strip_level_words
+from geo.lookup.names import normalise_code, normalise_name, normalise_path, strip_level_words
 
 
 def _lists() -> defaultdict[str, list[tuple[str, int]]]:
@@ -33,9 +35,35 @@ class Place:
     parent_id: int | None
     country_id: int | None
     path: str
+    # Names in other languages ``(language, name)``, variant names, and codes
+    # ``(scheme, code)``, sorted: tuples, so a place stays hashable and small.
+    names: tuple[tuple[str, str], ...] = ()
+    other_names: tuple[str, ...] = ()
+    codes: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, language: str) -> str:
+        """Return the place's name in ``language`` where it has one, else its own name."""
+        return display_name(language, name=self.name, name_en=self.name_en, names=dict(self.names))
 
 
-# How a key names a place: its name, its English name, or a workspace alias.
+def display_name(language: str, *, name: str, name_en: str, names: dict[str, str]) -> str:
+    """Return the name to show in ``language`` ("" or one the place lacks: ``name``).
+
+    >>> display_name("fr", name="Kigali", name_en="Kigali", names={"fr": "Ville de Kigali"})
+    'Ville de Kigali'
+    >>> display_name("en", name="Umujyi wa Kigali", name_en="Kigali City", names={})
+    'Kigali City'
+    """
+    if not language:
+        return name
+    found = names.get(language) or (name_en if language == "en" else "")
+    if not found and "-" in language:
+        found = names.get(language.split("-", 1)[0], "")  # "pt-br" falls back on "pt"
+    return found or name
+
+
+# How a key names a place: its name, its English name, a name in another language
+# (``names``), a variant name (``other_names``), a code, or a workspace alias.
 NameKind = str
 
 
@@ -157,6 +185,11 @@ class Hierarchy:
             place.parent_id for place in self.places.values() if place.parent_id
         )
         self.names = NameIndex()
+        # Codes, folded as ``normalise_code`` does, per level: (level, code) → place ids,
+        # for matching ("RW02" finds "RW-02"); and casefolded as stored → (place id,
+        # scheme), for finding by code exactly.
+        self.code_keys: dict[tuple[int, str], list[int]] = defaultdict(list)
+        self.by_code: dict[str, list[tuple[int, str]]] = defaultdict(list)
         # Position of each place in path order: results sort by an int, not a string.
         self.path_rank: dict[int, int] = {
             place.id: rank
@@ -173,24 +206,72 @@ class Hierarchy:
                 kind="name",
                 country_id=place.country_id,
             )
-            if place.name_en and place.name_en != place.name:
-                self.names.add(
-                    level=place.level,
-                    text=place.name_en,
-                    place_id=place.id,
-                    kind="name_en",
-                    country_id=place.country_id,
-                )
+            others = [(place.name_en, "name_en")]
+            others += [(text, "names") for _, text in place.names]
+            others += [(text, "other_names") for text in place.other_names]
+            seen = {place.name}
+            for text, kind in others:
+                if text and text not in seen:
+                    seen.add(text)
+                    self.names.add(
+                        level=place.level,
+                        text=text,
+                        place_id=place.id,
+                        kind=kind,
+                        country_id=place.country_id,
+                    )
+            for scheme, code in place.codes:
+                self.by_code[code.casefold()].append((place.id, scheme))
+                key = normalise_code(code)
+                if matchable_code(key):
+                    entries = self.code_keys[(place.level, key)]
+                    if place.id not in entries:
+                        entries.append(place.id)
         self.names.sort(self.path_rank)
+        for entries in self.code_keys.values():
+            entries.sort(key=self.path_rank.__getitem__)
+        self.code_keys = dict(self.code_keys)
+        self.by_code = dict(self.by_code)
 
     @classmethod
     def from_database(cls, *, version: int = 0) -> Hierarchy:
-        """Load every boundary's names and links (no geometry)."""
+        """Load every boundary's names, codes and links (no geometry)."""
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, osm_id, name, name_en, level, parent_id, country_id, path FROM geo_boundary"
+                "SELECT id, osm_id, name, name_en, level, parent_id, country_id, path,"
+                " names, other_names, codes FROM geo_boundary"
             )
-            return cls((Place(*row) for row in cursor.fetchall()), version=version)
+            return cls(
+                (
+                    Place(
+                        id=pid,
+                        osm_id=osm_id,
+                        name=name,
+                        name_en=name_en,
+                        level=level,
+                        parent_id=parent_id,
+                        country_id=country_id,
+                        path=path,
+                        names=_pairs(names),
+                        other_names=tuple(others or ()),
+                        codes=_pairs(codes),
+                    )
+                    for (
+                        pid,
+                        osm_id,
+                        name,
+                        name_en,
+                        level,
+                        parent_id,
+                        country_id,
+                        path,
+                        names,
+                        others,
+                        codes,
+                    ) in cursor.fetchall()
+                ),
+                version=version,
+            )
 
     def is_within(self, place: Place, ancestor_id: int) -> bool:
         """Tell whether ``ancestor_id`` is the place itself or one of its ancestors."""
@@ -204,6 +285,31 @@ class Hierarchy:
     def parent_of(self, place: Place) -> Place | None:
         """Return the place's parent, if any."""
         return self.places.get(place.parent_id) if place.parent_id else None
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    """Return a JSON object (text or decoded) of text values as sorted pairs."""
+    mapping = json.loads(value) if isinstance(value, str) else value or {}
+    return tuple(sorted((str(k), str(v)) for k, v in mapping.items() if v))
+
+
+# A code shorter than this, once folded, is too likely to be a reply ("1", "A");
+# so is one of letters only up to SHORT_WORD_LENGTH ("OK" is Oklahoma's ref, "NO" another's).
+MIN_CODE_LENGTH = 2
+SHORT_WORD_LENGTH = 3
+
+
+def matchable_code(key: str) -> bool:
+    """Tell whether a folded code may be matched as a whole text (not a likely reply).
+
+    >>> matchable_code("rw02"), matchable_code("q3294"), matchable_code("01")
+    (True, True, True)
+    >>> matchable_code("ok"), matchable_code("yes"), matchable_code("rwkv"), matchable_code("7")
+    (False, False, True, False)
+    """
+    if len(key) < MIN_CODE_LENGTH:
+        return False
+    return len(key) > SHORT_WORD_LENGTH or any(char.isdigit() for char in key)
 
 
 def alias_index(hierarchy: Hierarchy, aliases: Iterable[tuple[int, str]]) -> NameIndex:

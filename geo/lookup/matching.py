@@ -6,7 +6,9 @@ Strategies, first that finds anything wins (as goflow's cascade):
 
 1. a path (``Rwanda > Kigali City``), which must be at the requested level
    (goflow returns a path at any level; a state question deserves a state);
-2. the whole text as a name, English name or workspace alias;
+2. the whole text as a name (its own, English, in another language, or a
+   variant) or workspace alias; else as a code of the place (``RW-02``,
+   ``rw02``, ``Q3294``: case and punctuation ignored);
 3. every run of words inside the text as a name, or as a name without its
    level words ("Kerry" for "County Kerry"), or joined without spaces
    ("kigalicity", "nyaru genge"). The longest run wins, so "New York" beats
@@ -42,7 +44,15 @@ from geo.lookup.names import normalise_name, normalise_path
 TYPO_MAX_WORDS = 4
 TYPO_MIN_LENGTH = 5
 TWO_TYPOS_MIN_LENGTH = 9
-KIND_RANK = {"name": 0, "name_en": 1, "alias": 2, "path": 0}
+KIND_RANK = {
+    "name": 0,
+    "name_en": 1,
+    "names": 1,
+    "other_names": 2,
+    "alias": 2,
+    "path": 0,
+    "code": 0,
+}
 
 
 class Method(StrEnum):
@@ -50,6 +60,7 @@ class Method(StrEnum):
 
     PATH = "path"
     EXACT = "exact"
+    CODE = "code"
     TOKEN = "token"  # noqa: S105 (a word of the text, not a secret)
     FUZZY = "fuzzy"
 
@@ -152,7 +163,9 @@ def match_text(
     normalised = normalise_name(text)
     if not normalised:
         return NO_MATCH
-    found = _exact(indexes, scope.level, normalised, admits, method=Method.EXACT, score=1.0)
+    found = _exact(
+        indexes, scope.level, normalised, admits, method=Method.EXACT, score=1.0
+    ) or _by_code(hierarchy, scope.level, normalised, text, admits)
     if found:
         return _result(hierarchy, found, limit)
     country_id = scope.country_id
@@ -410,6 +423,25 @@ def _exact(
         if entries:
             found.append(Found(entries, method, key, score))
     return found
+
+
+def _by_code(
+    hierarchy: Hierarchy,
+    level: int,
+    normalised: str,
+    text: str,
+    admits: Callable[[int], bool] | None,
+) -> list[Found]:
+    """Find the places the whole text is a code of ("RW-02", "rw02", "Q3294").
+
+    ``normalised`` is the text folded as a name; less its spaces, it is the
+    text folded as a code (``normalise_code``).
+    """
+    coded = hierarchy.code_keys.get((level, normalised.replace(" ", "")))
+    if not coded:
+        return []
+    entries = [(pid, "code") for pid in coded if admits is None or admits(pid)]
+    return [Found(entries, Method.CODE, text.strip(), 1.0)] if entries else []
 
 
 def _typo_hits(text: Text) -> list[Hit]:

@@ -83,6 +83,15 @@ def _ascii_digit(char: str) -> str:
     return char
 
 
+def normalise_code(text: str) -> str:
+    """Fold a code for matching: as a name, then without spaces ("RW-02" is "rw02").
+
+    >>> normalise_code("RW-02"), normalise_code(" rw02 "), normalise_code("Q1-1")
+    ('rw02', 'rw02', 'q11')
+    """
+    return normalise_name(text).replace(" ", "")
+
+
 def normalise_path(text: str) -> str:
     r"""Fold a ``Country > State > District`` path segment by segment.
 

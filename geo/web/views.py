@@ -20,6 +20,7 @@ from geo import audit, ratelimit
 from geo.api.errors import SESSION_WORKSPACE_KEY
 from geo.exceptions import GeoError, InvalidQuery, RateLimited
 from geo.importing.countries import all_countries
+from geo.lookup.hierarchy import display_name
 from geo.models import ApiToken, Boundary, Membership, Role, TokenScope, Workspace
 from geo.workspaces import (
     WorkspaceAccess,
@@ -30,6 +31,7 @@ from geo.workspaces import (
     require_role,
     revoke_token,
     set_member_role,
+    set_name_language,
     workspaces_of,
 )
 
@@ -56,9 +58,16 @@ def map_page(request: HttpRequest) -> HttpResponse:
         "basemap_url": settings.MIPAKA_BASEMAP_URL,
     }
     if access is not None and access.country_id is not None:
-        context["root"] = (
-            Boundary.objects.filter(pk=access.country_id).only("osm_id", "name").first()
+        root = (
+            Boundary.objects.filter(pk=access.country_id)
+            .only("osm_id", "name", "name_en", "names")
+            .first()
         )
+        context["root"] = root
+        if root is not None:
+            context["root_name"] = display_name(
+                access.name_language, name=root.name, name_en=root.name_en, names=root.names
+            )
     return render(request, "geo/map.html", context)
 
 
@@ -166,6 +175,14 @@ def _people_action(request: HttpRequest, access: WorkspaceAccess) -> str | None:
             scope=post.get("scope", TokenScope.READ),
             expires_at=timezone.now() + timedelta(days=int(days)) if days else None,
             actor=actor,
+        )
+    elif action == "language":
+        workspace = set_name_language(access.id, language=post.get("language", ""))
+        messages.success(
+            request,
+            f"names shown in {workspace.name_language}"
+            if workspace.name_language
+            else "names shown in the sources' own spelling",
         )
     elif action == "revoke":
         revoke_token(access.id, token_id=_int(post.get("token")), actor=actor)

@@ -132,6 +132,18 @@ def counts(w: World) -> None:
     assert len(body["unmatched"]) == len(rows)
 
 
+def export(w: World) -> None:
+    for file_format in ("geojson", "csv"):
+        response = w.api("get", "/api/v1/export", format=file_format)
+        assert response.status_code == 200  # type: ignore[attr-defined]
+        body = b"".join(response.streaming_content).decode()  # type: ignore[attr-defined]
+        assert "Mipakaland" in body
+        leaked = [t for t in THEIR_TEXT if re.search(rf"(?<![\w]){re.escape(t)}(?![\w])", body)]
+        assert not leaked, leaked
+    for country in ("R1", "R11"):
+        refused(w.api("get", "/api/v1/export", format="csv", country=country))
+
+
 def countries(w: World) -> None:
     for band in ("0", "full"):
         no_data(w.api("get", "/api/v1/countries.geojson", band=band))
@@ -232,6 +244,7 @@ CASES: dict[str, Callable[[World], object]] = {
     "api/v1/locate": locate,
     "api/v1/counts": counts,
     "api/v1/countries.geojson": countries,
+    "api/v1/export": export,
     "api/v1/boundaries": listing,
     "api/v1/boundaries/<str:osm_id>": lambda w: their_boundary_paths(
         w, "/api/v1/boundaries/{osm_id}"

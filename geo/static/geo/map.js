@@ -37,6 +37,8 @@
   const api = (url, options) => window.Mipaka.api(url, options, config.csrf);
 
   const enc = encodeURIComponent;
+  // A boundary's name in the workspace's language (display_name), else its own.
+  const shownName = (place) => place.display_name || place.name;
 
   // Zoom bands of the import: coarse shapes for a whole country, finer further in.
   function bandFor(zoom) {
@@ -119,7 +121,7 @@
         const p = feature.properties;
         const value = () => (countValues && countValues.values[p.osm_id] !== undefined
           ? ": " + formatNumber(countValues.values[p.osm_id]) : "");
-        layer.bindTooltip(() => p.name + value(), { sticky: true, className: "boundary-tooltip" });
+        layer.bindTooltip(() => shownName(p) + value(), { sticky: true, className: "boundary-tooltip" });
         layer.on("mouseover", () => layer.setStyle({ weight: 3, fillOpacity: 0.95 }));
         layer.on("mouseout", () => boundaryLayer && boundaryLayer.resetStyle(layer));
         layer.on("click", () => (p.has_children ? show(p.osm_id) : select(p.osm_id)));
@@ -133,7 +135,7 @@
       const node = layer.getElement && layer.getElement();
       if (node) {
         node.setAttribute("data-osm-id", layer.feature.properties.osm_id);
-        node.setAttribute("aria-label", layer.feature.properties.name);
+        node.setAttribute("aria-label", shownName(layer.feature.properties));
       }
     });
     updateLegend();
@@ -148,7 +150,9 @@
       let url;
       if (osmId) {
         const detail = await api("/api/v1/boundaries/" + enc(osmId));
-        trail = detail.ancestors.concat([{ osm_id: detail.osm_id, name: detail.name, level: detail.level }]);
+        trail = detail.ancestors.concat([
+          { osm_id: detail.osm_id, name: detail.name, display_name: detail.display_name, level: detail.level },
+        ]);
         if (!detail.has_children && detail.ancestors.length) {
           // A leaf: show it among its siblings.
           return show(detail.parent_osm_id, detail.osm_id);
@@ -198,13 +202,13 @@
       if (i) nav.appendChild(document.createTextNode(" › "));
       if (i === steps.length - 1) {
         const here = document.createElement("span");
-        here.textContent = step.name;
+        here.textContent = shownName(step);
         here.setAttribute("aria-current", "page");
         nav.appendChild(here);
       } else {
         const link = document.createElement("a");
         link.href = "#" + step.osm_id;
-        link.textContent = step.name;
+        link.textContent = shownName(step);
         link.addEventListener("click", (event) => {
           event.preventDefault();
           show(step.osm_id);
@@ -224,8 +228,10 @@
       ]);
       if (selectedOsmId !== osmId) return;
       $("selected").hidden = false;
-      $("selected-name").textContent = detail.name;
-      $("selected-path").textContent = detail.path + " · " + detail.osm_id;
+      $("selected-name").textContent = shownName(detail);
+      // The source's name too when the workspace's language names it otherwise (flows store it).
+      const source = shownName(detail) !== detail.name ? detail.name + " · " : "";
+      $("selected-path").textContent = source + detail.path + " · " + detail.osm_id;
       $("aliases").value = aliases.aliases.join("\n");
     } catch (error) {
       status("alias-status", error.message, true);
@@ -289,9 +295,10 @@
       const button = document.createElement("button");
       button.type = "button";
       button.className = "result";
-      button.textContent = result.name;
+      button.textContent = shownName(result);
       const where = document.createElement("small");
-      where.textContent = result.path + (result.match.field === "alias" ? " (alias " + result.match.text + ")" : "");
+      const how = { alias: "alias", code: "code", names: "name", other_names: "also" }[result.match.field];
+      where.textContent = result.path + (how ? " (" + how + " " + result.match.text + ")" : "");
       button.appendChild(where);
       button.addEventListener("click", () => {
         list.textContent = "";

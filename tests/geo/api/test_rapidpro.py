@@ -24,14 +24,15 @@ def tiny(tmp_path: Path) -> tuple[Workspace, ApiClient]:
 
 
 def test_v2_boundaries_has_rapidpros_fields(tiny: tuple[Workspace, ApiClient]) -> None:
-    """Fields as RapidPro's API v2: osm_id, name, parent {osm_id, name}, level, aliases, geometry."""
+    """Fields as RapidPro's API v2: osm_id, name, parent {osm_id, name}, level, aliases, geometry;
+    and Mipaka's codes beside them."""
     body = tiny[1].get("/api/v2/boundaries.json", geometry="false").json()
     assert body["next"] is None and body["previous"] is None
     by_id = {r["osm_id"]: r for r in body["results"]}
     assert [r["osm_id"] for r in body["results"]] == sorted(by_id)
     assert by_id["R12"] == {
         "osm_id": "R12", "name": "East", "parent": {"osm_id": "R1", "name": "Tinyland"}, "level": 1,
-        "aliases": ["Levant", "Orient"], "geometry": None,
+        "aliases": ["Levant", "Orient"], "geometry": None, "codes": {},
     }  # fmt: skip
     assert by_id["R1"]["parent"] is None
 

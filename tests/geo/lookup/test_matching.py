@@ -317,3 +317,41 @@ def test_a_typo_in_the_level_word_still_tells_places_sharing_a_core_apart() -> N
     result = match_text(hierarchy, "gyongyisi jara", scope=Scope(level=2))
     assert result.best is not None and result.best.place.osm_id == "R3"
     assert match_text(hierarchy, "gyongyisi", scope=Scope(level=2)).best is None
+
+
+def test_codes_and_names_in_every_language_match_from_the_snapshot() -> None:
+    """Codes match whole texts (folded), after exact names; names and variants match as names."""
+    places = [
+        Place(1, "R1", "Rwanda", "Rwanda", 0, None, 1, "Rwanda", codes=(("wikidata", "Q1037"),)),
+        Place(2, "R2", "Umujyi wa Kigali", "Kigali City", 1, 1, 1, "Rwanda > Umujyi wa Kigali",
+              names=(("fr", "Ville de Kigali"),), other_names=("Kigali Province",),
+              codes=(("iso3166_2", "RW-01"), ("ref", "KG"))),
+        Place(3, "R3", "RW02", "", 1, 1, 1, "Rwanda > RW02", codes=(("iso3166_2", "RW-03"),)),
+        Place(4, "R4", "Gasabo", "", 2, 2, 1, "Rwanda > Umujyi wa Kigali > Gasabo",
+              codes=(("pcode", "RW0102"),)),
+    ]  # fmt: skip
+    hierarchy = Hierarchy(places)
+
+    def found(text: str, level: int) -> tuple[str, Method, str] | None:
+        best = match_text(hierarchy, text, scope=Scope(level=level)).best
+        return (best.place.osm_id, best.method, best.kind) if best else None
+
+    assert found("rw-01", 1) == ("R2", Method.CODE, "code")
+    assert found("RW 01", 1) == ("R2", Method.CODE, "code")
+    assert found("RW02", 1) == ("R3", Method.EXACT, "name")  # a name before a code
+    assert found("RW-03", 1) == ("R3", Method.CODE, "code")
+    assert found("rw0102", 2) == ("R4", Method.CODE, "code")
+    assert found("rw0102", 1) is None  # a district's code, asked as a state
+    assert found("q1037", 0) == ("R1", Method.CODE, "code")
+    assert found("KG", 1) is None  # two letters: a likely reply, not matched as a code
+    assert found("I live in RW-01", 1) is None  # a code is the whole text, not a word of it
+    assert found("ville de kigali", 1) == ("R2", Method.EXACT, "names")
+    assert found("je suis a ville de kigali", 1) == ("R2", Method.TOKEN, "names")
+    assert found("Vile de Kigalli", 1) == ("R2", Method.FUZZY, "names")
+    assert found("villedekigali", 1) == ("R2", Method.TOKEN, "names")
+    assert found("kigali province", 1) == ("R2", Method.EXACT, "other_names")
+    assert found("kigali city", 1) == ("R2", Method.EXACT, "name_en")
+    assert hierarchy.by_code["rw-01"] == [(2, "iso3166_2")]
+    assert places[1].name_in("fr") == "Ville de Kigali"
+    assert places[1].name_in("en") == "Kigali City"
+    assert places[1].name_in("de") == places[1].name_in("") == "Umujyi wa Kigali"

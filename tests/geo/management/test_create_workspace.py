@@ -61,3 +61,22 @@ def test_admin_option_makes_a_person_who_can_sign_in(monkeypatch: pytest.MonkeyP
     create("team", "--exist-ok", "--admin", "ada")  # runs again: same person, new password
     assert authenticate(username="ada", password="rotated") is not None
     assert Membership.objects.filter(user__username="ada").count() == 1
+
+
+def test_language_is_set_at_creation_and_changed_with_update() -> None:
+    """--language sets the display language (normalised); --update changes it, no token printed."""
+    token = create("francophone", "--language", "FR")
+    access = find_workspace_by_token(token)
+    assert access is not None
+    assert access.name_language == "fr"
+    out = StringIO()
+    call_command("create_workspace", "francophone", "--update", "--language", "pt_BR", stdout=out)
+    assert out.getvalue() == "Workspace 'francophone' now shows names in pt-br.\n"
+    assert Workspace.objects.get(name="francophone").name_language == "pt-br"
+    with pytest.raises(CommandError, match="'français' is not a language code"):
+        create("other", "--language", "français")
+    with pytest.raises(CommandError, match="no workspace 'nowhere'"):
+        call_command("create_workspace", "nowhere", "--update", "--language", "fr")
+    with pytest.raises(CommandError, match="--update changes --language"):
+        call_command("create_workspace", "francophone", "--update")
+    assert not Workspace.objects.filter(name="other").exists()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from geo.exceptions import Unauthorized
-from geo.models import ApiToken, Membership, Role
+from geo.importing import import_geojson
+from geo.models import ApiToken, Membership, Role, Workspace
 from geo.workspaces import create_workspace, find_workspace_by_token
+from tests.builders import coded_country
 from tests.geo.web.conftest import PASSWORD, SampleSite, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +136,26 @@ def test_the_base_map_is_offered_but_off(site: SampleSite, settings: object) -> 
     assert 'data-basemap-url="https://tiles.example/{z}/{x}/{y}.png"' in html
     settings.MIPAKA_BASEMAP_URL = ""  # type: ignore[attr-defined]
     assert 'id="basemap"' not in signed_in(site.viewer).get("/").content.decode()
+
+
+def test_admins_choose_the_language_names_are_shown_in(db: None, tmp_path: Path) -> None:
+    """The people page sets the workspace's language; the map's root and the API follow it."""
+    import_geojson([coded_country(tmp_path)])
+    workspace, _ = create_workspace(name="tiny", country_osm_id="R1")
+    admin = User.objects.create_user(username="boss", password=PASSWORD)
+    viewer = User.objects.create_user(username="looker", password=PASSWORD)
+    Membership.objects.create(user=admin, workspace=workspace, role=Role.ADMIN)
+    Membership.objects.create(user=viewer, workspace=workspace, role=Role.VIEWER)
+    client = signed_in(admin)
+    assert 'data-root-name="Tinyland"' in client.get("/").content.decode()
+    client.post("/people/", {"action": "language", "language": "FR"})
+    assert Workspace.objects.get(pk=workspace.pk).name_language == "fr"
+    assert 'data-root-name="Petitpays"' in client.get("/").content.decode()
+    page = client.get("/people/").content.decode()
+    assert "Boundary names are shown\n    in <strong>fr</strong>" in page
+    answer = client.get("/api/v1/match?text=West&level=1").json()
+    assert answer["results"][0]["display_name"] == "Ouest"
+    refused = client.post("/people/", {"action": "language", "language": "<b>"}, follow=True)
+    assert "is not a language code" in refused.content.decode()
+    signed_in(viewer).post("/people/", {"action": "language", "language": ""})
+    assert Workspace.objects.get(pk=workspace.pk).name_language == "fr"  # viewers cannot
