@@ -60,9 +60,10 @@ from geo.importing.types import (
 )
 
 # What a folder or a zip is searched for; a shapefile's sidecars come with its .shp.
-GIS_SUFFIXES = frozenset({".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz"})
-# Formats whose CRS is EPSG:4326 by definition (RFC 7946, OGC KML).
-LONLAT_FORMATS = frozenset({".geojson", ".json", ".kml", ".kmz"})
+GIS_SUFFIXES = frozenset({".shp", ".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".csv"})
+# Formats whose CRS is EPSG:4326 by definition (RFC 7946, OGC KML), and CSV, which
+# cannot say: WKT in a CSV is longitude/latitude by every convention (ours included).
+LONLAT_FORMATS = frozenset({".geojson", ".json", ".kml", ".kmz", ".csv"})
 # A second parent holding at least this share of a child's area makes it a split child;
 # a best parent holding less is no parent at all.
 SPLIT_SHARE = 0.1
@@ -244,14 +245,21 @@ class _Dataset:
 
 # When a folder or zip holds the same data in several formats (geoBoundaries ships
 # GeoJSON and Shapefile side by side), the first of these is read.
-FORMAT_PREFERENCE = (".gpkg", ".fgb", ".geojson", ".json", ".shp", ".kml", ".kmz")
+FORMAT_PREFERENCE = (".gpkg", ".fgb", ".geojson", ".json", ".shp", ".kml", ".kmz", ".csv")
 
 
 def _one_format_each(datasets: Sequence[_Dataset], skipped: list[str]) -> list[_Dataset]:
     """Keep one file per name and folder among files found, by ``FORMAT_PREFERENCE``."""
     chosen: dict[tuple[str, str], _Dataset] = {}
     kept: list[_Dataset] = []
-    for dataset in sorted(datasets, key=lambda d: FORMAT_PREFERENCE.index(d.suffix)):
+
+    def preference(dataset: _Dataset) -> int:
+        # A file named by the user may have any suffix: GDAL decides whether it reads it.
+        if dataset.suffix in FORMAT_PREFERENCE:
+            return FORMAT_PREFERENCE.index(dataset.suffix)
+        return len(FORMAT_PREFERENCE)
+
+    for dataset in sorted(datasets, key=preference):
         stem = dataset.label.rsplit(".", 1)[0].casefold()
         key = (stem, "found" if dataset.found else dataset.label)
         if key in chosen:
@@ -304,6 +312,13 @@ def _gdal_message(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
+def _open_options(suffix: str) -> dict[str, str]:
+    """GDAL open options a format needs: a CSV's geometry is WKT in a ``geometry`` or ``WKT`` column."""
+    if suffix == ".csv":
+        return {"GEOM_POSSIBLE_NAMES": "geometry,WKT,geom", "KEEP_GEOM_COLUMNS": "NO"}
+    return {}
+
+
 def read_gis_layer(
     layer: GisLayer, source: SourceFile, *, options: LayoutOptions = NO_FLAGS
 ) -> GisFile:
@@ -320,7 +335,9 @@ def read_gis_layer(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GDAL's notes on laundered names and the like
-            frame = pyogrio.read_dataframe(layer.dataset, layer=layer.layer)
+            frame = pyogrio.read_dataframe(
+                layer.dataset, layer=layer.layer, **_open_options(layer.suffix)
+            )
     except (DataSourceError, DataLayerError, FieldError, GeometryError, OSError) as exc:
         parsed.problems.append(Problem(label, f"cannot be read ({_gdal_message(exc)})"))
         return result

@@ -12,6 +12,8 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
+from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from geo.aliases import set_aliases
@@ -199,3 +201,48 @@ def test_nothing_to_export_is_an_empty_admin0_layer(
     layers = read_back(target, file_format)
     assert list(layers) == [0]
     assert len(layers[0]) == 0
+
+
+def empty_the_database() -> None:
+    """Remove every boundary and what hangs on it, as a fresh database has none."""
+    with connection.cursor() as cursor:
+        for table in ("boundaryalias", "boundaryshape", "boundaryversion", "boundarylink"):
+            cursor.execute(f"DELETE FROM geo_{table}")
+        cursor.execute("DELETE FROM geo_boundary")
+
+
+def described() -> dict[str, tuple[Any, ...]]:
+    """Every current boundary as the round trip must keep it: identity, labels, full geometry."""
+    return {
+        b.osm_id: (
+            b.level, b.name, b.name_en, b.parent.osm_id if b.parent else None, b.path,
+            b.names, sorted(b.other_names), b.codes,
+            shapely.normalize(shapely.from_wkb(bytes(b.geometry.wkb))),
+        )
+        for b in Boundary.with_geometry.filter(retired_at__isnull=True).select_related("parent")
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("file_format", ["gpkg", "shp", "geojson", "csv"])
+def test_export_then_import_into_an_empty_database_gives_the_same_boundaries(
+    db: None, tmp_path: Path, posm_extracts: Path, file_format: str
+) -> None:
+    """Rwanda (with names, variants and codes) exported, the database emptied, the file imported."""
+    import_geojson([posm_extracts / f"R171496admin{n}_simplified.json" for n in range(3)])
+    Boundary.objects.filter(osm_id="R1707122").update(
+        names={"fr": "Province du Sud", "rw": "Amajyepfo"},
+        other_names=["Southern", "South"],
+        codes={"iso3166_2": "RW-05", "wikidata": "Q59136"},
+    )
+    before = described()
+    path = tmp_path / f"rwanda.{EXTENSIONS[file_format]}"
+    export_boundaries(path, scope=export_scope(countries=["R171496"]), file_format=file_format)
+    empty_the_database()
+    call_command("import_boundaries", str(path), stdout=io.StringIO())
+    after = described()
+    assert after.keys() == before.keys()
+    for osm_id, (*labels, shape) in before.items():
+        *labels_after, shape_after = after[osm_id]
+        assert labels_after == labels, osm_id
+        # Text formats carry coordinates as decimal text: equal to far below a millimetre.
+        assert shapely.equals_exact(shape_after, shape, tolerance=1e-9), osm_id

@@ -337,6 +337,12 @@ def test_unreadable_and_missing_paths(tmp_path: Path) -> None:
         archive.writestr("../adm1.geojson", "{}")
     with pytest.raises(InvalidInput, match="climbs out of the archive"):
         discover_gis_sources([climbing])
+    # A file named by the user with a suffix of no known format: GDAL decides, and says no.
+    odd = tmp_path / "boundaries.xyz"
+    odd.write_bytes(b"\x00\x01 nothing GDAL reads")
+    with pytest.raises(InvalidInput) as caught:
+        discover_gis_sources([odd])
+    assert caught.value.problems[0].startswith(f"{odd}: cannot be read as a GIS file (")
 
 
 def test_older_cod_ab_column_names_are_read(tmp_path: Path, rwanda: list[Place]) -> None:
