@@ -217,7 +217,7 @@ def described() -> dict[str, tuple[Any, ...]]:
         b.osm_id: (
             b.level, b.name, b.name_en, b.parent.osm_id if b.parent else None, b.path,
             b.names, sorted(b.other_names), b.codes,
-            shapely.normalize(shapely.from_wkb(bytes(b.geometry.wkb))),
+            shapely.normalize(shapely.from_wkb(bytes(b.geometry.wkb)) if b.geometry else None),
         )
         for b in Boundary.with_geometry.filter(retired_at__isnull=True).select_related("parent")
     }  # fmt: skip
