@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from geo.exceptions import RateLimited
+from geo.shared_state import shared_state
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,17 @@ def client_ip(request: HttpRequest) -> str:
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+def _digest(client: str) -> str:
+    return hashlib.sha256(client.encode()).hexdigest()[:32]
+
+
 def _key(limit: Limit, client: str, window: int) -> str:
-    digest = hashlib.sha256(client.encode()).hexdigest()[:32]
-    return f"ratelimit:{limit.name}:{digest}:{window}"
+    return f"ratelimit:{limit.name}:{_digest(client)}:{window}"
+
+
+def _limited_key(limit: Limit, window: int) -> str:
+    # The clients that used up their failures in a window (pushed to every worker).
+    return f"ratelimit:{limit.name}:limited:{window}"
 
 
 def _window(limit: Limit) -> tuple[int, int]:
@@ -100,24 +109,58 @@ def check(limit: Limit, client: str, *, failures: int | None = None) -> None:
             )
             return
     if failures >= limit.attempts:
-        raise RateLimited(
-            f"too many failed attempts ({limit.name}) from your address;"
-            f" try again in {retry_after} s",
-            retry_after=retry_after,
-        )
+        _refuse(limit, retry_after)
+
+
+def check_pushed(limit: Limit, client: str) -> bool:
+    """Refuse a client that has used up its failures, from what this process was told.
+
+    No round trip: ``record_failure`` tells every process of a client that
+    reaches the limit (``geo.shared_state``). Returns False when this process
+    cannot tell (no subscription): then ask ``check``.
+
+    Raises
+    ------
+    RateLimited
+        Too many failures; ``retry_after`` is the rest of the window.
+    """
+    window, retry_after = _window(limit)
+    limited = shared_state.contains(_limited_key(limit, window), _digest(client))
+    if limited is None:
+        return False
+    if limited:
+        _refuse(limit, retry_after)
+    return True
+
+
+def _refuse(limit: Limit, retry_after: int) -> None:
+    raise RateLimited(
+        f"too many failed attempts ({limit.name}) from your address; try again in {retry_after} s",
+        retry_after=retry_after,
+    )
 
 
 def record_failure(limit: Limit, client: str) -> None:
-    """Count one failure for a client in the current window."""
+    """Count one failure for a client in the current window; at the limit, tell every process."""
     window, _ = _window(limit)
     key = _key(limit, client, window)
+    timeout = limit.window_seconds + 1
     try:
-        cache.add(key, 0, timeout=limit.window_seconds + 1)
-        cache.incr(key)
+        cache.add(key, 0, timeout=timeout)
+        failures = cache.incr(key)
     except ValueError:  # expired between add and incr: start again
-        cache.add(key, 1, timeout=limit.window_seconds + 1)
+        cache.add(key, 1, timeout=timeout)
+        failures = 1
     except Exception:
         logger.warning("rate limit %s not counted: cache unavailable", limit.name, exc_info=True)
+        return
+    if failures >= limit.attempts:
+        try:
+            shared_state.add(_limited_key(limit, window), _digest(client), timeout=timeout)
+        except Exception:  # the count stands: an unknown token is still checked against it
+            logger.warning(
+                "rate limit %s not announced: cache unavailable", limit.name, exc_info=True
+            )
 
 
 def reset(limit: Limit, client: str) -> None:

@@ -34,17 +34,21 @@ from geo.models import (
     TokenScope,
     Workspace,
 )
+from geo.shared_state import shared_state
 
 logger = logging.getLogger(__name__)
 
 # How long a worker may answer from what it cached of a token when nothing
 # told it of a change. Every change made through this module, the aliases
 # writer or the Django admin bumps the shared version below, which every
-# worker reads on every request: revocation is immediate everywhere; this
+# worker knows on its next request (pushed to it, see geo.shared_state, or
+# read from Redis while that is down): revocation is immediate everywhere; this
 # only bounds a change written behind our back (raw SQL) or lost in a cache outage.
 TOKEN_CACHE_SECONDS = 30.0
 # The shared (Redis) key whose value changes on every change to tokens or workspaces.
 AUTH_VERSION_KEY = "auth-version"
+# Never reuse an old value: a fresh one after an eviction or a flush.
+shared_state.watch(AUTH_VERSION_KEY, default=lambda: uuid.uuid4().hex)
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,8 +271,13 @@ def read_shared(*keys: str) -> dict[str, Any] | None:
 def _shared_version(shared: dict[str, Any] | None = None) -> str | None:
     """Return the shared version of tokens and workspaces; None when the cache is out.
 
-    ``shared`` is what ``read_shared`` read for the request, if it did.
+    ``shared`` is what ``read_shared`` read for the request, if it did;
+    without it, the version pushed to this process, if it is subscribed.
     """
+    if shared is None:
+        pushed = shared_state.value(AUTH_VERSION_KEY)
+        if pushed is not None:
+            return str(pushed)
     if shared is not None and shared.get(AUTH_VERSION_KEY) is not None:
         return str(shared[AUTH_VERSION_KEY])
     try:
@@ -285,7 +294,7 @@ def _shared_version(shared: dict[str, Any] | None = None) -> str | None:
 
 def _bump_shared_version() -> None:
     try:
-        cache.set(AUTH_VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        shared_state.set(AUTH_VERSION_KEY, uuid.uuid4().hex)
     except Exception:
         logger.exception(
             "shared cache unavailable: other workers see this change within %s s",

@@ -9,7 +9,8 @@ servers run side by side, each gunicorn with the same workers:
 - the floor: a bare one-view Django app (``scripts/bench/bare_settings.py``:
   no apps, no middleware, no database), its one JSON view;
 - this tree, and with ``--compare REF`` the tree of a git ref (default main,
-  exported with ``git archive``; ``--compare ''`` skips it);
+  exported with ``git archive``; ``--compare ''`` skips it), each with its
+  production configuration (``config/gunicorn.conf.py``);
 and wrk measures, in rounds that interleave the servers (the machine's load
 drifts; each round's ratios are taken within the round, the median reported):
 - ``/api/v1/ping``: a trivial authenticated JSON answer;
@@ -140,10 +141,12 @@ def serve(tree: Path, settings_module: str, workers: int) -> Server:
             cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
     port = free_port()
-    # The bare app gets Django's own WSGI handler; a tree, its config.wsgi.
-    app = "django.core.wsgi:get_wsgi_application()" if bare else "config.wsgi"
+    # The bare app gets Django's own WSGI handler; a tree, its production
+    # configuration (config.wsgi, workers that load the index before they
+    # take traffic and refresh it in the background), as scripts/run serves it.
+    app = ["django.core.wsgi:get_wsgi_application()"] if bare else ["-c", "config/gunicorn.conf.py"]
     process = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), app, "--workers", str(workers),
+        [str(ROOT / ".venv/bin/gunicorn"), *app, "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--preload"],
         cwd=tree, env=env,
     )  # fmt: skip

@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from geo.lookup.snapshot import lookup_data
+from geo.shared_state import shared_state
 from geo.workspaces import forget_cached_tokens
 from tests.geo.web.conftest import SampleSite, make_sample_site
 
@@ -18,6 +19,7 @@ def fresh_caches() -> Iterator[None]:
     127.0.0.1, and one test's unknown tokens must not lock out the next.
     """
     cache.clear()
+    shared_state.close()  # what it mirrored of the cache just cleared
     lookup_data.forget()
     forget_cached_tokens()
     yield

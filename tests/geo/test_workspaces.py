@@ -168,7 +168,7 @@ def workers(transactional_db: None) -> Iterator[str]:
 
 
 def test_a_revoked_token_is_refused_by_every_worker_at_once(workers: str) -> None:
-    """Each worker caches tokens; revocation changes a version they all read per request."""
+    """Each worker caches tokens; revocation changes a version pushed to them all before it returns."""
     site = make_sample_site()
     token = issue_token(site.workspace, name="to revoke")
     warm = [_status(f"{workers}/api/v1/ping", token) for _ in range(60)]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +82,19 @@ def test_nothing_loaded_and_no_database_is_503(database_gone: None) -> None:
     response = Client().get("/ready")
     assert response.status_code == 503
     assert response.json()["status"] == "loading"
+
+
+def test_a_worker_keeps_its_snapshot_out_of_the_cyclic_collector(tmp_path: Path) -> None:
+    """A full collection in a worker does not walk the snapshot it answers from."""
+    import_geojson([tiny_country(tmp_path / "tiny")])
+    data = snapshot.LookupData()
+    frozen = gc.get_freeze_count()
+    try:
+        data.start_background_refresh(interval=3600)
+        places = data.hierarchy().places
+        assert gc.get_freeze_count() > frozen
+        # gc.get_objects() lists what collections walk: frozen objects are not among them.
+        assert not any(tracked is places for tracked in gc.get_objects())
+    finally:
+        data.stop_background_refresh()
+        gc.unfreeze()
