@@ -74,12 +74,14 @@ class MembershipAdmin(admin.ModelAdmin):
 class BoundaryAdmin(AppendOnlyAdmin):
     """Read-only: boundaries change only through an import, which keeps the diff and the hierarchy whole."""
 
-    list_display = ["osm_id", "name", "level", "path", "area_km2", "vertex_count"]
-    list_filter = ["level"]
+    list_display = ["osm_id", "name", "level", "path", "area_km2", "vertex_count", "retired_at"]
+    # Retired boundaries stay listed here (an operator looks them up), marked
+    # by their retired_at; "Empty" under it shows the current ones.
+    list_filter = ["level", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["osm_id", "name", "name_en", "path"]
     fields = readonly_fields = (
         "osm_id", "name", "name_en", "level", "path", "parent", "country", "area_km2",
-        "vertex_count", "geometry_source", "last_import",
+        "vertex_count", "geometry_source", "last_import", "valid_from", "retired_at", "retired_by",
     )  # fmt: skip
 
 
