@@ -47,6 +47,8 @@ MIN_SUCCESSOR_SHARE = 0.01
 # the same place under a new key or name; below it, the successor also took
 # other land: a merge.
 SAME_PLACE_SHARE = 0.9
+# Longest edge (degrees) measured as one great-circle arc when shares are taken.
+SEGMENT_DEG = 0.01
 
 
 @dataclass(slots=True)
@@ -307,6 +309,13 @@ def write_plan(
     retired_ids = [row.id for row in plan.retired]
     outcome = WriteOutcome(rows=len(rows) + len(retired_ids))
     with connection.cursor() as cursor:
+        # The run's moment, read once: every row it writes (valid_from,
+        # valid_to, retired_at, the change log) carries the same time. The
+        # clock, not now(): that is the start of the transaction, which may
+        # hold earlier runs (tests nest them) or a long read-and-plan.
+        cursor.execute(
+            "CREATE TEMP TABLE import_clock ON COMMIT DROP AS SELECT clock_timestamp() AS at"
+        )
         cursor.execute(
             "CREATE TEMP TABLE import_staging ("
             + ", ".join(f"{name} {kind}" for name, kind in STAGING_COLUMNS)
@@ -337,8 +346,8 @@ def write_plan(
                 last_import_id, names, other_names, codes, valid_from)
             SELECT id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
                 simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
-                area_km2, vertex_count, geometry_digest, simplification, now(), now(), %s,
-                names::jsonb, other_names, codes::jsonb, now()
+                area_km2, vertex_count, geometry_digest, simplification, (SELECT at FROM import_clock), (SELECT at FROM import_clock), %s,
+                names::jsonb, other_names, codes::jsonb, (SELECT at FROM import_clock)
             FROM import_staged WHERE is_new
             """,
             [run_id],
@@ -362,9 +371,9 @@ def write_plan(
                                       ELSE b.simplification END,
                 simplified_geometry = CASE WHEN s.set_simplified THEN s.simplified_geometry
                                            ELSE b.simplified_geometry END,
-                valid_from = CASE WHEN c.id IS NULL THEN b.valid_from ELSE now() END,
+                valid_from = CASE WHEN c.id IS NULL THEN b.valid_from ELSE (SELECT at FROM import_clock) END,
                 retired_at = NULL, retired_by_id = NULL,
-                updated_at = now(), last_import_id = %s
+                updated_at = (SELECT at FROM import_clock), last_import_id = %s
             FROM import_staged s LEFT JOIN import_changed c ON c.id = s.id
             WHERE b.id = s.id AND NOT s.is_new
             """,
@@ -375,8 +384,8 @@ def write_plan(
             # Kept, with its aliases (they match again if it comes back); its
             # zoom-band shapes are derived data, made again on restore.
             cursor.execute(
-                "UPDATE geo_boundary SET retired_at = now(), retired_by_id = %s,"
-                " updated_at = now(), last_import_id = %s WHERE id = ANY(%s)",
+                "UPDATE geo_boundary SET retired_at = (SELECT at FROM import_clock), retired_by_id = %s,"
+                " updated_at = (SELECT at FROM import_clock), last_import_id = %s WHERE id = ANY(%s)",
                 [run_id, run_id, retired_ids],
             )
             cursor.execute(
@@ -388,6 +397,7 @@ def write_plan(
         cursor.execute("DROP VIEW import_staged")
         cursor.execute("DROP TABLE import_changed")
         cursor.execute("DROP TABLE import_staging")
+        cursor.execute("DROP TABLE import_clock")
         if not rehearsal:
             # Fresh statistics: after a bulk write the planner's guesses (rows per
             # tile, per band) are far off, and tile queries pick poor plans.
@@ -433,7 +443,7 @@ def _write_versions(cursor: Any, *, run_id: int) -> None:
             geometry, simplified_geometry, valid_from, valid_to, ended_by_id)
         SELECT b.id, b.osm_id, b.name, b.name_en, b.names, b.codes, b.level, b.parent_id, b.path,
                b.geometry, b.simplified_geometry, b.valid_from,
-               CASE WHEN c.restored THEN b.retired_at ELSE now() END,
+               CASE WHEN c.restored THEN b.retired_at ELSE (SELECT at FROM import_clock) END,
                CASE WHEN c.restored THEN b.retired_by_id ELSE %s END
         FROM import_changed c JOIN geo_boundary b ON b.id = c.id
         """,
@@ -444,7 +454,7 @@ def _write_versions(cursor: Any, *, run_id: int) -> None:
         """
         INSERT INTO geo_boundarylink (predecessor_id, successor_id, import_run_id, kind, share,
                                       created_at)
-        SELECT c.id, c.id, %s, k.kind, 1.0, now()
+        SELECT c.id, c.id, %s, k.kind, 1.0, (SELECT at FROM import_clock)
         FROM import_changed c
         CROSS JOIN LATERAL (VALUES (%s, c.renamed), (%s, c.moved), (%s, c.rekeyed)) AS k(kind, flag)
         WHERE k.flag AND NOT c.restored
@@ -466,21 +476,27 @@ def _link_retired(
     alone: the same place, re-keyed (same name) or renamed. None: retired.
     """
     retired = {row.id: row for row in plan.retired}
+    # Geodesic areas of the planar (degree) shapes, their edges first cut to
+    # at most SEGMENT_DEG: then a great-circle edge and the degree-space edge
+    # it stands for bound the same area, and the pieces of a boundary add up
+    # to the whole (a square split in halves gives 0.5 and 0.5).
     cursor.execute(
-        """
+        f"""
         WITH r AS (
-            SELECT id, level, country_id, geometry, ST_Area(geometry::geography) AS area
+            SELECT id, level, country_id, geometry,
+                   ST_Area(ST_Segmentize(geometry, {SEGMENT_DEG})::geography) AS area
             FROM geo_boundary WHERE id = ANY(%s) AND geometry IS NOT NULL
         )
         SELECT r.id, c.id, c.osm_id, c.name, c.path,
-               ST_Area(ST_Intersection(r.geometry, c.geometry)::geography) / r.area,
-               r.area / NULLIF(ST_Area(c.geometry::geography), 0)
+               ST_Area(ST_Segmentize(ST_Intersection(r.geometry, c.geometry), {SEGMENT_DEG})
+                       ::geography) / r.area,
+               r.area / NULLIF(ST_Area(ST_Segmentize(c.geometry, {SEGMENT_DEG})::geography), 0)
         FROM r JOIN geo_boundary c
           ON c.level = r.level AND c.country_id = r.country_id AND c.retired_at IS NULL
          AND c.geometry && r.geometry AND ST_Intersects(c.geometry, r.geometry)
         WHERE r.area > 0
         ORDER BY r.id, 6 DESC, c.path
-        """,
+        """,  # noqa: S608 (a constant)
         [list(retired)],
     )
     found: dict[int, list[tuple[int, str, str, str, float, float]]] = defaultdict(list)
@@ -517,7 +533,7 @@ def _link_retired(
             links.append((retired_id, None, kind, 0.0))
     cursor.executemany(
         "INSERT INTO geo_boundarylink (predecessor_id, successor_id, import_run_id, kind, share,"
-        " created_at) VALUES (%s, %s, %s, %s, %s, now())",
+        " created_at) VALUES (%s, %s, %s, %s, %s, (SELECT at FROM import_clock))",
         [(pred, succ, run_id, str(kind), share) for pred, succ, kind, share in links],
     )
     return outcome
@@ -591,7 +607,7 @@ def _write_changes(
     cursor.execute(
         "INSERT INTO geo_boundarychange (import_run_id, boundary_id, kind, osm_id, level, path,"
         " was, created_at)"
-        " SELECT import_run_id, boundary_id, kind, osm_id, level, path, was::jsonb, now()"
+        " SELECT import_run_id, boundary_id, kind, osm_id, level, path, was::jsonb, (SELECT at FROM import_clock)"
         " FROM change_staging ORDER BY position"
     )
     cursor.execute("DROP TABLE change_staging")
