@@ -163,7 +163,7 @@ def test_changed_boundaries_keep_their_earlier_state(first: Path) -> None:
     assert versions["W121"].osm_id == "R121"
     assert versions["R112"].parent.osm_id == "R11"  # type: ignore[union-attr]
     assert versions["R126"].path == "Changeland > East > Kappa"
-    assert versions["R122"].geometry.equals(delta_before.geometry)  # type: ignore[union-attr]
+    assert versions["R122"].geometry.equals(delta_before.geometry)  # type: ignore[union-attr, arg-type]
     assert versions["R122"].simplified_geometry is not None
     alfa = Boundary.objects.get(osm_id="R111")
     assert alfa.valid_from == versions["R111"].valid_to
