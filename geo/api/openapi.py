@@ -846,7 +846,7 @@ PATHS["/api/v1/imports/{job_id}"] = {
 PATHS["/api/v1/imports/{job_id}/changes.geojson"] = {
     "get": {
         "summary": "A dry run's changed boundaries as RFC 7946 GeoJSON, before and after",
-        "description": "For the first 300 boundaries a dry run would add, reshape, move or remove:"
+        "description": "For the first 300 boundaries a dry run would add, reshape, move or retire:"
         " a coarse outline as stored now (side before) and as the files have it (side after)."
         " Properties osm_id, name, level, change, side. Empty for real imports and for dry runs"
         " that change no shape.",
