@@ -502,7 +502,10 @@ def _link_retired(
     found: dict[int, list[tuple[int, str, str, str, float, float]]] = defaultdict(list)
     for retired_id, successor_id, osm_id, name, path, share, relative_size in cursor.fetchall():
         if share >= MIN_SUCCESSOR_SHARE:
-            found[retired_id].append((successor_id, osm_id, name, path, share, relative_size or 0))
+            # Measured on differently cut edges, a whole may come out a hair over 1.
+            found[retired_id].append(
+                (successor_id, osm_id, name, path, min(share, 1.0), relative_size or 0)
+            )
     predecessors = Counter(entry[0] for entries in found.values() for entry in entries)
     links: list[tuple[int, int | None, str, float]] = []
     outcome: dict[str, tuple[str, tuple[Successor, ...]]] = {}

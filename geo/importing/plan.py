@@ -141,7 +141,14 @@ def plan_import(
     run = _deduplicate(features, plan, stored_by_osm)
 
     # A parent may be in the run or already stored; check both before anything else.
-    valid = _resolve_parents(run, stored_by_osm, plan, skip_invalid=skip_invalid, broken=broken)
+    valid = _resolve_parents(
+        run,
+        stored_by_osm,
+        plan,
+        skip_invalid=skip_invalid,
+        broken=broken,
+        retired=frozenset(k for k, row in every_by_osm.items() if row.retired),
+    )
     countries = _countries(valid, stored_by_osm, stored_by_id)
     # A retired boundary back in its source (same osm_id) is restored: it keeps its row.
     restored = {k: every_by_osm[k] for k in valid if k in every_by_osm and every_by_osm[k].retired}
@@ -341,6 +348,7 @@ def _resolve_parents(
     *,
     skip_invalid: bool,
     broken: Collection[str],
+    retired: Collection[str] = frozenset(),
 ) -> dict[str, SourceFeature]:
     valid = dict(run)
     cycles = _cycles(run)
@@ -348,7 +356,9 @@ def _resolve_parents(
     for feature in sorted(run.values(), key=lambda f: (f.level, f.osm_id)):
         if feature.osm_id not in valid or feature.parent_ref in broken:
             continue
-        problem = cycles.get(feature.osm_id) or _parent_problem(feature, valid, stored_by_osm)
+        problem = cycles.get(feature.osm_id) or _parent_problem(
+            feature, valid, stored_by_osm, retired=retired
+        )
         if problem is None or any(problem is seen for seen in reported):
             continue
         reported.append(problem)
@@ -401,7 +411,11 @@ def _parent_field(level: int) -> str:
 
 
 def _parent_problem(
-    feature: SourceFeature, run: dict[str, SourceFeature], stored_by_osm: dict[str, StoredBoundary]
+    feature: SourceFeature,
+    run: dict[str, SourceFeature],
+    stored_by_osm: dict[str, StoredBoundary],
+    *,
+    retired: Collection[str] = frozenset(),
 ) -> Problem | None:
     if feature.level == 0:
         return None
@@ -419,7 +433,9 @@ def _parent_problem(
             if ref in stored_by_osm
             else None
         )
-        if parent_level is None:
+        if parent_level is None and ref in retired:
+            message = f"parent {ref} was retired (it left its source); import it again too"
+        elif parent_level is None:
             message = f"parent {ref} exists nowhere (not in this run, not imported before)"
         elif parent_level >= feature.level:
             message = f"parent {ref} is at level {parent_level}, not above level {feature.level}"

@@ -23,7 +23,9 @@ from geo.models import Boundary
 MAX_PREVIEWED = 300
 OUTLINE_STEPS = 400
 # Changes whose shape a person wants to see (renames and re-keys keep theirs).
-SHAPE_CHANGES = frozenset({Change.ADDED, Change.GEOMETRY, Change.MOVED, Change.RETIRED})
+SHAPE_CHANGES = frozenset(
+    {Change.ADDED, Change.GEOMETRY, Change.MOVED, Change.RETIRED, Change.RESTORED}
+)
 
 
 def change_previews(plan: ImportPlan) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.db.models import F
 
-from geo.exceptions import RemovalRefused
+from geo.exceptions import InvalidInput, RemovalRefused
 from geo.importing import import_geojson
 from geo.importing.types import ImportReport
 from geo.models import (
@@ -269,3 +269,18 @@ def test_a_renamed_place_under_a_new_key_is_linked_as_renamed(first: Path) -> No
         "R127",
         pytest.approx(1.0),
     )
+
+
+def test_a_feature_under_a_retired_parent_is_refused_naming_it(first: Path) -> None:
+    """A retired boundary is nobody's parent: the problem says it was retired."""
+    changing_country(first, stage=2)
+    import_geojson([first], allow_alias_removal=True)
+    write(
+        first,
+        "R1admin3.json",
+        collection(
+            feature("R11301", "Ward", coordinates=square(1, 0, 0.5), country="R1", parent_id="R113")
+        ),
+    )
+    with pytest.raises(InvalidInput, match="parent R113 was retired"):
+        import_geojson([first])
