@@ -680,7 +680,7 @@ def _staging_row(
     )
     labels = (planned.names, planned.other_names, planned.codes)
     identity_changed = stored != identity or (
-        row is not None and labels != (row.names, row.other_names, row.codes)
+        row is not None and (row.retired or labels != (row.names, row.other_names, row.codes))
     )
     if not (identity_changed or geometry is not None or set_simplified):
         return None

@@ -150,8 +150,6 @@ def plan_import(
         retired=frozenset(k for k, row in every_by_osm.items() if row.retired),
     )
     countries = _countries(valid, stored_by_osm, stored_by_id)
-    # A retired boundary back in its source (same osm_id) is restored: it keeps its row.
-    restored = {k: every_by_osm[k] for k in valid if k in every_by_osm and every_by_osm[k].retired}
     if country:
         kept = {k: f for k, f in valid.items() if same_relation(countries.get(k, ""), country)}
         plan.skipped.extend(
@@ -161,6 +159,8 @@ def plan_import(
         )
         valid = kept
 
+    # A retired boundary back in its source (same osm_id) is restored: it keeps its row.
+    restored = {k: every_by_osm[k] for k in valid if k in every_by_osm and every_by_osm[k].retired}
     rekeys = _rekeys(
         {k: f for k, f in valid.items() if k not in restored}, stored_by_osm, stored_by_id
     )

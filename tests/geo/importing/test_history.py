@@ -284,3 +284,22 @@ def test_a_feature_under_a_retired_parent_is_refused_naming_it(first: Path) -> N
     )
     with pytest.raises(InvalidInput, match="parent R113 was retired"):
         import_geojson([first])
+
+
+def test_a_country_filter_leaves_other_countries_retired_boundaries_alone(
+    first: Path, tmp_path: Path
+) -> None:
+    """--country R2 over files that also bring Iota back: R1's retired boundary stays retired."""
+    changing_country(first, stage=2)
+    import_geojson([first], allow_alias_removal=True)
+    stage_3 = changing_country(tmp_path / "stage3", stage=3)
+    # admin_level_<N> files hold every country's features: the filter works feature by feature.
+    mixed = tmp_path / "mixed"
+    for level in range(3):
+        features = json.loads((stage_3 / f"R1admin{level}.json").read_text())["features"]
+        if level == 0:
+            features.append(feature("R2", "Otherland", coordinates=square(9, 9)))
+        write(mixed, f"admin_level_{level}.json", collection(*features))
+    report = import_geojson([mixed], country="R2")
+    assert lines(report) == [("added", "R2", "")]
+    assert Boundary.objects.get(osm_id="R115").retired_at is not None
