@@ -292,7 +292,7 @@ class Workspace(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        limit_choices_to={"level": Level.COUNTRY},
+        limit_choices_to={"level": Level.COUNTRY, "retired_at__isnull": True},
     )
     # The language boundary names are shown in (``fr``); empty: the source's own name.
     name_language = models.CharField(max_length=16, blank=True, default="")
