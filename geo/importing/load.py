@@ -336,7 +336,7 @@ def write_plan(
             FROM import_staging
             """
         )
-        _write_versions(cursor, run_id=run_id)
+        _write_versions_and_self_links(cursor, run_id=run_id)
         cursor.execute(
             """
             INSERT INTO geo_boundary (
@@ -410,8 +410,8 @@ def write_plan(
     return outcome
 
 
-def _write_versions(cursor: Any, *, run_id: int) -> None:
-    """Copy the old state of every staged boundary that changes into ``BoundaryVersion``.
+def _write_versions_and_self_links(cursor: Any, *, run_id: int) -> None:
+    """Copy the old state of every staged boundary that changes into ``BoundaryVersion``; self-link it.
 
     A change is any difference in key, names, codes, level, parent, path
     (an ancestor's rename changes it) or geometry; a restored boundary's
@@ -426,8 +426,7 @@ def _write_versions(cursor: Any, *, run_id: int) -> None:
         SELECT b.id, b.retired_at IS NOT NULL AS restored,
                b.name <> s.name AS renamed,
                b.parent_id IS DISTINCT FROM s.parent_id AS moved,
-               b.osm_id <> s.osm_id AS rekeyed,
-               s.set_geometry AS reshaped
+               b.osm_id <> s.osm_id AS rekeyed
         FROM geo_boundary b JOIN import_staging s ON s.id = b.id
         WHERE NOT s.is_new AND (
             b.retired_at IS NOT NULL OR b.osm_id <> s.osm_id OR b.name <> s.name
