@@ -212,3 +212,21 @@ def test_changes_refuse_a_since_that_is_neither_an_import_nor_a_day(
     assert response.status_code == 400
     assert response.json()["error"]["message"].startswith("since:")
     assert history.api.get("/api/v1/changes").status_code == 400
+
+
+def test_operators_see_the_history_in_the_admin(history: History) -> None:
+    """The admin lists retired boundaries (filterable), versions, links and the change log."""
+    staff = User.objects.create_superuser(username="op", password="correct horse battery")
+    client = signed_in(staff)
+    retired = client.get("/admin/geo/boundary/", {"retired_at__isempty": "0"}).content.decode()
+    assert "R115" in retired and "R111" not in retired
+    current = client.get("/admin/geo/boundary/", {"retired_at__isempty": "1"}).content.decode()
+    assert "R111" in current and "R115" not in current
+    for model, shown in (
+        ("boundarychange", "Epsilon"),
+        ("boundaryversion", "Alpha"),
+        ("boundarylink", "split"),
+    ):
+        page = client.get(f"/admin/geo/{model}/")
+        assert page.status_code == 200, model
+        assert shown in page.content.decode(), model
