@@ -827,6 +827,36 @@ PATHS["/api/v1/imports/{job_id}"] = {
                                                     "level": {"type": "integer"},
                                                     "path": {"type": "string"},
                                                     "detail": {"type": "string"},
+                                                    "succession": {
+                                                        "description": "A retired boundary's:"
+                                                        " how it went.",
+                                                        "enum": SUCCESSION_KINDS,
+                                                    },
+                                                    "successors": {
+                                                        "type": "array",
+                                                        "description": "A retired boundary's"
+                                                        " successors and the share of its area"
+                                                        " each took.",
+                                                        "items": {
+                                                            "type": "object",
+                                                            "required": [
+                                                                "osm_id",
+                                                                "name",
+                                                                "path",
+                                                                "share",
+                                                            ],
+                                                            "properties": {
+                                                                "osm_id": {"type": "string"},
+                                                                "name": {"type": "string"},
+                                                                "path": {"type": "string"},
+                                                                "share": {
+                                                                    "type": "number",
+                                                                    "minimum": 0,
+                                                                    "maximum": 1,
+                                                                },
+                                                            },
+                                                        },
+                                                    },
                                                 },
                                             },
                                         },
