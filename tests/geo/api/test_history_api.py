@@ -230,3 +230,22 @@ def test_operators_see_the_history_in_the_admin(history: History) -> None:
         page = client.get(f"/admin/geo/{model}/")
         assert page.status_code == 200, model
         assert shown in page.content.decode(), model
+
+
+def test_a_restored_boundary_is_found_again_with_its_aliases(
+    history: History, tmp_path: Path
+) -> None:
+    """Back in the source: matched by name and by the alias it kept, located, listed."""
+    import_geojson([changing_country(tmp_path, stage=3)])
+    lookup_data.forget()
+    api = history.api
+    for text in ("Iota", "Iotta"):
+        found = api.get("/api/v1/match", text=text, level=2).json()["results"]
+        assert osm_ids(found) == {"R115"}, text
+    assert osm_ids(api.get("/api/v1/locate", lat=1.5, lng=1.5).json()["results"]) == {
+        "R1",
+        "R11",
+        "R115",
+    }
+    detail = api.get("/api/v1/boundaries/R115").json()
+    assert (detail["retired"], detail["aliases"]) == (None, ["Iotta"])
