@@ -224,10 +224,11 @@ def _ancestors(osm_id: str) -> list[dict[str, Any]]:
 def _retired_ancestors(boundary: Boundary) -> list[dict[str, Any]]:
     """Return a retired boundary's ancestors as they stand (its parent may be retired too)."""
     chain = []
-    parent = boundary.parent
-    while parent is not None:
+    parent_id = boundary.parent_id
+    while parent_id is not None:
+        parent = Boundary.objects.only("osm_id", "name", "level", "parent_id").get(pk=parent_id)
         chain.append({"osm_id": parent.osm_id, "name": parent.name, "level": parent.level})
-        parent = parent.parent
+        parent_id = parent.parent_id
     return chain[::-1]
 
 

@@ -61,10 +61,9 @@ def successor_rows(boundary: Boundary) -> list[dict[str, Any]]:
     links = (
         BoundaryLink.objects.filter(predecessor=boundary, successor__isnull=False)
         .exclude(successor=boundary)
-        .select_related("successor")
         .order_by("-created_at", "-share", "id")
     )
-    return [_link_row(link.successor, link) for link in links if link.successor is not None]
+    return [_link_row(row, "successor") for row in links.values(*_fields("successor"))]
 
 
 def predecessor_rows(boundary: Boundary) -> list[dict[str, Any]]:
@@ -72,19 +71,23 @@ def predecessor_rows(boundary: Boundary) -> list[dict[str, Any]]:
     links = (
         BoundaryLink.objects.filter(successor=boundary)
         .exclude(predecessor=boundary)
-        .select_related("predecessor")
         .order_by("-created_at", "-share", "id")
     )
-    return [_link_row(link.predecessor, link) for link in links]
+    return [_link_row(row, "predecessor") for row in links.values(*_fields("predecessor"))]
 
 
-def _link_row(other: Boundary, link: BoundaryLink) -> dict[str, Any]:
+def _fields(side: str) -> list[str]:
+    # Named columns only: a related boundary's geometry is never loaded.
+    return ["kind", "share", f"{side}__osm_id", f"{side}__name", f"{side}__path"]
+
+
+def _link_row(row: dict[str, Any], side: str) -> dict[str, Any]:
     return {
-        "osm_id": other.osm_id,
-        "name": other.name,
-        "path": other.path,
-        "kind": link.kind,
-        "share": round(link.share, 6),
+        "osm_id": row[f"{side}__osm_id"],
+        "name": row[f"{side}__name"],
+        "path": row[f"{side}__path"],
+        "kind": row["kind"],
+        "share": round(row["share"], 6),
     }
 
 
@@ -155,13 +158,11 @@ def _successors_of(
             successor__isnull=False,
         )
         .exclude(successor_id=F("predecessor_id"))
-        .select_related("successor")
         .order_by("-share", "id")
     )
     found: dict[tuple[int, int | None], list[dict[str, Any]]] = {}
-    for link in links:
-        assert link.successor is not None
-        found.setdefault((link.predecessor_id, link.import_run_id), []).append(
-            _link_row(link.successor, link)
+    for link in links.values("predecessor_id", "import_run_id", *_fields("successor")):
+        found.setdefault((link["predecessor_id"], link["import_run_id"]), []).append(
+            _link_row(link, "successor")
         )
     return found
