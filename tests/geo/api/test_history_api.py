@@ -14,9 +14,10 @@ from django.utils import timezone
 from geo.aliases import set_aliases
 from geo.exceptions import BoundaryNotFound
 from geo.importing import import_geojson
+from geo.lookup.history import list_changes, parse_since
 from geo.lookup.snapshot import lookup_data
 from geo.models import Boundary, Membership, Role, Workspace
-from geo.workspaces import create_workspace
+from geo.workspaces import create_workspace, find_workspace_by_token
 from tests.builders import changing_country, tile_of
 from tests.geo.api.conftest import ApiClient
 from tests.geo.web.conftest import signed_in
@@ -31,6 +32,7 @@ class History:
     """Stages 1 and 2 of ``changing_country`` imported, a workspace on the country."""
 
     api: ApiClient
+    token: str
     workspace: Workspace
     first_run: int
     second_run: int
@@ -46,7 +48,7 @@ def history(tmp_path: Path) -> History:
     set_aliases(workspace=workspace, osm_id="R113", aliases=["Epsi"])
     second = import_geojson([changing_country(folder, stage=2)], allow_alias_removal=True)
     lookup_data.forget()
-    return History(ApiClient(token), workspace, first.run_id, second.run_id)
+    return History(ApiClient(token), token, workspace, first.run_id, second.run_id)
 
 
 def osm_ids(rows: list[dict[str, Any]]) -> set[str]:
@@ -249,3 +251,14 @@ def test_a_restored_boundary_is_found_again_with_its_aliases(
     }
     detail = api.get("/api/v1/boundaries/R115").json()
     assert (detail["retired"], detail["aliases"]) == (None, ["Iotta"])
+
+
+def test_a_page_of_changes_costs_three_queries(
+    history: History, django_assert_num_queries: Any
+) -> None:
+    """Count, page, and every listed change's successors at once: no query per row."""
+    access = find_workspace_by_token(history.token)
+    assert access is not None
+    with django_assert_num_queries(3):
+        page = list_changes(access, since=parse_since("0"), page_size=500)
+    assert len(page.items) == 24
