@@ -116,6 +116,14 @@ def acquire_import_lock(*, wait: bool) -> None:
         )
 
 
+def try_import_lock() -> bool:
+    """Take the import lock for the current transaction if it is free; say whether it was."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+        (acquired,) = cursor.fetchone()
+    return bool(acquired)
+
+
 def mark_abandoned_runs(*, current_run_id: int) -> int:
     """Mark runs still 'running' as abandoned; only call while holding the lock.
 

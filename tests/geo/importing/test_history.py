@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.db.models import F
 
 from geo.exceptions import InvalidInput, RemovalRefused
 from geo.importing import import_geojson
+from geo.importing.load import IMPORT_LOCK_KEY
 from geo.importing.types import ImportReport
 from geo.models import (
     Boundary,
@@ -103,6 +105,27 @@ def test_dry_run_reports_successions_and_writes_nothing(first: Path) -> None:
         ("R1132", 0.5),
         ("R1131", 0.5),
     ]
+
+
+# Committed imports: an import's lock is released when it commits (not so
+# inside a test's transaction), so another session can take it.
+@pytest.mark.django_db(transaction=True)
+def test_a_dry_run_beside_a_running_import_says_where_it_stopped(first: Path) -> None:
+    """Another import holds the lock: the dry run lists the retirements, notes why no successors."""
+    changing_country(first, stage=2)
+    other = connections.create_connection("default")
+    with other.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [IMPORT_LOCK_KEY])
+        assert cursor.fetchone() == (True,)
+    try:
+        dry = import_geojson([first], dry_run=True, allow_alias_removal=True)
+    finally:
+        other.close()  # ends its session, and its lock
+    assert [(change, osm_id) for change, osm_id, _ in lines(dry)] == [
+        (change, osm_id) for change, osm_id, _ in STAGE_2_DIFF
+    ]
+    assert ("retired", "R115", "1 aliases") in lines(dry)
+    assert dry.notes[-1].endswith("another import is running")
 
 
 def test_retired_boundaries_are_kept_and_linked_to_their_successors(first: Path) -> None:
