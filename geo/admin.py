@@ -12,6 +12,9 @@ from geo.models import (
     AuditEvent,
     Boundary,
     BoundaryAlias,
+    BoundaryChange,
+    BoundaryLink,
+    BoundaryVersion,
     ImportJob,
     ImportRun,
     Membership,
@@ -74,13 +77,44 @@ class MembershipAdmin(admin.ModelAdmin):
 class BoundaryAdmin(AppendOnlyAdmin):
     """Read-only: boundaries change only through an import, which keeps the diff and the hierarchy whole."""
 
-    list_display = ["osm_id", "name", "level", "path", "area_km2", "vertex_count"]
-    list_filter = ["level"]
+    list_display = ["osm_id", "name", "level", "path", "area_km2", "vertex_count", "retired_at"]
+    # Retired boundaries stay listed here (an operator looks them up), marked
+    # by their retired_at; "Empty" under it shows the current ones.
+    list_filter = ["level", ("retired_at", admin.EmptyFieldListFilter)]
     search_fields = ["osm_id", "name", "name_en", "path"]
     fields = readonly_fields = (
         "osm_id", "name", "name_en", "level", "path", "parent", "country", "area_km2",
-        "vertex_count", "geometry_source", "last_import",
+        "vertex_count", "geometry_source", "last_import", "valid_from", "retired_at", "retired_by",
     )  # fmt: skip
+
+
+@admin.register(BoundaryChange)
+class BoundaryChangeAdmin(AppendOnlyAdmin):
+    """The change log, written by imports only (``/api/v1/changes`` reads it)."""
+
+    list_display = ["created_at", "import_run", "kind", "osm_id", "path"]
+    list_filter = ["kind"]
+    search_fields = ["osm_id", "path"]
+    raw_id_fields = ["boundary", "import_run"]
+
+
+@admin.register(BoundaryVersion)
+class BoundaryVersionAdmin(AppendOnlyAdmin):
+    """Earlier states of boundaries, written by the import that changed them."""
+
+    list_display = ["osm_id", "path", "valid_from", "valid_to", "ended_by"]
+    search_fields = ["osm_id", "name", "path"]
+    exclude = ["geometry", "simplified_geometry"]
+    raw_id_fields = ["boundary", "parent", "ended_by"]
+
+
+@admin.register(BoundaryLink)
+class BoundaryLinkAdmin(AppendOnlyAdmin):
+    """Successions (split, merged, renamed…), written by the import that made them."""
+
+    list_display = ["predecessor", "kind", "successor", "share", "import_run"]
+    list_filter = ["kind"]
+    raw_id_fields = ["predecessor", "successor", "import_run"]
 
 
 @admin.register(BoundaryAlias)

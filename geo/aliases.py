@@ -461,15 +461,21 @@ def set_aliases(
     check_text(osm_id, field="osm_id")
     boundary = (
         Boundary.objects.filter(osm_id=osm_id)
-        .only("id", "parent_id", "country_id", "level")
+        .only("id", "parent_id", "country_id", "level", "retired_at")
         .first()
     )
     if boundary is None or (workspace.country_id and boundary.country_id != workspace.country_id):
         raise BoundaryNotFound(f"no boundary {osm_id!r} in this workspace")
+    if boundary.retired_at is not None:
+        # Its aliases are kept as they were (they match again if it comes back).
+        raise BoundaryNotFound(
+            f"boundary {osm_id!r} was retired on {boundary.retired_at:%Y-%m-%d}; "
+            "its aliases cannot be changed"
+        )
     wanted = clean_aliases(aliases)
-    siblings = Boundary.objects.filter(parent_id=boundary.parent_id, level=boundary.level).exclude(
-        pk=boundary.pk
-    )
+    siblings = Boundary.objects.filter(
+        parent_id=boundary.parent_id, level=boundary.level, retired_at=None
+    ).exclude(pk=boundary.pk)
     if boundary.parent_id is None:
         siblings = siblings.none()
     taken: dict[str, str] = {}

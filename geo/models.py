@@ -216,6 +216,52 @@ class BoundaryLink(models.Model):
         return f"{self.predecessor_id} {self.kind} → {self.successor_id} ({self.share:.0%})"
 
 
+class ChangeKind(models.TextChoices):
+    """What an import did to a boundary, as ``/api/v1/changes`` lists it."""
+
+    ADDED = "added"
+    RENAMED = "renamed"
+    MOVED = "moved"
+    REKEYED = "rekeyed"
+    GEOMETRY = "geometry"
+    SPLIT = "split"
+    MERGED = "merged"
+    RETIRED = "retired"
+    RESTORED = "restored"
+
+
+class BoundaryChange(models.Model):
+    """One change an import made to one boundary: the feed behind ``/api/v1/changes``.
+
+    Written by the import, in the same transaction as the change itself, and
+    never changed after. ``osm_id`` and ``path`` are the boundary's after the
+    change (a retired one's last); ``was`` holds what the change replaced
+    (``{"path": …, "name": …, "osm_id": …}``, whichever applies). Successors of
+    a split, merged or retired boundary are its ``BoundaryLink`` rows of the
+    same run.
+    """
+
+    import_run = models.ForeignKey(
+        "ImportRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    boundary = models.ForeignKey(Boundary, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=16, choices=ChangeKind.choices)
+    osm_id = models.CharField(max_length=64)
+    level = models.PositiveSmallIntegerField(choices=Level.choices)
+    path = models.TextField()
+    was = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="change_time"),
+            models.Index(fields=["import_run", "id"], name="change_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.path} ({self.osm_id})"
+
+
 class BoundaryShape(models.Model):
     """A boundary's outline at one zoom band, in Web Mercator, ready for vector tiles.
 
@@ -248,7 +294,7 @@ class Workspace(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        limit_choices_to={"level": Level.COUNTRY},
+        limit_choices_to={"level": Level.COUNTRY, "retired_at__isnull": True},
     )
     # The language boundary names are shown in (``fr``); empty: the source's own name.
     name_language = models.CharField(max_length=16, blank=True, default="")

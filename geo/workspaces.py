@@ -194,7 +194,9 @@ def create_workspace(
         return existing, issue_token(existing, name="issued again", actor=actor)
     country = None
     if country_osm_id:
-        country = Boundary.objects.filter(osm_id=country_osm_id, level=Level.COUNTRY).first()
+        country = Boundary.objects.filter(
+            osm_id=country_osm_id, level=Level.COUNTRY, retired_at=None
+        ).first()
         if country is None:
             raise BoundaryNotFound(f"no imported country has osm_id {country_osm_id!r}")
     workspace = Workspace.objects.create(name=name, country=country, name_language=language)

@@ -1002,6 +1002,10 @@ DIGEST_QUERIES = {
     "'|' || name, ',' order by workspace_id, boundary_id, name), '')) from geo_boundaryalias",
     "imports": "select count(*), md5(coalesce(string_agg(id || '|' || status, ',' order by id), "
     "'')) from geo_importrun",
+    "history": "select count(*), md5(coalesce(string_agg(id || '|' || kind || '|' || osm_id, ',' "
+    "order by id), '')) from geo_boundarychange",
+    "versions": "select count(*), md5(coalesce(string_agg(id || '|' || boundary_id || '|' || "
+    "osm_id || '|' || path, ',' order by id), '')) from geo_boundaryversion",
 }
 
 

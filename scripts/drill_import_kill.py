@@ -73,7 +73,32 @@ DIGEST_QUERIES = {
                          quirks::text)
         FROM geo_parsedfilerecord
     """,
+    # History: earlier states, successions and the change log (their times left out).
+    "geo_boundaryversion": """
+        SELECT concat_ws('|', b.osm_id, v.osm_id, v.name, v.path, v.level,
+                         md5(ST_AsEWKB(v.geometry)))
+        FROM geo_boundaryversion v JOIN geo_boundary b ON b.id = v.boundary_id
+    """,
+    "geo_boundarylink": """
+        SELECT concat_ws('|', p.osm_id, s.osm_id, l.kind, round(l.share::numeric, 9))
+        FROM geo_boundarylink l
+        JOIN geo_boundary p ON p.id = l.predecessor_id
+        LEFT JOIN geo_boundary s ON s.id = l.successor_id
+    """,
+    "geo_boundarychange": """
+        SELECT concat_ws('|', b.osm_id, c.kind, c.osm_id, c.level, c.path, c.was::text)
+        FROM geo_boundarychange c JOIN geo_boundary b ON b.id = c.boundary_id
+    """,
 }
+# What refers to a boundary, deleted before it (Django's CASCADE is not in the database).
+DEPENDENT_TABLES = (
+    ("geo_boundaryshape", "boundary_id"),
+    ("geo_boundaryalias", "boundary_id"),
+    ("geo_boundarychange", "boundary_id"),
+    ("geo_boundaryversion", "boundary_id"),
+    ("geo_boundarylink", "predecessor_id"),
+    ("geo_boundarylink", "successor_id"),
+)
 
 
 def database_digest() -> dict[str, str]:
@@ -123,12 +148,11 @@ class Snapshot:
 
         with transaction.atomic(), connection.cursor() as cursor:
             keep = "SELECT id FROM geo_boundary WHERE osm_id = ANY(%s)"
-            cursor.execute(
-                f"DELETE FROM geo_boundaryshape WHERE boundary_id NOT IN ({keep})", [self.osm_ids]
-            )
-            cursor.execute(
-                f"DELETE FROM geo_boundaryalias WHERE boundary_id NOT IN ({keep})", [self.osm_ids]
-            )
+            for table, column in DEPENDENT_TABLES:
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE {column} NOT IN ({keep})",
+                    [self.osm_ids],
+                )
             cursor.execute("DELETE FROM geo_boundary WHERE NOT (osm_id = ANY(%s))", [self.osm_ids])
             cursor.execute("DELETE FROM geo_parsedfilerecord")
             cursor.executemany(
@@ -248,8 +272,8 @@ def clear_database() -> None:
     if Workspace.objects.exists():
         raise SystemExit("this database has workspaces: run the drill on a scratch database")
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("DELETE FROM geo_boundaryshape")
-        cursor.execute("DELETE FROM geo_boundaryalias")
+        for table, _ in DEPENDENT_TABLES:
+            cursor.execute(f"DELETE FROM {table}")
         cursor.execute("DELETE FROM geo_boundary")
         cursor.execute("DELETE FROM geo_parsedfilerecord")
 

@@ -224,3 +224,73 @@ def coded_country(folder: Path) -> Path:
         ),
     )
     return folder
+
+
+def rectangle(west: float, south: float, east: float, north: float) -> Coordinates:
+    """Polygon coordinates of an axis-aligned rectangle, counter-clockwise."""
+    return [[[west, south], [east, south], [east, north], [west, north], [west, south]]]
+
+
+def changing_country(folder: Path, *, stage: int) -> Path:
+    """Write country R1 as it stands at ``stage`` 1, 2 or 3 of a history of changes.
+
+    Stage 1: states R11 West (x 0..2) and R12 East (x 2..5); districts Alpha
+    R111 (0,0), Beta R112 (0,1), Epsilon R113 (1,0), Iota R115 (1,1) in West;
+    Gamma R121 (2,0), Delta R122 (2,1), Eta R123 (3,0), Theta R124 (3,1),
+    Kappa R126 (4,0) in East; unit squares.
+
+    Stage 2, every kind of change at once: Alpha renamed Alfa; Beta moved to
+    East; Gamma re-keyed W121; Delta reshaped (its lower half); Epsilon split
+    in halves (Eps West R1131, Eps East R1132); Eta and Theta merged into
+    Etatheta R125; Iota gone (no successor); East renamed Orient (Kappa's
+    path changes, nothing else about it).
+
+    Stage 3: as stage 2, with Iota back under its old osm_id.
+    """
+    west, east = ("R11", "West"), ("R12", "East" if stage == 1 else "Orient")
+    write(
+        folder,
+        "R1admin0.json",
+        collection(
+            feature("R1", "Changeland", name_en="Changeland", coordinates=rectangle(0, 0, 5, 2))
+        ),
+    )
+    write(
+        folder,
+        "R1admin1.json",
+        collection(
+            feature(west[0], west[1], coordinates=rectangle(0, 0, 2, 2), country="R1"),
+            feature(east[0], east[1], coordinates=rectangle(2, 0, 5, 2), country="R1"),
+        ),
+    )
+
+    def district(osm_id: str, name: str, state: str, shape: Coordinates) -> dict[str, Any]:
+        return feature(osm_id, name, coordinates=shape, country="R1", state=state)
+
+    if stage == 1:
+        districts = [
+            district("R111", "Alpha", "R11", square(0, 0)),
+            district("R112", "Beta", "R11", square(0, 1)),
+            district("R113", "Epsilon", "R11", square(1, 0)),
+            district("R115", "Iota", "R11", square(1, 1)),
+            district("R121", "Gamma", "R12", square(2, 0)),
+            district("R122", "Delta", "R12", square(2, 1)),
+            district("R123", "Eta", "R12", square(3, 0)),
+            district("R124", "Theta", "R12", square(3, 1)),
+            district("R126", "Kappa", "R12", square(4, 0)),
+        ]
+    else:
+        districts = [
+            district("R111", "Alfa", "R11", square(0, 0)),
+            district("R112", "Beta", "R12", square(0, 1)),
+            district("R1131", "Eps West", "R11", rectangle(1, 0, 1.5, 1)),
+            district("R1132", "Eps East", "R11", rectangle(1.5, 0, 2, 1)),
+            district("W121", "Gamma", "R12", square(2, 0)),
+            district("R122", "Delta", "R12", rectangle(2, 1, 3, 1.5)),
+            district("R125", "Etatheta", "R12", rectangle(3, 0, 4, 2)),
+            district("R126", "Kappa", "R12", square(4, 0)),
+        ]
+        if stage == 3:
+            districts.append(district("R115", "Iota", "R11", square(1, 1)))
+    write(folder, "R1admin2.json", collection(*districts))
+    return folder

@@ -15,7 +15,7 @@ from geo.api.params import (
     TEXT_PATTERN,
 )
 from geo.exporting import CONTENT_TYPES, FORMATS, GEOMETRIES
-from geo.models import CODE_SCHEMES
+from geo.models import CODE_SCHEMES, ChangeKind, Succession
 
 
 def _error(description: str, *, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -158,6 +158,9 @@ CODES = {
     "additionalProperties": {"type": "string"},
     "example": {"iso3166_2": "RW-02", "wikidata": "Q3294"},
 }
+LINKED = {"$ref": "#/components/schemas/LinkedBoundary"}
+SUCCESSION_KINDS = [str(kind) for kind in Succession]
+CHANGE_KINDS = [str(kind) for kind in ChangeKind]
 CURSOR = _param(
     "cursor",
     "From the previous page's next URL (base64url).",
@@ -350,9 +353,60 @@ PATHS: dict[str, Any] = {
             },
         }
     },
+    "/api/v1/changes": {
+        "get": {
+            "summary": "What imports changed since an import or a day, oldest first, paged",
+            "description": "Each change names its import, when, its kind, the boundary (osm_id"
+            " and path after the change; a retired boundary's last), what it replaced (`was`:"
+            " old path, name or osm_id, where relevant) and, for a boundary that left its"
+            " source, its successors with the share of its area each took.",
+            "parameters": [
+                _param(
+                    "since",
+                    "An import's id (changes of later imports) or a day, YYYY-MM-DD (UTC, from"
+                    " its start; a day past its month's end counts on into the next month).",
+                    required=True,
+                    schema={
+                        "type": "string",
+                        "pattern": "^(?:[0-9]{1,12}|[1-9][0-9]{3}-(?:0[1-9]|1[0-2])"
+                        "-(?:0[1-9]|[12][0-9]|3[01]))$",
+                    },
+                ),
+                _param(
+                    "country",
+                    "Only boundaries of this country (osm_id).",
+                    schema=_text(max_length=64),
+                ),
+                _param("page", "1-based page; past the last, no results.", schema=PAGE),
+                _param(
+                    "page_size",
+                    "1 to 500, default 100.",
+                    schema={"type": "integer", "minimum": 1, "maximum": 500},
+                ),
+            ],
+            "responses": {
+                "200": _json(
+                    {
+                        "type": "object",
+                        "required": ["count", "page", "pages", "results"],
+                        "properties": {
+                            "count": {"type": "integer", "minimum": 0},
+                            "page": {"type": "integer", "minimum": 1},
+                            "pages": {"type": "integer", "minimum": 1},
+                            "results": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/Change"},
+                            },
+                        },
+                    }
+                ),
+                **errors("400"),
+            },
+        }
+    },
     "/api/v1/boundaries/{osm_id}": {
         "get": {
-            "summary": "One boundary, optionally with its GeoJSON geometry",
+            "summary": "One boundary (current or retired), optionally with its GeoJSON geometry",
             "parameters": [
                 OSM_ID,
                 _param(
@@ -867,6 +921,36 @@ PATHS["/api/v1/imports/{job_id}"] = {
                                                     "level": {"type": "integer"},
                                                     "path": {"type": "string"},
                                                     "detail": {"type": "string"},
+                                                    "succession": {
+                                                        "description": "A retired boundary's:"
+                                                        " how it went.",
+                                                        "enum": SUCCESSION_KINDS,
+                                                    },
+                                                    "successors": {
+                                                        "type": "array",
+                                                        "description": "A retired boundary's"
+                                                        " successors and the share of its area"
+                                                        " each took.",
+                                                        "items": {
+                                                            "type": "object",
+                                                            "required": [
+                                                                "osm_id",
+                                                                "name",
+                                                                "path",
+                                                                "share",
+                                                            ],
+                                                            "properties": {
+                                                                "osm_id": {"type": "string"},
+                                                                "name": {"type": "string"},
+                                                                "path": {"type": "string"},
+                                                                "share": {
+                                                                    "type": "number",
+                                                                    "minimum": 0,
+                                                                    "maximum": 1,
+                                                                },
+                                                            },
+                                                        },
+                                                    },
                                                 },
                                             },
                                         },
@@ -886,7 +970,7 @@ PATHS["/api/v1/imports/{job_id}"] = {
 PATHS["/api/v1/imports/{job_id}/changes.geojson"] = {
     "get": {
         "summary": "A dry run's changed boundaries as RFC 7946 GeoJSON, before and after",
-        "description": "For the first 300 boundaries a dry run would add, reshape, move or remove:"
+        "description": "For the first 300 boundaries a dry run would add, reshape, move or retire:"
         " a coarse outline as stored now (side before) and as the files have it (side after)."
         " Properties osm_id, name, level, change, side. Empty for real imports and for dry runs"
         " that change no shape.",
@@ -1054,6 +1138,9 @@ DOCUMENT: dict[str, Any] = {
                             "geometry_source",
                             "ancestors",
                             "has_children",
+                            "retired",
+                            "successors",
+                            "predecessors",
                         ],
                         "properties": {
                             "bbox": {
@@ -1071,6 +1158,34 @@ DOCUMENT: dict[str, Any] = {
                             "area_km2": {"type": ["number", "null"]},
                             "geometry_source": {"type": "string"},
                             "has_children": {"type": "boolean"},
+                            "retired": {
+                                "description": "When and by which import the boundary left its"
+                                " source; null for a current boundary.",
+                                "oneOf": [
+                                    {
+                                        "type": "object",
+                                        "required": ["at", "import"],
+                                        "properties": {
+                                            "at": {"type": "string", "format": "date-time"},
+                                            "import": {"type": ["integer", "null"]},
+                                        },
+                                    },
+                                    {"type": "null"},
+                                ],
+                            },
+                            "successors": {
+                                "type": "array",
+                                "description": "A retired boundary's successors, newest first;"
+                                " share is the part of its area each took.",
+                                "items": LINKED,
+                            },
+                            "predecessors": {
+                                "type": "array",
+                                "description": "Boundaries this one took area from (or was,"
+                                " before a re-key), newest first; share is the part of the"
+                                " predecessor's area.",
+                                "items": LINKED,
+                            },
                             "ancestors": {
                                 "type": "array",
                                 "description": "From the country down to the parent.",
@@ -1096,6 +1211,43 @@ DOCUMENT: dict[str, Any] = {
                         },
                     },
                 ]
+            },
+            "LinkedBoundary": {
+                "type": "object",
+                "required": ["osm_id", "name", "path", "kind", "share"],
+                "properties": {
+                    "osm_id": {"type": "string"},
+                    "name": {"type": "string"},
+                    "path": {"type": "string"},
+                    "kind": {"enum": SUCCESSION_KINDS},
+                    "share": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+            },
+            "Change": {
+                "type": "object",
+                "required": ["import", "at", "kind", "osm_id", "path", "was", "successors"],
+                "properties": {
+                    "import": {"type": ["integer", "null"]},
+                    "at": {"type": "string", "format": "date-time"},
+                    "kind": {"enum": CHANGE_KINDS},
+                    "osm_id": {"type": "string"},
+                    "path": {"type": "string"},
+                    "was": {
+                        "description": "What the change replaced: path, name or osm_id.",
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "properties": {
+                                    "path": {"type": "string"},
+                                    "name": {"type": "string"},
+                                    "osm_id": {"type": "string"},
+                                },
+                            },
+                            {"type": "null"},
+                        ],
+                    },
+                    "successors": {"type": "array", "items": LINKED},
+                },
             },
             "Geometry": {
                 "type": "object",

@@ -35,6 +35,8 @@ from geo.lookup.boundaries import (
     list_boundaries,
 )
 from geo.lookup.counts import KEY_COLUMNS, parse_csv, parse_json
+from geo.lookup.hierarchy import display_name
+from geo.lookup.history import list_changes, parse_since, predecessor_rows, successor_rows
 from geo.lookup.service import count_by_boundary, find_at_points, find_matches
 from geo.lookup.snapshot import lookup_data
 from geo.models import CODE_SCHEMES, Boundary, Role, Workspace
@@ -176,9 +178,15 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
 
 @api_endpoint("GET")
 def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
-    """One boundary; ``?geometry=simplified|full`` adds its GeoJSON geometry."""
+    """One boundary, retired ones too; ``?geometry=simplified|full`` adds its GeoJSON geometry.
+
+    A retired boundary says when and by which import (``retired``) and where
+    it went (``successors``); a current one may say where it came from
+    (``predecessors``).
+    """
     kind = params.choice(request.GET, "geometry", choices=("simplified", "full"))
-    boundary = get_boundary(access, osm_id)
+    boundary = get_boundary(access, osm_id, retired=True)
+    retired = boundary.retired_at is not None
     body = boundary_to_dict(
         boundary,
         aliases=aliases_of(access, [boundary.pk])[boundary.pk],
@@ -190,12 +198,47 @@ def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) 
         else None,
         "area_km2": boundary.area_km2,
         "geometry_source": boundary.geometry_source,
-        "ancestors": _ancestors(boundary.osm_id, language=access.name_language),
-        "has_children": Boundary.objects.filter(parent_id=boundary.pk).exists(),
+        "ancestors": _retired_ancestors(boundary, language=access.name_language)
+        if retired
+        else _ancestors(boundary.osm_id, language=access.name_language),
+        "has_children": not retired
+        and Boundary.objects.filter(parent_id=boundary.pk, retired_at=None).exists(),
+        "retired": {
+            "at": boundary.retired_at.isoformat().replace("+00:00", "Z"),
+            "import": boundary.retired_by_id,
+        }
+        if boundary.retired_at is not None
+        else None,
+        "successors": successor_rows(boundary) if retired else [],
+        "predecessors": predecessor_rows(boundary),
     }
     if kind is not None:
         body["geometry"] = geometry_geojson(boundary.pk, kind=kind)
     return body
+
+
+@api_endpoint("GET")
+def changes(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """List what imports changed since an import (``since=12``) or a day (``since=2024-05-31``)."""
+    query = request.GET
+    # Checked as sent (not trimmed): it is an id or a day, nothing else.
+    since = params.text(query, "since", required=True, max_length=32) and query["since"]
+    page_size = params.integer(query, "page_size", low=1, high=500, default=100)
+    page = params.integer(query, "page", low=1, high=1_000_000, default=1)
+    assert since is not None and page_size is not None and page is not None
+    listing = list_changes(
+        access,
+        since=parse_since(since),
+        country=params.text(query, "country", max_length=64),
+        page=page,
+        page_size=page_size,
+    )
+    return {
+        "count": listing.count,
+        "page": listing.page,
+        "pages": listing.pages,
+        "results": listing.items,
+    }
 
 
 @api_endpoint("GET")
@@ -219,6 +262,28 @@ def _ancestors(osm_id: str, *, language: str) -> list[dict[str, Any]]:
         )
         place = hierarchy.parent_of(place)
     return chain[:0:-1]
+
+
+def _retired_ancestors(boundary: Boundary, *, language: str) -> list[dict[str, Any]]:
+    """Return a retired boundary's ancestors as they stand (its parent may be retired too)."""
+    chain = []
+    parent_id = boundary.parent_id
+    while parent_id is not None:
+        parent = Boundary.objects.only(
+            "osm_id", "name", "name_en", "names", "level", "parent_id"
+        ).get(pk=parent_id)
+        chain.append(
+            {
+                "osm_id": parent.osm_id,
+                "name": parent.name,
+                "display_name": display_name(
+                    language, name=parent.name, name_en=parent.name_en, names=parent.names
+                ),
+                "level": parent.level,
+            }
+        )
+        parent_id = parent.parent_id
+    return chain[::-1]
 
 
 @api_endpoint("GET")

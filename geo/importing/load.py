@@ -3,13 +3,21 @@
 Rows travel to PostgreSQL by COPY into a temporary staging table, then one
 INSERT and one UPDATE move them into place: a few statements per run, not a
 few per feature.
+
+Nothing is forgotten. Before a stored boundary changes (name, codes, key,
+parent or path, level, geometry) its old state is copied to
+``BoundaryVersion``; a boundary that left its source is retired, not deleted,
+and linked to the current boundaries that took its area (``BoundaryLink``);
+every change is logged in ``BoundaryChange``. All of it in SQL, in the run's
+transaction, touching only the rows that change.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import shapely
@@ -19,11 +27,37 @@ from geo.exceptions import ImportInProgress, RemovalRefused
 from geo.importing.geometry import area_km2, bounding_box
 from geo.importing.parse import summarize_features
 from geo.importing.plan import ImportPlan, PlannedBoundary, StoredBoundary
-from geo.importing.types import ParsedFile
-from geo.models import GeometrySource, ImportRun, ImportStatus, ParsedFileRecord
+from geo.importing.types import Change, ParsedFile, Successor
+from geo.models import (
+    ChangeKind,
+    GeometrySource,
+    ImportRun,
+    ImportStatus,
+    ParsedFileRecord,
+    Succession,
+)
 
 # pg_advisory_xact_lock key shared by every import: "mipaka" in ASCII, as an int.
 IMPORT_LOCK_KEY = 0x6D6970616B61
+
+# A retired boundary's successors are the current boundaries taking at least
+# this share of its area: below it is border noise (a redrawn coastline).
+MIN_SUCCESSOR_SHARE = 0.01
+# One successor whose area is at least this much the retired boundary's own is
+# the same place under a new key or name; below it, the successor also took
+# other land: a merge.
+SAME_PLACE_SHARE = 0.9
+# Longest edge (degrees) measured as one great-circle arc when shares are taken.
+SEGMENT_DEG = 0.01
+
+
+@dataclass(slots=True)
+class WriteOutcome:
+    """What ``write_plan`` did: rows written, and where retired boundaries went."""
+
+    rows: int = 0
+    # osm_id of each retired boundary → (its ``Succession`` kind, its successors).
+    successors: dict[str, tuple[str, tuple[Successor, ...]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +116,14 @@ def acquire_import_lock(*, wait: bool) -> None:
         )
 
 
+def try_import_lock() -> bool:
+    """Take the import lock for the current transaction if it is free; say whether it was."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
+        (acquired,) = cursor.fetchone()
+    return bool(acquired)
+
+
 def mark_abandoned_runs(*, current_run_id: int) -> int:
     """Mark runs still 'running' as abandoned; only call while holding the lock.
 
@@ -99,13 +141,13 @@ def mark_abandoned_runs(*, current_run_id: int) -> int:
 
 
 def read_snapshot() -> list[StoredBoundary]:
-    """Read every stored boundary without geometry, with its alias and workspace counts."""
+    """Read every stored boundary, retired ones too, without geometry, with its alias and workspace counts."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT b.id, b.osm_id, b.name, b.name_en, b.level, b.parent_id, b.country_id, b.path,
                    b.geometry_digest, COALESCE(a.n, 0), COALESCE(w.n, 0), b.simplification,
-                   b.names, b.other_names, b.codes
+                   b.names, b.other_names, b.codes, b.retired_at IS NOT NULL
             FROM geo_boundary b
             LEFT JOIN (SELECT boundary_id, count(*) AS n FROM geo_boundaryalias GROUP BY 1) a
               ON a.boundary_id = b.id
@@ -131,6 +173,7 @@ def read_snapshot() -> list[StoredBoundary]:
                 names=tuple(sorted(json.loads(row[12]).items())),
                 other_names=tuple(row[13]),
                 codes=tuple(sorted(json.loads(row[14]).items())),
+                retired=row[15],
             )
             for row in cursor.fetchall()
         ]
@@ -193,30 +236,34 @@ def write_parsed_records(files: Iterable[ParsedFile]) -> None:
     )
 
 
-def check_removals(plan: ImportPlan, *, allow_alias_removal: bool) -> None:
-    """Refuse removals that would break a workspace or silently drop aliases.
+def check_retirements(plan: ImportPlan, *, allow_alias_removal: bool) -> None:
+    """Refuse retirements that would break a workspace or silently stop aliases matching.
+
+    A retired boundary keeps its aliases, but no lookup finds it any more, so
+    its aliases stop working: that needs saying yes to.
 
     Raises
     ------
     RemovalRefused
-        A removed boundary is a workspace's country, or carries aliases and
+        A retired boundary is a workspace's country, or carries aliases and
         ``allow_alias_removal`` is false.
     """
-    countries = [row for row in plan.removed if row.workspace_count]
+    countries = [row for row in plan.retired if row.workspace_count]
     if countries:
         names = ", ".join(f"{row.path} ({row.osm_id})" for row in countries)
         raise RemovalRefused(
-            f"cannot remove {names}: it is the country of a workspace; nothing was changed"
+            f"cannot retire {names}: it is the country of a workspace; nothing was changed"
         )
-    aliased = [row for row in plan.removed if row.alias_count]
+    aliased = [row for row in plan.retired if row.alias_count]
     if aliased and not allow_alias_removal:
         names = "; ".join(
             f"{row.path} ({row.osm_id}, {row.alias_count} aliases)" for row in aliased[:10]
         )
         more = f" and {len(aliased) - 10} more" if len(aliased) > 10 else ""
         raise RemovalRefused(
-            f"this import would remove {len(aliased)} boundaries that carry aliases: {names}{more}. "
-            "Nothing was changed; re-run with --allow-alias-removal to remove them and their aliases"
+            f"this import would retire {len(aliased)} boundaries that carry aliases: {names}{more}. "
+            "Nothing was changed; re-run with --allow-alias-removal to retire them "
+            "(their aliases stop matching)"
         )
 
 
@@ -242,8 +289,13 @@ def write_plan(
     simplified: dict[str, shapely.MultiPolygon | None],
     bands: dict[str, dict[int, shapely.MultiPolygon | None]],
     simplification: str,
-) -> int:
-    """Apply the plan; return how many boundary rows were written or deleted."""
+    rehearsal: bool = False,
+) -> WriteOutcome:
+    """Apply the plan, keeping every earlier state; return what was written.
+
+    ``rehearsal``: the caller rolls the write back (a dry run that wants the
+    successors of what it would retire); skip the statistics refresh.
+    """
     boundaries = plan.boundaries
     new = [b for b in boundaries.values() if b.stored is None]
     ids = {b.osm_id: b.stored.id for b in boundaries.values() if b.stored is not None}
@@ -262,7 +314,16 @@ def write_plan(
         if row is not None:
             rows.append(row)
     columns = ", ".join(name for name, _ in STAGING_COLUMNS)
+    retired_ids = [row.id for row in plan.retired]
+    outcome = WriteOutcome(rows=len(rows) + len(retired_ids))
     with connection.cursor() as cursor:
+        # The run's moment, read once: every row it writes (valid_from,
+        # valid_to, retired_at, the change log) carries the same time. The
+        # clock, not now(): that is the start of the transaction, which may
+        # hold earlier runs (tests nest them) or a long read-and-plan.
+        cursor.execute(
+            "CREATE TEMP TABLE import_clock ON COMMIT DROP AS SELECT clock_timestamp() AS at"
+        )
         cursor.execute(
             "CREATE TEMP TABLE import_staging ("
             + ", ".join(f"{name} {kind}" for name, kind in STAGING_COLUMNS)
@@ -283,6 +344,7 @@ def write_plan(
             FROM import_staging
             """
         )
+        _write_versions_and_self_links(cursor, run_id=run_id)
         cursor.execute(
             """
             INSERT INTO geo_boundary (
@@ -292,8 +354,8 @@ def write_plan(
                 last_import_id, names, other_names, codes, valid_from)
             SELECT id, osm_id, name, name_en, level, parent_id, country_id, path, geometry,
                 simplified_geometry, geometry_source, bbox_west, bbox_south, bbox_east, bbox_north,
-                area_km2, vertex_count, geometry_digest, simplification, now(), now(), %s,
-                names::jsonb, other_names, codes::jsonb, now()
+                area_km2, vertex_count, geometry_digest, simplification, (SELECT at FROM import_clock), (SELECT at FROM import_clock), %s,
+                names::jsonb, other_names, codes::jsonb, (SELECT at FROM import_clock)
             FROM import_staged WHERE is_new
             """,
             [run_id],
@@ -317,31 +379,248 @@ def write_plan(
                                       ELSE b.simplification END,
                 simplified_geometry = CASE WHEN s.set_simplified THEN s.simplified_geometry
                                            ELSE b.simplified_geometry END,
-                updated_at = now(), last_import_id = %s
-            FROM import_staged s WHERE b.id = s.id AND NOT s.is_new
+                valid_from = CASE WHEN c.id IS NULL THEN b.valid_from ELSE (SELECT at FROM import_clock) END,
+                retired_at = NULL, retired_by_id = NULL,
+                updated_at = (SELECT at FROM import_clock), last_import_id = %s
+            FROM import_staged s LEFT JOIN import_changed c ON c.id = s.id
+            WHERE b.id = s.id AND NOT s.is_new
             """,
             [run_id],
         )
         _write_shapes(cursor, {ids[osm_id]: shapes for osm_id, shapes in bands.items()})
-        removed_ids = [row.id for row in plan.removed]
-        if removed_ids:
-            # Django's CASCADE lives in the ORM, not the database: delete dependants first.
+        if retired_ids:
+            # Kept, with its aliases (they match again if it comes back); its
+            # zoom-band shapes are derived data, made again on restore.
             cursor.execute(
-                "DELETE FROM geo_boundaryalias WHERE boundary_id = ANY(%s)", [removed_ids]
+                "UPDATE geo_boundary SET retired_at = (SELECT at FROM import_clock), retired_by_id = %s,"
+                " updated_at = (SELECT at FROM import_clock), last_import_id = %s WHERE id = ANY(%s)",
+                [run_id, run_id, retired_ids],
             )
             cursor.execute(
-                "DELETE FROM geo_boundaryshape WHERE boundary_id = ANY(%s)", [removed_ids]
+                "DELETE FROM geo_boundaryshape WHERE boundary_id = ANY(%s)", [retired_ids]
             )
-            cursor.execute("DELETE FROM geo_boundary WHERE id = ANY(%s)", [removed_ids])
+            outcome.successors = _link_retired(cursor, plan, run_id=run_id)
+        _write_changes(cursor, plan, ids, outcome.successors, run_id=run_id)
         # ON COMMIT DROP is not enough when the run is nested in an outer transaction (tests).
         cursor.execute("DROP VIEW import_staged")
+        cursor.execute("DROP TABLE import_changed")
         cursor.execute("DROP TABLE import_staging")
-        # Fresh statistics: after a bulk write the planner's guesses (rows per
-        # tile, per band) are far off, and tile queries pick poor plans.
-        # (geo_boundary's geometry columns are left out: sampling them reads
-        # every full geometry, and no query's plan turns on their statistics.)
-        cursor.execute("ANALYZE geo_boundary (id, level, parent_id, country_id), geo_boundaryshape")
-    return len(rows) + len(plan.removed)
+        cursor.execute("DROP TABLE import_clock")
+        if not rehearsal:
+            # Fresh statistics: after a bulk write the planner's guesses (rows per
+            # tile, per band) are far off, and tile queries pick poor plans.
+            # (geo_boundary's geometry columns are left out: sampling them reads
+            # every full geometry, and no query's plan turns on their statistics.)
+            cursor.execute(
+                "ANALYZE geo_boundary (id, level, parent_id, country_id, retired_at),"
+                " geo_boundaryshape"
+            )
+    return outcome
+
+
+def _write_versions_and_self_links(cursor: Any, *, run_id: int) -> None:
+    """Copy the old state of every staged boundary that changes into ``BoundaryVersion``; self-link it.
+
+    A change is any difference in key, names, codes, level, parent, path
+    (an ancestor's rename changes it) or geometry; a restored boundary's
+    state before it was retired is kept too, ending when it was retired.
+    The changed rows are left in ``import_changed`` (with what changed) for
+    the UPDATE, the self-links and the change log. Unchanged rows cost a
+    join, nothing more.
+    """
+    cursor.execute(
+        """
+        CREATE TEMP TABLE import_changed ON COMMIT DROP AS
+        SELECT b.id, b.retired_at IS NOT NULL AS restored,
+               b.name <> s.name AS renamed,
+               b.parent_id IS DISTINCT FROM s.parent_id AS moved,
+               b.osm_id <> s.osm_id AS rekeyed
+        FROM geo_boundary b JOIN import_staging s ON s.id = b.id
+        WHERE NOT s.is_new AND (
+            b.retired_at IS NOT NULL OR b.osm_id <> s.osm_id OR b.name <> s.name
+            OR b.name_en <> s.name_en OR b.names <> s.names::jsonb
+            OR b.codes <> s.codes::jsonb OR b.level <> s.level
+            OR b.parent_id IS DISTINCT FROM s.parent_id OR b.path <> s.path OR s.set_geometry)
+        """
+    )
+    cursor.execute(
+        """
+        INSERT INTO geo_boundaryversion (
+            boundary_id, osm_id, name, name_en, names, codes, level, parent_id, path,
+            geometry, simplified_geometry, valid_from, valid_to, ended_by_id)
+        SELECT b.id, b.osm_id, b.name, b.name_en, b.names, b.codes, b.level, b.parent_id, b.path,
+               b.geometry, b.simplified_geometry, b.valid_from,
+               CASE WHEN c.restored THEN b.retired_at ELSE (SELECT at FROM import_clock) END,
+               CASE WHEN c.restored THEN b.retired_by_id ELSE %s END
+        FROM import_changed c JOIN geo_boundary b ON b.id = c.id
+        """,
+        [run_id],
+    )
+    # A renamed, moved or re-keyed boundary is its own successor, once per kind.
+    cursor.execute(
+        """
+        INSERT INTO geo_boundarylink (predecessor_id, successor_id, import_run_id, kind, share,
+                                      created_at)
+        SELECT c.id, c.id, %s, k.kind, 1.0, (SELECT at FROM import_clock)
+        FROM import_changed c
+        CROSS JOIN LATERAL (VALUES (%s, c.renamed), (%s, c.moved), (%s, c.rekeyed)) AS k(kind, flag)
+        WHERE k.flag AND NOT c.restored
+        """,
+        [run_id, Succession.RENAMED, Succession.MOVED, Succession.REKEYED],
+    )
+
+
+def _link_retired(
+    cursor: Any, plan: ImportPlan, *, run_id: int
+) -> dict[str, tuple[str, tuple[Successor, ...]]]:
+    """Link each retired boundary to the current boundaries that took its area.
+
+    Successors are the current boundaries of the same level and country
+    (after the write) whose full geometry covers at least
+    ``MIN_SUCCESSOR_SHARE`` of the retired one's; shares are geodesic areas.
+    Several successors: a split. One that also took land of another boundary
+    retired now, or much more land than the retired one had: a merge. One
+    alone: the same place, re-keyed (same name) or renamed. None: retired.
+    """
+    retired = {row.id: row for row in plan.retired}
+    # Geodesic areas of the planar (degree) shapes, their edges first cut to
+    # at most SEGMENT_DEG: then a great-circle edge and the degree-space edge
+    # it stands for bound the same area, and the pieces of a boundary add up
+    # to the whole (a square split in halves gives 0.5 and 0.5).
+    cursor.execute(
+        f"""
+        WITH r AS (
+            SELECT id, level, country_id, geometry,
+                   ST_Area(ST_Segmentize(geometry, {SEGMENT_DEG})::geography) AS area
+            FROM geo_boundary WHERE id = ANY(%s) AND geometry IS NOT NULL
+        )
+        SELECT r.id, c.id, c.osm_id, c.name, c.path,
+               ST_Area(ST_Segmentize(ST_Intersection(r.geometry, c.geometry), {SEGMENT_DEG})
+                       ::geography) / r.area,
+               r.area / NULLIF(ST_Area(ST_Segmentize(c.geometry, {SEGMENT_DEG})::geography), 0)
+        FROM r JOIN geo_boundary c
+          ON c.level = r.level AND c.country_id = r.country_id AND c.retired_at IS NULL
+         AND c.geometry && r.geometry AND ST_Intersects(c.geometry, r.geometry)
+        WHERE r.area > 0
+        ORDER BY r.id, 6 DESC, c.path
+        """,  # noqa: S608 (a constant)
+        [list(retired)],
+    )
+    found: dict[int, list[tuple[int, str, str, str, float, float]]] = defaultdict(list)
+    for retired_id, successor_id, osm_id, name, path, share, relative_size in cursor.fetchall():
+        if share >= MIN_SUCCESSOR_SHARE:
+            # Measured on differently cut edges, a whole may come out a hair over 1.
+            found[retired_id].append(
+                (successor_id, osm_id, name, path, min(share, 1.0), relative_size or 0)
+            )
+    predecessors = Counter(entry[0] for entries in found.values() for entry in entries)
+    links: list[tuple[int, int | None, str, float]] = []
+    outcome: dict[str, tuple[str, tuple[Successor, ...]]] = {}
+    for retired_id, row in retired.items():
+        entries = found.get(retired_id, [])
+        if not entries:
+            kind = Succession.RETIRED
+        elif len(entries) > 1:
+            kind = Succession.SPLIT
+        else:
+            successor_id, _, name, _, share, relative_size = entries[0]
+            # relative_size: the retired area over the successor's; a share of
+            # it this far below 1 means the successor took other land too.
+            if predecessors[successor_id] > 1 or share * relative_size < SAME_PLACE_SHARE:
+                kind = Succession.MERGED
+            elif name.casefold() == row.name.casefold():
+                kind = Succession.REKEYED
+            else:
+                kind = Succession.RENAMED
+        successors = tuple(
+            Successor(osm_id=osm_id, name=name, path=path, kind=kind, share=share)
+            for _, osm_id, name, path, share, _ in entries
+        )
+        outcome[row.osm_id] = (str(kind), successors)
+        if entries:
+            links.extend((retired_id, entry[0], kind, entry[4]) for entry in entries)
+        else:
+            links.append((retired_id, None, kind, 0.0))
+    cursor.executemany(
+        "INSERT INTO geo_boundarylink (predecessor_id, successor_id, import_run_id, kind, share,"
+        " created_at) VALUES (%s, %s, %s, %s, %s, (SELECT at FROM import_clock))",
+        [(pred, succ, run_id, str(kind), share) for pred, succ, kind, share in links],
+    )
+    return outcome
+
+
+# Diff changes logged in ``BoundaryChange`` (UPDATED, a label change, is not).
+LOGGED_CHANGES = {
+    Change.ADDED: ChangeKind.ADDED,
+    Change.RENAMED: ChangeKind.RENAMED,
+    Change.MOVED: ChangeKind.MOVED,
+    Change.REKEYED: ChangeKind.REKEYED,
+    Change.GEOMETRY: ChangeKind.GEOMETRY,
+    Change.RESTORED: ChangeKind.RESTORED,
+    Change.RETIRED: ChangeKind.RETIRED,
+}
+# How a retired boundary's change is logged, by its succession kind.
+RETIRED_KINDS = {
+    Succession.SPLIT: ChangeKind.SPLIT,
+    Succession.MERGED: ChangeKind.MERGED,
+    Succession.RENAMED: ChangeKind.RENAMED,
+    Succession.REKEYED: ChangeKind.REKEYED,
+}
+
+
+def _write_changes(
+    cursor: Any,
+    plan: ImportPlan,
+    ids: dict[str, int],
+    successors: dict[str, tuple[str, tuple[Successor, ...]]],
+    *,
+    run_id: int,
+) -> None:
+    """Log the run's changes, in diff order, one row per boundary and kind."""
+    retired = {row.osm_id: row for row in plan.retired}
+    rows = []
+    for entry in plan.diff:
+        kind = LOGGED_CHANGES.get(entry.change)
+        if kind is None:
+            continue
+        was: dict[str, str] = {}
+        if entry.change is Change.RETIRED:
+            boundary_id = retired[entry.osm_id].id
+            kind = RETIRED_KINDS.get(Succession(successors[entry.osm_id][0]), kind)
+        else:
+            boundary_id = ids[entry.osm_id]
+            planned = plan.boundaries[entry.osm_id]
+            old = planned.stored
+            if old is not None:
+                was = {
+                    Change.RENAMED: {"name": old.name, "path": old.path},
+                    Change.MOVED: {"path": old.path},
+                    Change.REKEYED: {"osm_id": old.osm_id},
+                    Change.RESTORED: {"path": old.path} if old.path != planned.path else {},
+                }.get(entry.change, {})
+        rows.append(
+            (run_id, boundary_id, str(kind), entry.osm_id, entry.level, entry.path, json.dumps(was))
+        )
+    if not rows:
+        return
+    cursor.execute(
+        "CREATE TEMP TABLE change_staging (import_run_id bigint, boundary_id bigint, kind text,"
+        " osm_id text, level smallint, path text, was text, position serial)"
+    )
+    with cursor.cursor.copy(
+        "COPY change_staging (import_run_id, boundary_id, kind, osm_id, level, path, was)"
+        " FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(["bigint", "bigint", "text", "text", "smallint", "text", "text"])
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(
+        "INSERT INTO geo_boundarychange (import_run_id, boundary_id, kind, osm_id, level, path,"
+        " was, created_at)"
+        " SELECT import_run_id, boundary_id, kind, osm_id, level, path, was::jsonb, (SELECT at FROM import_clock)"
+        " FROM change_staging ORDER BY position"
+    )
+    cursor.execute("DROP TABLE change_staging")
 
 
 def _write_shapes(cursor: Any, shapes: dict[int, dict[int, shapely.MultiPolygon | None]]) -> None:
@@ -408,7 +687,7 @@ def _staging_row(
     )
     labels = (planned.names, planned.other_names, planned.codes)
     identity_changed = stored != identity or (
-        row is not None and labels != (row.names, row.other_names, row.codes)
+        row is not None and (row.retired or labels != (row.names, row.other_names, row.codes))
     )
     if not (identity_changed or geometry is not None or set_simplified):
         return None

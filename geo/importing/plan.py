@@ -3,7 +3,13 @@
 Given the parsed features and a snapshot of what is stored (no geometry), the
 planner resolves parents, merges the extracts' self-parented duplicates,
 matches features to stored boundaries (by ``osm_id``, else by parent and name),
-works out removals, paths and the diff. It touches no database.
+works out which boundaries retire (leave their source) or come back, paths
+and the diff. It touches no database.
+
+Retired boundaries are part of the snapshot (``osm_id`` stays unique across
+current and retired rows): a feature with a retired boundary's ``osm_id``
+restores it. They are never matched by parent and name, never anyone's
+parent, and never retired again.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class StoredBoundary:
     names: tuple[tuple[str, str], ...] = ()
     other_names: tuple[str, ...] = ()
     codes: tuple[tuple[str, str], ...] = ()
+    retired: bool = False
 
 
 @dataclass(slots=True)
@@ -76,7 +83,8 @@ class ImportPlan:
     """Everything the load stage needs, and the diff a dry run prints."""
 
     boundaries: dict[str, PlannedBoundary] = field(default_factory=dict)
-    removed: list[StoredBoundary] = field(default_factory=list)
+    # Current boundaries that left their source: the run retires them.
+    retired: list[StoredBoundary] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     quirks: Counter[str] = field(default_factory=Counter)
@@ -126,12 +134,21 @@ def plan_import(
     children are not reported again for a missing parent.
     """
     plan = ImportPlan()
-    stored_by_osm = {row.osm_id: row for row in stored}
+    every_by_osm = {row.osm_id: row for row in stored}
+    # Only current boundaries can be parents, countries or matched by name.
+    stored_by_osm = {k: row for k, row in every_by_osm.items() if not row.retired}
     stored_by_id = {row.id: row for row in stored_by_osm.values()}
     run = _deduplicate(features, plan, stored_by_osm)
 
     # A parent may be in the run or already stored; check both before anything else.
-    valid = _resolve_parents(run, stored_by_osm, plan, skip_invalid=skip_invalid, broken=broken)
+    valid = _resolve_parents(
+        run,
+        stored_by_osm,
+        plan,
+        skip_invalid=skip_invalid,
+        broken=broken,
+        retired=frozenset(k for k, row in every_by_osm.items() if row.retired),
+    )
     countries = _countries(valid, stored_by_osm, stored_by_id)
     if country:
         kept = {k: f for k, f in valid.items() if same_relation(countries.get(k, ""), country)}
@@ -142,7 +159,11 @@ def plan_import(
         )
         valid = kept
 
-    rekeys = _rekeys(valid, stored_by_osm, stored_by_id)
+    # A retired boundary back in its source (same osm_id) is restored: it keeps its row.
+    restored = {k: every_by_osm[k] for k in valid if k in every_by_osm and every_by_osm[k].retired}
+    rekeys = _rekeys(
+        {k: f for k, f in valid.items() if k not in restored}, stored_by_osm, stored_by_id
+    )
     matched_stored = {stored_by_osm[k].id for k in valid if k in stored_by_osm}
     matched_stored.update(rekeys.values())
     id_to_osm = {row.id: row.osm_id for row in stored_by_id.values()}
@@ -151,8 +172,8 @@ def plan_import(
 
     supplied = _supplied_levels(sources, valid, countries, stored_by_osm)
     boundaries = plan.boundaries
-    for row in stored_by_id.values():
-        osm = id_to_osm[row.id]
+    for row in [*stored_by_id.values(), *restored.values()]:
+        osm = id_to_osm.get(row.id, row.osm_id)
         boundaries[osm] = PlannedBoundary(
             osm_id=osm,
             name=row.name,
@@ -179,10 +200,10 @@ def plan_import(
         planned.other_names = feature.other_names
         planned.codes = feature.codes
 
-    _remove_unseen(plan, supplied, matched_stored, id_to_osm)
+    _retire_unseen(plan, supplied, matched_stored, id_to_osm)
     _check_stored_children(plan)
     _assign_paths(plan)
-    _diff(plan, rekeys, stored_by_id)
+    _diff(plan, rekeys, stored_by_id | {row.id: row for row in restored.values()})
     # Simplified with another method or tolerance: simplify that coverage again.
     plan.dirty_groups.update(
         (b.country_osm_id, b.level)
@@ -327,6 +348,7 @@ def _resolve_parents(
     *,
     skip_invalid: bool,
     broken: Collection[str],
+    retired: Collection[str] = frozenset(),
 ) -> dict[str, SourceFeature]:
     valid = dict(run)
     cycles = _cycles(run)
@@ -334,7 +356,9 @@ def _resolve_parents(
     for feature in sorted(run.values(), key=lambda f: (f.level, f.osm_id)):
         if feature.osm_id not in valid or feature.parent_ref in broken:
             continue
-        problem = cycles.get(feature.osm_id) or _parent_problem(feature, valid, stored_by_osm)
+        problem = cycles.get(feature.osm_id) or _parent_problem(
+            feature, valid, stored_by_osm, retired=retired
+        )
         if problem is None or any(problem is seen for seen in reported):
             continue
         reported.append(problem)
@@ -387,7 +411,11 @@ def _parent_field(level: int) -> str:
 
 
 def _parent_problem(
-    feature: SourceFeature, run: dict[str, SourceFeature], stored_by_osm: dict[str, StoredBoundary]
+    feature: SourceFeature,
+    run: dict[str, SourceFeature],
+    stored_by_osm: dict[str, StoredBoundary],
+    *,
+    retired: Collection[str] = frozenset(),
 ) -> Problem | None:
     if feature.level == 0:
         return None
@@ -405,7 +433,9 @@ def _parent_problem(
             if ref in stored_by_osm
             else None
         )
-        if parent_level is None:
+        if parent_level is None and ref in retired:
+            message = f"parent {ref} was retired (it left its source); import it again too"
+        elif parent_level is None:
             message = f"parent {ref} exists nowhere (not in this run, not imported before)"
         elif parent_level >= feature.level:
             message = f"parent {ref} is at level {parent_level}, not above level {feature.level}"
@@ -527,9 +557,10 @@ def _supplied_levels(
     return supplied
 
 
-def _remove_unseen(
+def _retire_unseen(
     plan: ImportPlan, supplied: set[tuple[str, int]], matched: set[int], id_to_osm: dict[int, str]
 ) -> None:
+    """Retire the current boundaries missing from a file supplied for their country and level."""
     boundaries = plan.boundaries
     country_of = {}
     for planned in boundaries.values():
@@ -539,11 +570,11 @@ def _remove_unseen(
     doomed: set[str] = set()
     for osm_id, planned in boundaries.items():
         row = planned.stored
-        if row is None or row.id in matched or planned.in_run:
+        if row is None or row.id in matched or planned.in_run or row.retired:
             continue
         if (country_of.get(osm_id, ""), row.level) in supplied:
             doomed.add(osm_id)
-    # Whatever hangs below a removed boundary and was not re-supplied goes with it.
+    # Whatever hangs below a retired boundary and was not re-supplied retires with it.
     changed = True
     while changed:
         changed = False
@@ -554,7 +585,7 @@ def _remove_unseen(
     for osm_id in sorted(doomed, key=lambda k: -boundaries[k].level):
         planned = boundaries.pop(osm_id)
         assert planned.stored is not None
-        plan.removed.append(planned.stored)
+        plan.retired.append(planned.stored)
     for planned in boundaries.values():
         if planned.parent_osm_id in doomed and planned.feature is not None:
             feature = planned.feature
@@ -597,6 +628,23 @@ def _diff(
         if row is None:
             planned.geometry_changed = feature.geometry_state is not GeometryState.MISSING
             plan.diff.append(DiffEntry(Change.ADDED, planned.osm_id, planned.level, planned.path))
+            plan.dirty_groups.add(group)
+            continue
+        if row.retired:
+            # Restored: every coverage it joins is simplified again, with it.
+            planned.geometry_changed = (
+                feature.geometry_state is not GeometryState.UNCHANGED
+                and feature.geometry_digest != row.geometry_digest
+            )
+            plan.diff.append(
+                DiffEntry(
+                    Change.RESTORED,
+                    planned.osm_id,
+                    planned.level,
+                    planned.path,
+                    f"was {row.path!r}" if row.path != planned.path else "",
+                )
+            )
             plan.dirty_groups.add(group)
             continue
         if planned.osm_id in rekeys:
@@ -643,9 +691,9 @@ def _diff(
             != (row.names, row.other_names, row.codes)
         ):
             plan.diff.append(DiffEntry(Change.UPDATED, planned.osm_id, planned.level, planned.path))
-    for row in plan.removed:
+    for row in plan.retired:
         detail = f"{row.alias_count} aliases" if row.alias_count else ""
-        plan.diff.append(DiffEntry(Change.REMOVED, row.osm_id, row.level, row.path, detail))
+        plan.diff.append(DiffEntry(Change.RETIRED, row.osm_id, row.level, row.path, detail))
         plan.dirty_groups.add((_osm_of(row.country_id, stored_by_id), row.level))
     plan.diff.sort(key=lambda e: (e.level, e.path, str(e.change)))
 

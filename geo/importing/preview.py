@@ -23,7 +23,9 @@ from geo.models import Boundary
 MAX_PREVIEWED = 300
 OUTLINE_STEPS = 400
 # Changes whose shape a person wants to see (renames and re-keys keep theirs).
-SHAPE_CHANGES = frozenset({Change.ADDED, Change.GEOMETRY, Change.MOVED, Change.REMOVED})
+SHAPE_CHANGES = frozenset(
+    {Change.ADDED, Change.GEOMETRY, Change.MOVED, Change.RETIRED, Change.RESTORED}
+)
 
 
 def change_previews(plan: ImportPlan) -> list[dict[str, Any]]:
@@ -31,14 +33,14 @@ def change_previews(plan: ImportPlan) -> list[dict[str, Any]]:
 
     Each feature's properties are ``osm_id``, ``name``, ``level``, ``change``
     and ``side`` (``"before"`` or ``"after"``). An added boundary has no
-    "before", a removed one no "after".
+    "before", a retired one no "after".
     """
     entries = [entry for entry in plan.diff if entry.change in SHAPE_CHANGES][:MAX_PREVIEWED]
     stored = {
         planned.osm_id: planned.stored.id
         for planned in plan.boundaries.values()
         if planned.stored is not None
-    } | {boundary.osm_id: boundary.id for boundary in plan.removed}
+    } | {boundary.osm_id: boundary.id for boundary in plan.retired}
     wanted = [stored[entry.osm_id] for entry in entries if entry.osm_id in stored]
     before = {
         osm_id: shapely.from_wkb(bytes(geometry.wkb))
@@ -47,11 +49,11 @@ def change_previews(plan: ImportPlan) -> list[dict[str, Any]]:
         .values_list("osm_id", "simplified_geometry")
         if isinstance(geometry, GEOSGeometry)
     }
-    removed_names = {stored.osm_id: stored.name for stored in plan.removed}
+    retired_names = {stored.osm_id: stored.name for stored in plan.retired}
     features: list[dict[str, Any]] = []
     for entry in entries:
         planned = plan.boundaries.get(entry.osm_id)
-        name = planned.name if planned is not None else removed_names.get(entry.osm_id, "")
+        name = planned.name if planned is not None else retired_names.get(entry.osm_id, "")
         properties = {
             "osm_id": entry.osm_id,
             "name": name,
@@ -61,7 +63,7 @@ def change_previews(plan: ImportPlan) -> list[dict[str, Any]]:
         if entry.osm_id in before:
             features.append(_feature(before[entry.osm_id], properties, side="before"))
         after = planned.feature.geometry if planned and planned.feature else None
-        if after is not None and entry.change != Change.REMOVED:
+        if after is not None and entry.change != Change.RETIRED:
             features.append(_feature(after, properties, side="after"))
     return features
 

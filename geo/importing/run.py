@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Protocol
 
 import shapely
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from geo.exceptions import GeoError, InvalidInput, NoInput
@@ -35,12 +35,14 @@ from geo.importing.geometry import (
 )
 from geo.importing.load import (
     GeometryUpdate,
+    WriteOutcome,
     acquire_import_lock,
-    check_removals,
+    check_retirements,
     mark_abandoned_runs,
     read_full_geometries,
     read_parsed_records,
     read_snapshot,
+    try_import_lock,
     write_parsed_records,
     write_plan,
 )
@@ -56,6 +58,7 @@ from geo.importing.types import (
     ParsedFile,
     SourceFeature,
     SourceFile,
+    describe_successors,
     printable,
 )
 from geo.logs import log_context
@@ -320,7 +323,7 @@ def _run(
     if problems:
         raise InvalidInput(problems)
     _check_something_to_import(plan, report, sources, country=country)
-    check_removals(plan, allow_alias_removal=allow_alias_removal)
+    check_retirements(plan, allow_alias_removal=allow_alias_removal)
     report.diff = plan.diff
     report.total_after = len(plan.boundaries)
     touched = {entry.osm_id for entry in plan.diff}
@@ -331,18 +334,31 @@ def _run(
     ]
     if dry_run:
         report.previews = change_previews(plan)
+        if plan.retired:
+            _rehearse_retirements(plan, report, progress, run_id=run_id)
         return
     write_parsed_records(parsed_files)
-    if not (plan.diff or _paths_changed(plan) or plan.dirty_groups):
-        return
+    if plan.diff or _paths_changed(plan) or plan.dirty_groups:
+        _apply(plan, report, progress, sources=sources, run_id=run_id, tolerance_deg=tolerance_deg)
 
+
+def _apply(
+    plan: ImportPlan,
+    report: ImportReport,
+    progress: RunRecordProgress,
+    *,
+    sources: Sequence[SourceFile],
+    run_id: int,
+    tolerance_deg: float,
+) -> None:
+    """Repair, simplify and write what the plan changes."""
     geometries = _repair(plan, report.quirks, progress)
     simplified, bands = _simplify(
         plan, geometries, progress, sources=sources, tolerance_deg=tolerance_deg
     )
     report.simplified = len(simplified)
     progress.start("write", 1)
-    write_plan(
+    outcome = write_plan(
         plan,
         run_id=run_id,
         geometries=geometries,
@@ -350,6 +366,7 @@ def _run(
         bands=bands,
         simplification=simplification_signature(tolerance_deg),
     )
+    _describe_retirements(report, outcome)
     progress.advance()
 
 
@@ -385,6 +402,56 @@ def read_posm_geojson(
     return files
 
 
+def _rehearse_retirements(
+    plan: ImportPlan, report: ImportReport, progress: RunRecordProgress, *, run_id: int
+) -> None:
+    """Find where a dry run's retired boundaries would go: write, measure, roll back.
+
+    The successors and their shares come from the very statements a real
+    run executes, inside a savepoint that is then rolled back, so the dry
+    run's diff says what the import will say. Geometries are repaired (the
+    successors' new outlines count), simplification is skipped.
+    """
+    # Writing, even to roll back, waits on a running import's rows: rehearse
+    # only while none runs (holding the lock until the dry run ends).
+    if not try_import_lock():
+        report.notes.append(
+            "where retired boundaries go was not worked out: another import is running"
+        )
+        return
+    geometries = _repair(plan, Counter(), progress)
+    progress.start("write", 1)
+    try:
+        with transaction.atomic():
+            outcome = write_plan(
+                plan, run_id=run_id, geometries=geometries, simplified={}, bands={},
+                simplification="", rehearsal=True,
+            )  # fmt: skip
+            transaction.set_rollback(True)
+    except IntegrityError:
+        # An import committed since this run read the boundaries (an osm_id
+        # it would add now exists): its plan is stale, its rehearsal moot.
+        report.notes.append(
+            "where retired boundaries go was not worked out: the boundaries changed meanwhile"
+        )
+        return
+    _describe_retirements(report, outcome)
+    progress.advance()
+
+
+def _describe_retirements(report: ImportReport, outcome: WriteOutcome) -> None:
+    """Say in the diff where each retired boundary went (``split into A 60%, B 40%``)."""
+    report.successors = outcome.successors
+    for position, entry in enumerate(report.diff):
+        if entry.change is not Change.RETIRED or entry.osm_id not in outcome.successors:
+            continue
+        kind, successors = outcome.successors[entry.osm_id]
+        detail = "; ".join(filter(None, [describe_successors(kind, successors), entry.detail]))
+        report.diff[position] = DiffEntry(
+            entry.change, entry.osm_id, entry.level, entry.path, detail
+        )
+
+
 def _take_plan_findings(report: ImportReport, plan: ImportPlan) -> list[str]:
     """Add the plan's quirks, skipped lines and notes to the report; return its problems."""
     report.quirks.update(plan.quirks)
@@ -403,7 +470,7 @@ def _check_something_to_import(
     NoInput
         Every file is empty, every feature was skipped, or none is in ``country``.
     """
-    if plan.removed or any(b.in_run for b in plan.boundaries.values()):
+    if plan.retired or any(b.in_run for b in plan.boundaries.values()):
         return
     more = f" and {len(sources) - 3} more" if len(sources) > 3 else ""
     files = ", ".join(source.label for source in sources[:3]) + more
@@ -601,6 +668,7 @@ def _finish(
                 "level": entry.level,
                 "path": entry.path,
                 "detail": entry.detail,
+                **_successor_fields(report, entry),
             }
             for entry in report.diff[:5000]
         ],
@@ -609,3 +677,17 @@ def _finish(
         "notes": [printable(line, limit=2000) for line in report.notes[:5000]],
     }
     run.save(update_fields=["status", "error", "finished_at", "counts", "diff"])
+
+
+def _successor_fields(report: ImportReport, entry: DiffEntry) -> dict[str, object]:
+    """Return a retired entry's succession kind and successors, for the run record."""
+    if entry.change is not Change.RETIRED or entry.osm_id not in report.successors:
+        return {}
+    kind, successors = report.successors[entry.osm_id]
+    return {
+        "succession": kind,
+        "successors": [
+            {"osm_id": s.osm_id, "name": s.name, "path": s.path, "share": round(s.share, 6)}
+            for s in successors
+        ],
+    }

@@ -129,7 +129,10 @@ class Change(StrEnum):
     MOVED = "moved"
     GEOMETRY = "geometry changed"
     UPDATED = "updated"
-    REMOVED = "removed"
+    # Left its source: kept, but no longer current (see ``BoundaryLink``).
+    RETIRED = "retired"
+    # Retired before, back in the source under the same osm_id.
+    RESTORED = "restored"
     UNCHANGED = "unchanged"
 
 
@@ -148,6 +151,32 @@ class DiffEntry:
         return f"{self.change:<16} L{self.level} {self.osm_id:<12} {self.path}{detail}"
 
 
+@dataclass(frozen=True, slots=True)
+class Successor:
+    """A current boundary that took ``share`` of a retired one's area, and how."""
+
+    osm_id: str
+    name: str
+    path: str
+    # A ``geo.models.Succession``: split, merged, renamed, rekeyed.
+    kind: str
+    share: float
+
+
+def describe_successors(kind: str, successors: tuple[Successor, ...]) -> str:
+    """Say in a few words where a retired boundary went (a diff line's detail).
+
+    >>> describe_successors("split", (Successor("R1", "A", "X > A", "split", 0.6),
+    ...                               Successor("R2", "B", "X > B", "split", 0.4)))
+    'split into A 60%, B 40%'
+    """
+    if not successors:
+        return "no successor"
+    parts = ", ".join(f"{s.name} {s.share:.0%}" for s in successors)
+    verbs = {"split": "split into", "merged": "merged into"}
+    return f"{verbs.get(kind, kind + ' to')} {parts}"
+
+
 @dataclass(slots=True)
 class ImportReport:
     """What a run read, found, changed (or would change, for a dry run)."""
@@ -163,6 +192,8 @@ class ImportReport:
     quirks: Counter[str] = field(default_factory=Counter)
     skipped: list[str] = field(default_factory=list)
     diff: list[DiffEntry] = field(default_factory=list)
+    # Where each retired boundary went, by its osm_id: (kind, successors).
+    successors: dict[str, tuple[str, tuple[Successor, ...]]] = field(default_factory=dict)
     # A dry run's changed boundaries as GeoJSON features, before and after (see preview).
     previews: list[dict[str, Any]] = field(default_factory=list)
     # One line per file read: its feature count and whether it was parsed.

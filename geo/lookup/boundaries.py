@@ -18,23 +18,34 @@ from geo.workspaces import WorkspaceAccess
 GEOMETRY_COLUMNS = {"simplified": "simplified_geometry", "full": "geometry"}
 
 
-def boundaries_in_scope(access: WorkspaceAccess) -> QuerySet[Boundary]:
-    """Boundaries the workspace may see (its country, or every country)."""
+def boundaries_in_scope(access: WorkspaceAccess, *, retired: bool = False) -> QuerySet[Boundary]:
+    """Return the current boundaries the workspace may see (its country, or every country).
+
+    ``retired``: retired boundaries too (a detail page, an old key looked up);
+    a listing or lookup never shows them.
+    """
     queryset = Boundary.objects.all()
+    if not retired:
+        queryset = queryset.filter(retired_at=None)
     if access.country_id is not None:
         queryset = queryset.filter(country_id=access.country_id)
     return queryset
 
 
-def get_boundary(access: WorkspaceAccess, osm_id: str) -> Boundary:
-    """Return one boundary the workspace may see.
+def get_boundary(access: WorkspaceAccess, osm_id: str, *, retired: bool = False) -> Boundary:
+    """Return one current boundary the workspace may see (or a retired one, if ``retired``).
 
     Raises
     ------
     BoundaryNotFound
         No such osm_id in the workspace's scope.
     """
-    boundary = boundaries_in_scope(access).select_related("parent").filter(osm_id=osm_id).first()
+    boundary = (
+        boundaries_in_scope(access, retired=retired)
+        .select_related("parent")
+        .filter(osm_id=osm_id)
+        .first()
+    )
     if boundary is None:
         raise BoundaryNotFound(f"no boundary {osm_id!r}")
     return boundary
@@ -149,7 +160,7 @@ def children_collection(access: WorkspaceAccess, osm_id: str, *, band: str) -> d
     Exteriors are counter-clockwise; there is no ``crs`` member.
     """
     boundary = get_boundary(access, osm_id)
-    has_children = Boundary.objects.filter(parent=boundary).exists()
+    has_children = Boundary.objects.filter(parent=boundary, retired_at=None).exists()
     which = "b.parent_id = %s" if has_children else "b.id = %s"
     return _collection(
         boundary.name,
@@ -175,17 +186,21 @@ def _collection(
 ) -> dict[str, Any]:
     if band == "full":
         geometry = "ST_ForcePolygonCCW(b.geometry)"
-        source = "geo_boundary b WHERE b.geometry IS NOT NULL"
+        source = "geo_boundary b WHERE b.geometry IS NOT NULL AND b.retired_at IS NULL"
         band_params: list[Any] = []
     else:
         geometry = "ST_ForcePolygonCCW(ST_Transform(s.geometry, 4326))"
-        source = "geo_boundary b JOIN geo_boundaryshape s ON s.boundary_id = b.id AND s.band = %s WHERE true"
+        source = (
+            "geo_boundary b JOIN geo_boundaryshape s ON s.boundary_id = b.id AND s.band = %s"
+            " WHERE b.retired_at IS NULL"
+        )
         band_params = [BANDS[band]]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT b.osm_id, b.name, b.level, b.path,
-                   EXISTS (SELECT 1 FROM geo_boundary c WHERE c.parent_id = b.id),
+                   EXISTS (SELECT 1 FROM geo_boundary c
+                           WHERE c.parent_id = b.id AND c.retired_at IS NULL),
                    ST_AsGeoJSON({geometry}, 6), b.name_en, b.names
             FROM {source} AND {where}
             ORDER BY b.path

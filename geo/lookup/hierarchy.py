@@ -235,11 +235,11 @@ class Hierarchy:
 
     @classmethod
     def from_database(cls, *, version: int = 0) -> Hierarchy:
-        """Load every boundary's names, codes and links (no geometry)."""
+        """Load every current boundary's names, codes and links (no geometry; retired ones left out)."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT id, osm_id, name, name_en, level, parent_id, country_id, path,"
-                " names, other_names, codes FROM geo_boundary"
+                " names, other_names, codes FROM geo_boundary WHERE retired_at IS NULL"
             )
             return cls(
                 (

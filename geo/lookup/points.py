@@ -137,10 +137,11 @@ class PointIndex:
 
     @classmethod
     def from_database(cls) -> PointIndex:
-        """Build from every stored boundary (full geometry, else the simplified one)."""
+        """Build from every current boundary (full geometry, else the simplified one)."""
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT id, ST_AsBinary(COALESCE(geometry, simplified_geometry)) FROM geo_boundary"
+                " WHERE retired_at IS NULL"
             )
             return cls.from_rows(cursor.fetchall())
 

@@ -139,7 +139,7 @@ def render_tile(
         for level, name in LAYERS.items()
     )
     scope = "AND b.country_id = %(country)s" if country_id is not None else ""
-    scope += " AND b.level = ANY(%(levels)s)"
+    scope += " AND b.level = ANY(%(levels)s) AND b.retired_at IS NULL"
     band = band_for_zoom(z) if band is None else band
     # The tile's box goes into the SQL as numbers, not a CTE: then the planner
     # sees how much of the world it covers (a z0 tile: every shape, so start
@@ -302,6 +302,7 @@ def prerender_after_import(
 def _band_boxes(country_id: int | None) -> np.ndarray:
     """(n, 4) Web Mercator boxes of every coarsest band shape (of one country's scope)."""
     scope = "AND b.country_id = %s" if country_id is not None else ""
+    scope += " AND b.retired_at IS NULL"
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT ST_XMin(s.geometry), ST_YMin(s.geometry), ST_XMax(s.geometry),"

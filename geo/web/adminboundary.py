@@ -80,9 +80,9 @@ def boundaries(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> An
     chain = [boundary]
     while chain[0].parent_id is not None:
         chain.insert(0, Boundary.objects.select_related("parent").get(pk=chain[0].parent_id))
-    with_kids = Exists(Boundary.objects.filter(parent_id=OuterRef("pk")))
+    with_kids = Exists(Boundary.objects.filter(parent_id=OuterRef("pk"), retired_at=None))
     children = list(
-        Boundary.objects.filter(parent_id__in=[b.pk for b in chain])
+        Boundary.objects.filter(parent_id__in=[b.pk for b in chain], retired_at=None)
         .select_related("parent")
         .annotate(has_kids=with_kids)
         .order_by("name", "osm_id")

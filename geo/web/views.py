@@ -53,7 +53,7 @@ def map_page(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {
         "access": access,
         "workspaces": workspaces_of(_user_id(request)),
-        "has_boundaries": Boundary.objects.exists(),
+        "has_boundaries": Boundary.objects.filter(retired_at=None).exists(),
         "root": None,
         "basemap_url": settings.MIPAKA_BASEMAP_URL,
     }

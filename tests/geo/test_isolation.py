@@ -124,6 +124,15 @@ def listing(w: World) -> None:
         no_data(w.api("get", "/api/v1/boundaries", **query))
 
 
+def changes(w: World) -> None:
+    """Their imports' changes never show in my feed, even asked for their country."""
+    mine = json.loads(no_data(w.api("get", "/api/v1/changes", since="0", page_size="500")))
+    assert mine["count"] > 0
+    assert {r["path"].split(" > ")[0] for r in mine["results"]} == {"Mipakaland"}
+    theirs = json.loads(no_data(w.api("get", "/api/v1/changes", since="0", country="R1")))
+    assert theirs["count"] == 0
+
+
 def counts(w: World) -> None:
     rows = [{"osm_id": i, "value": 1} for i in THEIR_IDS] + [{"name": "Gamma", "value": 1}]
     response = w.api("post", "/api/v1/counts", {"rows": rows})
@@ -243,6 +252,7 @@ CASES: dict[str, Callable[[World], object]] = {
     "api/v1/match": match,
     "api/v1/locate": locate,
     "api/v1/counts": counts,
+    "api/v1/changes": changes,
     "api/v1/countries.geojson": countries,
     "api/v1/export": export,
     "api/v1/boundaries": listing,

@@ -89,7 +89,7 @@ class ImportCommand(BaseCommand):
         parser.add_argument(
             "--allow-alias-removal",
             action="store_true",
-            help="allow removing boundaries that carry workspace aliases (the aliases go too)",
+            help="allow retiring boundaries that carry workspace aliases (their aliases stop matching)",
         )
         parser.add_argument(
             "--wait", action="store_true", help="wait for a running import instead of refusing"

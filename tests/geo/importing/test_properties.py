@@ -119,6 +119,9 @@ def clear() -> None:
         for table in (
             "geo_boundaryshape",
             "geo_boundaryalias",
+            "geo_boundarychange",
+            "geo_boundarylink",
+            "geo_boundaryversion",
             "geo_boundary",
             "geo_parsedfilerecord",
         ):
@@ -126,10 +129,12 @@ def clear() -> None:
 
 
 def assert_consistent() -> None:
-    """Every stored boundary sits under a parent one level up or more, in its country, on its path."""
+    """Every current boundary sits under a current parent one level up or more, in its country, on its path."""
     rows = {
         b.pk: b
-        for b in Boundary.objects.only("id", "osm_id", "name", "level", "parent", "country", "path")
+        for b in Boundary.objects.filter(retired_at=None).only(
+            "id", "osm_id", "name", "level", "parent", "country", "path"
+        )
     }
     for boundary in rows.values():
         assert "\x00" not in boundary.osm_id + boundary.name + boundary.path

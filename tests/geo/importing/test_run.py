@@ -135,8 +135,8 @@ def test_moved_boundary_changes_parent_and_path(tmp_path: Path) -> None:
     assert Boundary.objects.get(osm_id="R121").path == "Tinyland > West > Gamma"
 
 
-def test_removal_only_for_levels_the_run_supplied(tmp_path: Path) -> None:
-    """Importing the state file alone removes no districts; a district file without one removes it."""
+def test_retirement_only_for_levels_the_run_supplied(tmp_path: Path) -> None:
+    """Importing the state file alone retires no districts; a district file without one retires it."""
     import_geojson([tiny_country(tmp_path)])
     report = import_geojson([tmp_path / "R1admin1.json"])
     assert report.changed is False
@@ -144,12 +144,14 @@ def test_removal_only_for_levels_the_run_supplied(tmp_path: Path) -> None:
 
     rewrite(tmp_path / "R1admin2.json", lambda features: features.pop())
     report = import_geojson([tmp_path])
-    assert [(str(e.change), e.osm_id) for e in report.diff] == [("removed", "R122")]
-    assert not Boundary.objects.filter(osm_id="R122").exists()
+    assert [(str(e.change), e.osm_id) for e in report.diff] == [("retired", "R122")]
+    delta = Boundary.objects.get(osm_id="R122")
+    assert delta.retired_at is not None
+    assert delta.retired_by_id == report.run_id
 
 
-def test_removing_aliased_boundaries_needs_the_flag(tmp_path: Path) -> None:
-    """Removal that would drop aliases stops the run, unless explicitly allowed."""
+def test_retiring_aliased_boundaries_needs_the_flag(tmp_path: Path) -> None:
+    """Retiring boundaries whose aliases would stop matching stops the run, unless allowed."""
     import_geojson([tiny_country(tmp_path)])
     workspace = Workspace.objects.create(name="w")
     BoundaryAlias.objects.create(
@@ -163,12 +165,13 @@ def test_removing_aliased_boundaries_needs_the_flag(tmp_path: Path) -> None:
     assert ImportRun.objects.order_by("-pk").first().status == ImportStatus.FAILED  # type: ignore[union-attr]
 
     import_geojson([tmp_path], allow_alias_removal=True)
-    assert not Boundary.objects.filter(osm_id="R122").exists()
-    assert not BoundaryAlias.objects.exists()
+    assert Boundary.objects.get(osm_id="R122").retired_at is not None
+    # Kept with the retired boundary: they match again if it comes back.
+    assert BoundaryAlias.objects.get().boundary.osm_id == "R122"
 
 
-def test_workspace_country_is_never_removed(tmp_path: Path) -> None:
-    """A country a workspace uses cannot be removed, flag or not."""
+def test_workspace_country_is_never_retired(tmp_path: Path) -> None:
+    """A country a workspace uses cannot be retired, flag or not."""
     import_geojson([tiny_country(tmp_path)])
     Workspace.objects.create(name="w", country=Boundary.objects.get(osm_id="R1"))
     write(tmp_path, "R1admin0.json", collection(feature("R2", "Other", coordinates=square(5, 5))))
@@ -182,7 +185,7 @@ def test_dry_run_prints_the_diff_and_writes_nothing(tmp_path: Path) -> None:
     rewrite(tmp_path / "R1admin2.json", lambda features: features.pop())
     before = snapshot()
     report = import_geojson([tmp_path], dry_run=True)
-    assert [(str(e.change), e.osm_id) for e in report.diff] == [("removed", "R122")]
+    assert [(str(e.change), e.osm_id) for e in report.diff] == [("retired", "R122")]
     assert snapshot() == before
     assert ImportRun.objects.get(pk=report.run_id).status == ImportStatus.DRY_RUN
 

@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from geo.models import Boundary
-from tests.builders import collection, feature, square, tiny_country, write
+from tests.builders import changing_country, collection, feature, square, tiny_country, write
 from tests.conftest import ROOT, subprocess_env
 
 pytestmark = pytest.mark.django_db
@@ -32,6 +32,17 @@ def test_prints_the_diff_and_a_summary_table(tmp_path: Path) -> None:
     assert "features read" in output
     assert "committed: 7 changes" in output
     assert "no changes, everything was up to date" in run(str(tmp_path))
+
+
+def test_prints_where_retired_boundaries_went(tmp_path: Path) -> None:
+    """A split is one line: the retired boundary, then its successors and their shares."""
+    run(str(changing_country(tmp_path, stage=1)))
+    output = run(str(changing_country(tmp_path, stage=2)), "--dry-run")
+    assert (
+        "retired          L2 R113         Changeland > West > Epsilon"
+        " (split into Eps East 50%, Eps West 50%)" in output
+    )
+    assert "  retired " in output  # the summary counts them
 
 
 def test_dry_run_says_nothing_was_written(tmp_path: Path) -> None:
