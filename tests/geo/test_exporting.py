@@ -206,7 +206,13 @@ def test_nothing_to_export_is_an_empty_admin0_layer(
 def empty_the_database() -> None:
     """Remove every boundary and what hangs on it, as a fresh database has none."""
     with connection.cursor() as cursor:
-        for table in ("boundaryalias", "boundaryshape", "boundaryversion", "boundarylink"):
+        for table in (
+            "boundaryalias",
+            "boundaryshape",
+            "boundaryversion",
+            "boundarylink",
+            "boundarychange",
+        ):
             cursor.execute(f"DELETE FROM geo_{table}")
         cursor.execute("DELETE FROM geo_boundary")
 

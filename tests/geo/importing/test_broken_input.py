@@ -221,6 +221,8 @@ REFUSED = [
     Case("name_list", prop(2, 0, "name", ["Alpha"]), (*F2, "field 'name'", "a list")),
     Case("name_number", prop(2, 0, "name", 7), (*F2, "field 'name'", "the number 7")),
     Case("name_true", prop(2, 0, "name", True), (*F2, "field 'name'", "true")),
+    Case("code_object", prop(2, 0, "iso3166", {"weird": [1, None]}), (*F2, "field 'iso3166'", "an object")),
+    Case("name_in_a_language_list", prop(2, 0, "name:fr", ["Alpha"]), (*F2, "field 'name:fr'", "a list")),
     Case("name_20000_characters", prop(2, 0, "name", "A" * 20_000), (*F2, "field 'name'", "20000 characters")),
     Case("name_en_number", prop(2, 0, "name_en", 1.5), (*F2, "field 'name_en'")),
     Case("name_en_too_long", prop(2, 0, "name_en", "B" * 300), (*F2, "field 'name_en'", "at most 255")),
@@ -357,7 +359,7 @@ TAKEN = [
     Case("state_repeated_as_its_own_district", add_features(2, feature("R12", "East", country="R1", state="R12", coordinates=square(1, 0))), quirk="self_parented_duplicate"),
     Case("feature_repeated_identically", whole(2, lambda d: d | {"features": [*d["features"], d["features"][0]]}), quirk="repeated_feature"),
     Case("empty_district_file_beside_others", other_folder({"R7admin0.json": VALID_0, "R7admin1.json": EMPTY}), quirk="empty_file"),
-    Case("unknown_properties_ignored", prop(2, 0, "iso3166", {"weird": [1, None]}), quirk="polygon_promoted"),
+    Case("unknown_properties_ignored", prop(2, 0, "population", {"weird": [1, None]}), quirk="polygon_promoted"),
 ]  # fmt: skip
 
 

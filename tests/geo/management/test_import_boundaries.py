@@ -254,8 +254,11 @@ def test_removing_an_aliased_boundary_needs_the_flag(tmp_path: Path, rwanda: lis
     with pytest.raises(CommandError, match=rf"{gone.pcode}, 1 aliases\).*--allow-alias-removal"):
         run(fewer)
     assert Boundary.objects.filter(osm_id=gone.pcode).exists()
-    assert "removed" in run(fewer, "--allow-alias-removal")
-    assert not Boundary.objects.filter(osm_id=gone.pcode).exists()
+    assert f"retired          L2 {gone.pcode}" in run(fewer, "--allow-alias-removal")
+    # Retired, not deleted: the row, its aliases and its history stay.
+    retired = Boundary.objects.get(osm_id=gone.pcode)
+    assert retired.retired_at is not None
+    assert retired.aliases.count() == 1
 
 
 def test_a_real_country_at_full_resolution(tmp_path: Path, posm_extracts: Path) -> None:
