@@ -35,7 +35,6 @@ from geo.models import (
     ImportRun,
     ImportStatus,
     Succession,
-    Workspace,
 )
 from tests.builders import collection, feature, square, tiny_country, write
 
@@ -68,7 +67,9 @@ def _retired(
     )  # fmt: skip
 
 
-def _version(boundary: Boundary, *, until: datetime, run: ImportRun | None, **state: object) -> None:
+def _version(
+    boundary: Boundary, *, until: datetime, run: ImportRun | None, **state: object
+) -> None:
     fields: dict[str, object] = {
         "osm_id": boundary.osm_id, "name": boundary.name, "level": boundary.level,
         "parent": boundary.parent, "path": boundary.path, "codes": boundary.codes,
@@ -142,4 +143,3 @@ def build_history_world(folder: Path) -> HistoryWorld:
     Boundary.objects.filter(pk__in=[west.pk, alpha.pk, beta.pk, gamma.pk]).update(valid_from=T1)
     lookup_data.forget()
     return HistoryWorld(run1=run1, run2=run2)
-

@@ -11,6 +11,7 @@ urlpatterns = [
     path("v1/ping", views.ping, name="ping"),
     path("v1/openapi.json", openapi.openapi_document, name="openapi"),
     path("v1/counts", views.counts, name="counts"),
+    path("v1/resolve", views.resolve_values, name="resolve"),
     path("v1/countries.geojson", views.countries, name="countries"),
     path("v1/imports", imports.imports, name="imports"),
     path("v1/imports/<int:job_id>", imports.import_detail, name="import"),

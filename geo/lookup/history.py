@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,10 +70,22 @@ class State:
 
 
 @dataclass(frozen=True, slots=True)
+class TodayBoundary:
+    """One of today's boundaries, as answers show it."""
+
+    osm_id: str
+    name: str
+    name_en: str
+    level: int
+    path: str
+    parent_osm_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """One of today's boundaries a value may now mean, and the share of its old area."""
 
-    boundary: State
+    boundary: TodayBoundary
     # None when the value named several places (an ambiguous name), not one split.
     share: float | None
 
@@ -91,7 +103,7 @@ class Resolution:
 
     value: str
     status: str
-    boundary: State | None = None
+    boundary: TodayBoundary | None = None
     candidates: list[Candidate] = field(default_factory=list)
 
 
@@ -185,7 +197,7 @@ def _fold_code(code: str) -> str:
     return "".join(code.split()).casefold()
 
 
-def _names(row: dict[str, Any]) -> list[str]:
+def _names(row: Mapping[str, Any]) -> list[str]:
     names = [row["name"], row["name_en"]]
     names += [value for value in (row.get("names") or {}).values() if isinstance(value, str)]
     names += list(row.get("other_names") or [])
@@ -214,13 +226,14 @@ def build_history_index() -> HistoryIndex:
         "boundary_id", "osm_id", "name", "name_en", "names", "codes", "level", "parent_id",
         "boundary__country_id", "path", "ended_by_id",
     ).order_by("valid_to", "id")  # fmt: skip
-    for row in versions.iterator(chunk_size=5000):
+    for version in versions.iterator(chunk_size=5000):
         state = State(
-            row["boundary_id"], row["osm_id"], row["name"], row["name_en"], row["level"],
-            row["parent_id"], row["boundary__country_id"], row["path"], _codes(row["codes"]),
-            current=False, ended_by=row["ended_by_id"],
+            version["boundary_id"], version["osm_id"], version["name"], version["name_en"],
+            version["level"], version["parent_id"], version["boundary__country_id"],
+            version["path"], _codes(version["codes"]), current=False,
+            ended_by=version["ended_by_id"],
         )  # fmt: skip
-        index.add(state, _names(row))
+        index.add(state, _names(version))
     links = BoundaryLink.objects.order_by("created_at", "id").values_list(
         "predecessor_id", "successor_id", "kind", "share", "import_run_id"
     )
@@ -296,6 +309,13 @@ class _Resolver:
         self.country_id = country_id
         self.level = level
 
+    def shown(self, state: State) -> TodayBoundary:
+        parent = self.index.today.get(state.parent_id or 0)
+        return TodayBoundary(
+            state.osm_id, state.name, state.name_en, state.level, state.path,
+            parent.osm_id if parent else None,
+        )  # fmt: skip
+
     def visible(self, state: State) -> bool:
         return self.country_id is None or state.country_id == self.country_id
 
@@ -334,7 +354,7 @@ class _Resolver:
         if any(hit.current for hit in hits):
             return hits
         if PATH_SEPARATOR in text:
-            hits += self.path_hits([part for part in text.split(PATH_SEPARATOR)])
+            hits += self.path_hits(text.split(PATH_SEPARATOR))
             return hits
         levels = range(MAX_LEVEL + 1) if self.level is None else [self.level]
         named = [
@@ -393,18 +413,16 @@ class _Resolver:
             parent = by_parent.get(state.parent_id or 0)
             if parent is not None:
                 kinds = parent.kinds | self.kinds_of(parent)
-                found.append(
-                    _Hit(state, kinds, current=parent.current and parent.state.current)
-                )
+                found.append(_Hit(state, kinds, current=parent.current and parent.state.current))
         if found:
             return found
         successors: dict[int, _Hit] = {}
         for hit in parents:
             if hit.current and hit.state.current:
                 continue
-            leaves, kinds = self.index.follow(hit.state.boundary_id, since_run=hit.state.ended_by)
+            leaves, met = self.index.follow(hit.state.boundary_id, since_run=hit.state.ended_by)
             for leaf in leaves:
-                successors[leaf] = _Hit(hit.state, hit.kinds | kinds | {Succession.MOVED}, False)
+                successors[leaf] = _Hit(hit.state, hit.kinds | met | {Succession.MOVED}, False)
         for state in named:
             parent = successors.get(state.parent_id or 0)
             if parent is not None and state.current:
@@ -436,9 +454,9 @@ class _Resolver:
         ids = list(dict.fromkeys(hit.state.boundary_id for hit in hits))
         states = [self.index.today[i] for i in ids]
         if len(states) == 1:
-            return Resolution(value, CURRENT, states[0])
+            return Resolution(value, CURRENT, self.shown(states[0]))
         states.sort(key=lambda s: (s.path, s.osm_id))
-        return Resolution(value, CURRENT, None, [Candidate(s, None) for s in states])
+        return Resolution(value, CURRENT, None, [Candidate(self.shown(s), None) for s in states])
 
     def history(self, value: str, hits: list[_Hit]) -> Resolution:
         if not hits:
@@ -452,9 +470,7 @@ class _Resolver:
             if hit.state.current:
                 leaves, met = {hit.state.boundary_id: 1.0}, set(hit.kinds)
             else:
-                leaves, met = self.index.follow(
-                    hit.state.boundary_id, since_run=hit.state.ended_by
-                )
+                leaves, met = self.index.follow(hit.state.boundary_id, since_run=hit.state.ended_by)
                 met |= hit.kinds
                 if len(leaves) == 1 and not met:
                     met = set(self.compared(hit.state))
@@ -467,13 +483,16 @@ class _Resolver:
         one_place = len(matched) == 1
         today.sort(key=lambda s: (-shares[s.boundary_id], s.path, s.osm_id))
         candidates = [
-            Candidate(s, round(min(shares[s.boundary_id], 1.0), 6) if one_place else None)
+            Candidate(
+                self.shown(s), round(min(shares[s.boundary_id], 1.0), 6) if one_place else None
+            )
             for s in today
         ]
         if len(today) > 1 and one_place:
             kinds.add(Succession.SPLIT)
         status = next((str(k) for k in KIND_PRIORITY if k in kinds), Succession.RENAMED)
-        return Resolution(value, status, today[0] if len(today) == 1 else None, candidates)
+        one = candidates[0].boundary if len(candidates) == 1 else None
+        return Resolution(value, status, one, candidates)
 
 
 def resolve(
