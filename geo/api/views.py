@@ -292,6 +292,9 @@ def resolve_values(request: HttpRequest, access: WorkspaceAccess) -> dict[str, A
                 f"values[{position}]: longer than {params.MAX_TEXT_LENGTH} characters"
             )
     level = body.get("level")
+    # JSON Schema counts 2.0 as an integer; so does this.
+    if isinstance(level, float) and level.is_integer():
+        level = int(level)
     if level is not None and (
         not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 3
     ):
