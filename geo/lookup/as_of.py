@@ -88,7 +88,7 @@ def _places_as_of(end: datetime, country_id: int | None) -> list[Place]:
 
 
 _lock = threading.Lock()
-_cache: OrderedDict[tuple[object, ...], Hierarchy] = OrderedDict()
+_cache: OrderedDict[tuple[date, int | None, tuple[object, ...]], Hierarchy] = OrderedDict()
 
 
 def hierarchy_as_of(day: date, *, country_id: int | None) -> Hierarchy:

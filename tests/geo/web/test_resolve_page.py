@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def viewer(db: None, tmp_path: Path) -> Client:
     return signed_in(make_viewer(tmp_path))
 
 
-def csv_bytes(rows: list[tuple[str, ...]], *, delimiter: str = ",", bom: bool = False) -> bytes:
+def csv_bytes(rows: Sequence[tuple[str, ...]], *, delimiter: str = ",", bom: bool = False) -> bytes:
     out = io.StringIO(newline="")
     csv.writer(out, delimiter=delimiter).writerows(rows)
     return (b"\xef\xbb\xbf" if bom else b"") + out.getvalue().encode("utf-8")
