@@ -870,11 +870,12 @@ PATHS["/api/v1/imports/{job_id}"] = {
 }
 PATHS["/api/v1/imports/{job_id}/changes.geojson"] = {
     "get": {
-        "summary": "A dry run's changed boundaries as RFC 7946 GeoJSON, before and after",
+        "summary": "A job's changed boundaries as RFC 7946 GeoJSON, before and after",
         "description": "For the first 300 boundaries a dry run would add, reshape, move or remove:"
         " a coarse outline as stored now (side before) and as the files have it (side after)."
-        " Properties osm_id, name, level, change, side. Empty for real imports and for dry runs"
-        " that change no shape.",
+        " For an applied import, the same from the history it left: the states it ended"
+        " (before) and the states it began (after). Properties osm_id, name, level, change,"
+        " side. Empty for runs that changed no shape, failed or are still running.",
         "security": OPERATOR_SECURITY,
         "parameters": [JOB_ID],
         "responses": {
