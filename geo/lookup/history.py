@@ -247,17 +247,19 @@ _cached: tuple[tuple[Any, ...], HistoryIndex] | None = None
 
 
 def history_key() -> tuple[Any, ...]:
-    """Return what changes whenever a boundary, a version or a link is written (one query)."""
+    """Return what changes whenever an import writes boundaries, versions or links (one query).
+
+    The history is append-only (an import adds versions and links, and
+    retires boundaries rather than deleting them), so the newest ids say
+    whether anything was written: index-only lookups, no table scan.
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SELECT (SELECT COALESCE(max(id), 0) FROM geo_importrun WHERE status = 'succeeded'),
                    (SELECT COALESCE(max(id), 0) FROM geo_boundary),
-                   (SELECT count(*) FROM geo_boundary WHERE retired_at IS NOT NULL),
                    (SELECT COALESCE(max(id), 0) FROM geo_boundaryversion),
-                   (SELECT count(*) FROM geo_boundaryversion),
-                   (SELECT COALESCE(max(id), 0) FROM geo_boundarylink),
-                   (SELECT count(*) FROM geo_boundarylink)
+                   (SELECT COALESCE(max(id), 0) FROM geo_boundarylink)
             """
         )
         row = cursor.fetchone()
@@ -308,13 +310,18 @@ class _Resolver:
         self.aliases = aliases
         self.country_id = country_id
         self.level = level
+        self._shown: dict[int, TodayBoundary] = {}
 
     def shown(self, state: State) -> TodayBoundary:
-        parent = self.index.today.get(state.parent_id or 0)
-        return TodayBoundary(
-            state.osm_id, state.name, state.name_en, state.level, state.path,
-            parent.osm_id if parent else None,
-        )  # fmt: skip
+        shown = self._shown.get(state.boundary_id)
+        if shown is None:
+            parent = self.index.today.get(state.parent_id or 0)
+            shown = TodayBoundary(
+                state.osm_id, state.name, state.name_en, state.level, state.path,
+                parent.osm_id if parent else None,
+            )  # fmt: skip
+            self._shown[state.boundary_id] = shown
+        return shown
 
     def visible(self, state: State) -> bool:
         return self.country_id is None or state.country_id == self.country_id
@@ -406,7 +413,10 @@ class _Resolver:
         When none is, the children of what the parents became today are tried
         (a district whose state was merged into another now sits under that one).
         """
-        by_parent = {hit.state.boundary_id: hit for hit in parents}
+        by_parent: dict[int, _Hit] = {}
+        # A boundary named by its current and a past state: the current one decides.
+        for hit in sorted(parents, key=lambda h: not (h.current and h.state.current)):
+            by_parent.setdefault(hit.state.boundary_id, hit)
         named = self.states_named(segment, level)
         found = []
         for state in named:
@@ -530,7 +540,15 @@ def resolve(
         country_id=workspace.country_id,
         level=level,
     )
-    return [resolver.resolve(value) for value in values]
+    # A table repeats its values (every contact of a district): each is resolved once.
+    answers: dict[str, Resolution] = {}
+    results = []
+    for value in values:
+        answer = answers.get(value)
+        if answer is None:
+            answer = answers[value] = resolver.resolve(value)
+        results.append(answer)
+    return results
 
 
 def today_path(resolution: Resolution, *, joiner: str = " | ") -> str:

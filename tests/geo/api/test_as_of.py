@@ -9,9 +9,10 @@ import pytest
 from django.utils import timezone
 
 from geo.lookup import as_of
+from geo.models import Boundary, BoundaryVersion
 from geo.workspaces import create_workspace
 from tests.geo.api.conftest import ApiClient
-from tests.history import build_history_world
+from tests.history import T0, T1, build_history_world
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +144,15 @@ def test_past_days_are_cached_with_a_bound(api: ApiClient, monkeypatch: pytest.M
     for day in ("2021-01-01", "2022-01-01", "2023-01-01", "2023-01-01"):
         api.get("/api/v1/match", text="Alpha", level=2, as_of=day)
     assert [key[0].isoformat() for key in as_of._cache] == ["2022-01-01", "2023-01-01"]
+
+
+def test_a_version_without_its_own_shape_keeps_the_next_one(api: ApiClient) -> None:
+    """A rename stored without geometry: the shape is the next state's (here today's)."""
+    delta = Boundary.objects.get(osm_id="R122")
+    BoundaryVersion.objects.create(
+        boundary=delta, osm_id="R122", name="Olddelta", level=2, parent=delta.parent,
+        path="Tinyland > East > Olddelta", valid_from=T0, valid_to=T1,
+    )  # fmt: skip
+    Boundary.objects.filter(pk=delta.pk).update(valid_from=T1)
+    body = api.get("/api/v1/locate", lat=1.5, lng=1.5, as_of="2023-06-01").json()
+    assert [r["name"] for r in body["results"]] == ["Tinyland", "East", "Olddelta"]

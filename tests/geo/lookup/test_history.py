@@ -49,6 +49,7 @@ def summary(resolution: Resolution) -> tuple[str, str | None, list[tuple[str, fl
     [
         "Tinyland > West > Alpha",
         "tinyland>WEST >  alpha",
+        "Tînyland > Wést > ÁLPHA.",
         "Tinyland / West / Alpha",
         "Alpha, West, Tinyland",
         "West > Alpha",
