@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from geo.aliases import set_aliases
 from geo.lookup.history import Resolution, resolve
-from geo.models import Boundary, Workspace
+from geo.models import Boundary, BoundaryLink, Workspace
 from geo.workspaces import WorkspaceAccess, create_workspace
 from tests.history import build_history_world
 
@@ -140,3 +141,22 @@ def test_answers_keep_the_order_of_the_values(tinyland: WorkspaceAccess) -> None
     """One answer per value, in order, duplicates included."""
     values = ["R111", "Sigma", "R111", "Nowhere"]
     assert [r.value for r in resolve(values, workspace=tinyland)] == values
+
+
+def test_a_batch_costs_one_freshness_query_once_indexed(
+    tinyland: WorkspaceAccess, django_assert_max_num_queries: Any
+) -> None:
+    """Once the index is built, resolving a batch checks the history's newest ids and no more
+    (the snapshot's own version check may add one)."""
+    resolve(["R111"], workspace=tinyland)
+    with django_assert_max_num_queries(2):
+        resolve(["Kappa", "Tinyland > Westland > Oldalpha", "TL9112", "Nowhere"] * 50,
+                workspace=tinyland)  # fmt: skip
+
+
+def test_new_history_rows_are_seen_at_once(tinyland: WorkspaceAccess) -> None:
+    """A link written after the index was built is followed on the next call."""
+    assert one("R150", tinyland).status == "retired"
+    zeta, delta = Boundary.objects.get(osm_id="R150"), Boundary.objects.get(osm_id="R122")
+    BoundaryLink.objects.create(predecessor=zeta, successor=delta, kind="merged")
+    assert summary(one("R150", tinyland)) == ("merged", "R122", [("R122", 1.0)])
