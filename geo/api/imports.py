@@ -14,6 +14,7 @@ from geo.api.errors import api_endpoint
 from geo.api.serialize import job_to_dict
 from geo.exceptions import InvalidQuery, TooLarge
 from geo.importing.jobs import apply_job, get_job, list_jobs, submit_download, submit_upload
+from geo.importing.preview import changed_shapes
 from geo.models import AuditAction, ImportJob
 from geo.workspaces import OperatorAccess
 
@@ -59,10 +60,13 @@ def import_detail(request: HttpRequest, access: OperatorAccess, job_id: int) -> 
 
 @api_endpoint("GET", operator=True)
 def import_changes(request: HttpRequest, access: OperatorAccess, job_id: int) -> dict[str, Any]:
-    """Return a dry run's changed boundaries as GeoJSON, as stored (before) and as imported (after)."""
+    """Return a job's changed boundaries as GeoJSON, before and after.
+
+    A dry run kept them in its record; an applied import's come from the
+    history it left.
+    """
     run = get_job(job_id).import_run
-    previews = run.diff.get("previews", []) if run is not None else []
-    return {"type": "FeatureCollection", "features": previews}
+    return {"type": "FeatureCollection", "features": changed_shapes(run) if run else []}
 
 
 @api_endpoint("POST", operator=True)

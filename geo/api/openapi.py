@@ -161,6 +161,21 @@ CODES = {
 LINKED = {"$ref": "#/components/schemas/LinkedBoundary"}
 SUCCESSION_KINDS = [str(kind) for kind in Succession]
 CHANGE_KINDS = [str(kind) for kind in ChangeKind]
+AS_OF_DESCRIPTION = (
+    "A day, YYYY-MM-DD: answer as the boundaries were at the end of that day (UTC), with"
+    " the names, parents, paths and shapes they had then (from the import history)."
+    " A day before the first import, or after today, has no boundaries: empty results."
+)
+AS_OF = {
+    "type": "string",
+    "format": "date",
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "description": AS_OF_DESCRIPTION,
+}
+AS_OF_PARAM = _param("as_of", AS_OF_DESCRIPTION, schema=AS_OF)
+RESOLVE_STATUSES = [
+    "current", "renamed", "moved", "rekeyed", "split", "merged", "retired", "unknown",
+]  # fmt: skip
 CURSOR = _param(
     "cursor",
     "From the previous page's next URL (base64url).",
@@ -206,6 +221,7 @@ PATHS: dict[str, Any] = {
                     schema=_text(),
                 ),
                 _param("fuzzy", "Allow typo matches (default true).", schema=BOOLEAN),
+                AS_OF_PARAM,
             ],
             "responses": {
                 "200": _json(
@@ -247,6 +263,11 @@ PATHS: dict[str, Any] = {
                     schema={"type": "number", "minimum": -180, "maximum": 180},
                 ),
                 _param("snap", SNAP_DESCRIPTION, schema=SNAP),
+                _param(
+                    "as_of",
+                    AS_OF_DESCRIPTION + " Exact (PostGIS); snap is not applied to a past day.",
+                    schema=AS_OF,
+                ),
             ],
             "responses": {
                 "200": _json(
@@ -285,6 +306,11 @@ PATHS: dict[str, Any] = {
                                     },
                                 },
                                 "snap": {**SNAP, "description": SNAP_DESCRIPTION},
+                                "as_of": {
+                                    **AS_OF,
+                                    "description": AS_OF_DESCRIPTION
+                                    + " Exact (PostGIS); snap is not applied to a past day.",
+                                },
                             },
                         }
                     }
@@ -332,6 +358,7 @@ PATHS: dict[str, Any] = {
                     "1 to 500, default 100.",
                     schema={"type": "integer", "minimum": 1, "maximum": 500},
                 ),
+                AS_OF_PARAM,
             ],
             "responses": {
                 "200": _json(
@@ -674,6 +701,59 @@ PATHS["/api/v1/countries.geojson"] = {
     }
 }
 
+PATHS["/api/v1/resolve"] = {
+    "post": {
+        "summary": "Stored values (paths, osm_ids, codes, names) → what each means today",
+        "description": "Each value is read as an osm_id, a code of any scheme (p-code, ISO 3166-2,"
+        " wikidata …), a path (case, accents and spacing ignored; '>' or '/', ',', ';', '|'"
+        " separate; the country may be left out, the order reversed) or a name or alias of the"
+        " workspace. Today's boundaries first (status current); then earlier names, paths,"
+        " osm_ids and codes and retired boundaries, followed import after import to today's"
+        " boundaries. boundary: today's boundary when there is one answer; candidates: every"
+        " boundary it may now be, with the share of the old area each took (a split), or the"
+        " places an ambiguous name names (share null). Status: the strongest change met"
+        " (split > merged > moved > renamed > rekeyed); retired: no successor; unknown: never"
+        " a boundary of this workspace. Stores nothing: read-only tokens may resolve."
+        " At most 1,000 values.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["values"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "values": {
+                                "type": "array",
+                                "maxItems": 1000,
+                                "items": _text(),
+                            },
+                            "level": {**LEVEL, "description": "Only boundaries of this level."},
+                        },
+                    },
+                    "example": {"values": ["Rwanda > Kigali > Gasabo", "R171496"]},
+                }
+            },
+        },
+        "responses": {
+            "200": _json(
+                {
+                    "type": "object",
+                    "required": ["results"],
+                    "properties": {
+                        "results": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Resolution"},
+                        }
+                    },
+                }
+            ),
+            **errors("400", "413"),
+        },
+    }
+}
+
 PATHS["/api/v1/counts"] = {
     "post": {
         "summary": "Counts per boundary: resolve a table to boundaries, totals rolled up to ancestors",
@@ -969,11 +1049,12 @@ PATHS["/api/v1/imports/{job_id}"] = {
 }
 PATHS["/api/v1/imports/{job_id}/changes.geojson"] = {
     "get": {
-        "summary": "A dry run's changed boundaries as RFC 7946 GeoJSON, before and after",
+        "summary": "A job's changed boundaries as RFC 7946 GeoJSON, before and after",
         "description": "For the first 300 boundaries a dry run would add, reshape, move or retire:"
         " a coarse outline as stored now (side before) and as the files have it (side after)."
-        " Properties osm_id, name, level, change, side. Empty for real imports and for dry runs"
-        " that change no shape.",
+        " For an applied import, the same from the history it left: the states it ended"
+        " (before) and the states it began (after). Properties osm_id, name, level, change,"
+        " side. Empty for runs that changed no shape, failed or are still running.",
         "security": OPERATOR_SECURITY,
         "parameters": [JOB_ID],
         "responses": {
@@ -1064,6 +1145,34 @@ DOCUMENT: dict[str, Any] = {
                     "path": {"type": "string", "example": "Rwanda > Kigali City > Gasabo"},
                     "parent_osm_id": {"type": ["string", "null"]},
                     "codes": CODES,
+                },
+            },
+            "Resolution": {
+                "type": "object",
+                "required": ["value", "status", "boundary", "candidates"],
+                "properties": {
+                    "value": {"type": "string"},
+                    "status": {"enum": RESOLVE_STATUSES},
+                    "boundary": {"oneOf": [PLACE, {"type": "null"}]},
+                    "candidates": {
+                        "type": "array",
+                        "items": {
+                            "allOf": [
+                                PLACE,
+                                {
+                                    "type": "object",
+                                    "required": ["share"],
+                                    "properties": {
+                                        "share": {
+                                            "type": ["number", "null"],
+                                            "minimum": 0,
+                                            "maximum": 1,
+                                        }
+                                    },
+                                },
+                            ]
+                        },
+                    },
                 },
             },
             "LocatedPlace": {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Collection, Mapping
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -38,6 +39,7 @@ NON_BLANK_TEXT_PATTERN = (
     f"^[^{CONTROL_CHARACTERS}]*[^{CONTROL_CHARACTERS}{BLANK_CHARACTERS}][^{CONTROL_CHARACTERS}]*$"
 )
 INTEGER_PATTERN = re.compile(r"[+-]?[0-9]+")
+DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NUMBER_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -59,8 +61,16 @@ def check_text(value: str, *, field: str) -> str:
     return value
 
 
+# The longest text a parameter or a value in a body may be, unless said otherwise.
+MAX_TEXT_LENGTH = 1000
+
+
 def text(
-    params: Mapping[str, str], name: str, *, required: bool = False, max_length: int = 1000
+    params: Mapping[str, str],
+    name: str,
+    *,
+    required: bool = False,
+    max_length: int = MAX_TEXT_LENGTH,
 ) -> str | None:
     """Read a text parameter, trimmed; blank is absent.
 
@@ -128,6 +138,28 @@ def number(
     if not low <= value <= high:
         raise InvalidQuery(f"{name}: must be from {low:g} to {high:g}")
     return value
+
+
+def parse_day(raw: str, *, field: str) -> date:
+    """Read a calendar day written ``YYYY-MM-DD``.
+
+    Raises
+    ------
+    InvalidQuery
+        Another format, or no such day (2023-02-30).
+    """
+    if not DAY_PATTERN.fullmatch(raw):
+        raise InvalidQuery(f"{field}: must be a day as YYYY-MM-DD")
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidQuery(f"{field}: {raw!r} is not a day of the calendar") from None
+
+
+def day(params: Mapping[str, str], name: str) -> date | None:
+    """Read an optional day parameter (``YYYY-MM-DD``); absent: None."""
+    raw = params.get(name)
+    return None if raw is None else parse_day(raw, field=name)
 
 
 def boolean(params: Mapping[str, str], name: str, *, default: bool) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 from geo.lookup.hierarchy import Hierarchy, Place, display_name
 from geo.lookup.matching import Match
+from geo.lookup.resolve import Resolution, TodayBoundary
 from geo.lookup.service import PointResult
 from geo.models import Boundary, ImportJob
 
@@ -69,6 +70,31 @@ def match_to_dict(match: Match, hierarchy: Hierarchy, *, language: str = "") -> 
             "text": match.matched,
             "score": match.score,
         },
+    }
+
+
+def today_to_dict(boundary: TodayBoundary) -> dict[str, Any]:
+    """Return one of today's boundaries with the fields every lookup result carries."""
+    return {
+        "osm_id": boundary.osm_id,
+        "name": boundary.name,
+        "name_en": boundary.name_en,
+        "level": boundary.level,
+        "path": boundary.path,
+        "parent_osm_id": boundary.parent_osm_id,
+    }
+
+
+def resolution_to_dict(resolution: Resolution) -> dict[str, Any]:
+    """Return what a stored value means today: status, boundary, candidates with shares."""
+    return {
+        "value": resolution.value,
+        "status": resolution.status,
+        "boundary": today_to_dict(resolution.boundary) if resolution.boundary else None,
+        "candidates": [
+            {**today_to_dict(candidate.boundary), "share": candidate.share}
+            for candidate in resolution.candidates
+        ],
     }
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("v1/openapi.json", openapi.openapi_document, name="openapi"),
     path("v1/counts", views.counts, name="counts"),
     path("v1/changes", views.changes, name="changes"),
+    path("v1/resolve", views.resolve_values, name="resolve"),
     path("v1/countries.geojson", views.countries, name="countries"),
     path("v1/export", views.export, name="export"),
     path("v1/imports", imports.imports, name="imports"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ from geo.api.serialize import (
     match_to_dict,
     place_to_dict,
     point_result_to_dict,
+    resolution_to_dict,
 )
 from geo.exceptions import InvalidQuery, UnsupportedMediaType
 from geo.exporting import (
@@ -26,6 +28,7 @@ from geo.exporting import (
     export_scope,
     stream_export,
 )
+from geo.lookup.as_of import find_at_points_as_of, find_matches_as_of, list_places_as_of
 from geo.lookup.boundaries import (
     aliases_of,
     children_collection,
@@ -35,9 +38,10 @@ from geo.lookup.boundaries import (
     list_boundaries,
 )
 from geo.lookup.counts import KEY_COLUMNS, parse_csv, parse_json
-from geo.lookup.hierarchy import display_name
+from geo.lookup.hierarchy import Hierarchy, display_name
 from geo.lookup.history import list_changes, parse_since, predecessor_rows, successor_rows
-from geo.lookup.service import count_by_boundary, find_at_points, find_matches
+from geo.lookup.resolve import resolve
+from geo.lookup.service import PointResult, count_by_boundary, find_at_points, find_matches
 from geo.lookup.snapshot import lookup_data
 from geo.models import CODE_SCHEMES, Boundary, Role, Workspace
 from geo.workspaces import WorkspaceAccess, require_role
@@ -48,6 +52,9 @@ GEOJSON_CONTENT_TYPE = "application/geo+json"
 # pin on a beach or a boat off the coast, near enough not to cross a strait.
 MAX_SNAP_METRES = 5_000
 MAX_COUNTS_BYTES = 10_000_000
+MAX_RESOLVE_VALUES = 1_000
+# 1,000 values of 1,000 characters, each escaped as \uXXXX at worst.
+MAX_RESOLVE_BYTES = 7_000_000
 
 
 @api_endpoint("GET")
@@ -63,14 +70,18 @@ def match(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
     text = params.text(query, "text", required=True)
     level = params.integer(query, "level", low=0, high=3, required=True)
     assert text is not None and level is not None
-    outcome = find_matches(
-        access,
-        text=text,
-        level=level,
-        parent=params.text(query, "parent"),
-        country=params.text(query, "country"),
-        fuzzy=params.boolean(query, "fuzzy", default=True),
-    )
+    as_of = params.day(query, "as_of")
+    parent = params.text(query, "parent")
+    country = params.text(query, "country")
+    fuzzy = params.boolean(query, "fuzzy", default=True)
+    if as_of is None:
+        outcome = find_matches(
+            access, text=text, level=level, parent=parent, country=country, fuzzy=fuzzy
+        )
+    else:
+        outcome = find_matches_as_of(
+            access, day=as_of, text=text, level=level, parent=parent, country=country, fuzzy=fuzzy
+        )
     hierarchy, language = outcome.hierarchy, access.name_language
     return {
         "results": [match_to_dict(m, hierarchy, language=language) for m in outcome.result.matches],
@@ -89,8 +100,9 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         lat = params.number(request.GET, "lat", low=-90, high=90)
         lng = params.number(request.GET, "lng", low=-180, high=180)
         snap = params.number(request.GET, "snap", low=0, high=MAX_SNAP_METRES, default=0.0)
-        hierarchy, (found,) = find_at_points(
-            access, lons=np.array([lng]), lats=np.array([lat]), snap_m=snap
+        as_of = params.day(request.GET, "as_of")
+        hierarchy, (found,) = _locate(
+            access, lons=np.array([lng]), lats=np.array([lat]), snap=snap, as_of=as_of
         )
         return {
             "results": [
@@ -98,10 +110,14 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
                 for r in found
             ]
         }
-    body = params.json_body(request, fields={"points", "snap"}, max_bytes=MAX_POINTS * 64)
+    body = params.json_body(request, fields={"points", "snap", "as_of"}, max_bytes=MAX_POINTS * 64)
     lons, lats = _points(body)
     snap = _snap(body)
-    hierarchy, found_each = find_at_points(access, lons=lons, lats=lats, snap_m=snap)
+    as_of = body.get("as_of")
+    if as_of is not None and not isinstance(as_of, str):
+        raise InvalidQuery("as_of: must be a day as YYYY-MM-DD")
+    day = params.parse_day(as_of, field="as_of") if as_of is not None else None
+    hierarchy, found_each = _locate(access, lons=lons, lats=lats, snap=snap, as_of=day)
     return {
         "results": [
             [
@@ -111,6 +127,20 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
             for found in found_each
         ]
     }
+
+
+def _locate(
+    access: WorkspaceAccess,
+    *,
+    lons: np.ndarray,
+    lats: np.ndarray,
+    snap: float,
+    as_of: date | None,
+) -> tuple[Hierarchy, list[list[PointResult]]]:
+    # A past day is answered exactly (PostGIS); snapping works on today's index only.
+    if as_of is not None:
+        return find_at_points_as_of(access, day=as_of, lons=lons, lats=lats)
+    return find_at_points(access, lons=lons, lats=lats, snap_m=snap)
 
 
 def _snap(body: dict[str, Any]) -> float:
@@ -154,11 +184,32 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
     page_size = params.integer(query, "page_size", low=1, high=500, default=100)
     page = params.integer(query, "page", low=1, high=1_000_000, default=1)
     assert page_size is not None and page is not None
+    level = params.integer(query, "level", low=0, high=3)
+    parent = params.text(query, "parent")
+    q = params.text(query, "q", max_length=255)
+    as_of = params.day(query, "as_of")
+    if as_of is not None:
+        hierarchy, past = list_places_as_of(
+            access, day=as_of, level=level, parent=parent, q=q, page=page, page_size=page_size
+        )
+        names = aliases_of(access, [p.id for p in past.items])
+        return {
+            "count": past.count,
+            "page": past.page,
+            "pages": past.pages,
+            "results": [
+                {
+                    **place_to_dict(p, hierarchy, language=access.name_language),
+                    "aliases": names[p.id],
+                }
+                for p in past.items
+            ],
+        }
     listing = list_boundaries(
         access,
-        level=params.integer(query, "level", low=0, high=3),
-        parent=params.text(query, "parent"),
-        q=params.text(query, "q", max_length=255),
+        level=level,
+        parent=parent,
+        q=q,
         code=params.text(query, "code", max_length=255),
         scheme=params.choice(query, "scheme", choices=CODE_SCHEMES),
         page=page,
@@ -353,6 +404,39 @@ def counts(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         "values": {hierarchy.places[i].osm_id: v for i, v in result.totals.items()},
         "matched_rows": result.matched_rows,
         "unmatched": [{"line": u.line, "key": u.key, "reason": u.reason} for u in result.unmatched],
+    }
+
+
+@api_endpoint("POST")
+def resolve_values(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+    """Resolve stored values (paths, osm_ids, codes, names) to what each means today.
+
+    Resolving stores nothing, so read-only tokens may do it.
+    """
+    body = params.json_body(request, fields={"values", "level"}, max_bytes=MAX_RESOLVE_BYTES)
+    values = body.get("values")
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidQuery("values: required, a list of strings")
+    if len(values) > MAX_RESOLVE_VALUES:
+        raise InvalidQuery(
+            f"values: at most {MAX_RESOLVE_VALUES:,} per request, got {len(values):,}"
+        )
+    for position, value in enumerate(values):
+        params.check_text(value, field=f"values[{position}]")
+        if len(value) > params.MAX_TEXT_LENGTH:
+            raise InvalidQuery(
+                f"values[{position}]: longer than {params.MAX_TEXT_LENGTH} characters"
+            )
+    level = body.get("level")
+    # JSON Schema counts 2.0 as an integer; so does this.
+    if isinstance(level, float) and level.is_integer():
+        level = int(level)
+    if level is not None and (
+        not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 3
+    ):
+        raise InvalidQuery("level: must be a whole number from 0 to 3")
+    return {
+        "results": [resolution_to_dict(r) for r in resolve(values, workspace=access, level=level)]
     }
 
 

@@ -1,4 +1,4 @@
-"""Before and after shapes of what a dry run would change, for a person to look at.
+"""Before and after shapes of what an import changes, for a person to look at.
 
 A dry run writes no boundary, so the only record of what it would do is its
 ``ImportRun``. Beside the diff's lines it keeps, for the first
@@ -6,6 +6,10 @@ A dry run writes no boundary, so the only record of what it would do is its
 ("before") and as the files have it ("after"). The outlines are simplified to
 about ``OUTLINE_STEPS`` steps across each boundary's box, so a few hundred of
 them stay small enough to keep in the record and draw on a page.
+
+An applied import keeps no outlines in its record: the history it left does
+(``applied_previews``): the states it ended (``BoundaryVersion`` rows and the
+boundaries it retired) are the "before", the states it began the "after".
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from shapely.geometry import mapping
 
 from geo.importing.plan import ImportPlan
 from geo.importing.types import Change
-from geo.models import Boundary
+from geo.models import Boundary, BoundaryVersion, ImportRun, ImportStatus
 
 MAX_PREVIEWED = 300
 OUTLINE_STEPS = 400
@@ -68,6 +72,82 @@ def change_previews(plan: ImportPlan) -> list[dict[str, Any]]:
     return features
 
 
+# Diff lines of an applied import whose shapes are shown; a retiring import may
+# name its removals "retired".
+APPLIED_SHAPE_CHANGES = frozenset({*map(str, SHAPE_CHANGES), "retired"})
+
+
+def applied_previews(run: ImportRun) -> list[dict[str, Any]]:
+    """Return GeoJSON features of what an applied import changed, before and after.
+
+    Read from the history the run left: "before" is the state the run ended
+    (its ``BoundaryVersion``, or the boundary itself when the run retired
+    it), "after" the state it began (the boundary today, or the version a
+    later import ended). Properties as ``change_previews``.
+    """
+    entries = [
+        entry
+        for entry in run.diff.get("changes", [])
+        if isinstance(entry, dict) and entry.get("change") in APPLIED_SHAPE_CHANGES
+    ][:MAX_PREVIEWED]
+    if not entries:
+        return []
+    osm_ids = {entry["osm_id"] for entry in entries}
+    ended = {
+        version_of: (name, geometry)
+        for version_of, name, geometry in BoundaryVersion.objects.filter(ended_by=run)
+        .order_by("-valid_to")
+        .values_list("boundary_id", "name", "simplified_geometry")
+    }
+    ids_by_osm_id = dict(
+        BoundaryVersion.objects.filter(ended_by=run, osm_id__in=osm_ids).values_list(
+            "osm_id", "boundary_id"
+        )
+    ) | dict(Boundary.objects.filter(osm_id__in=osm_ids).values_list("osm_id", "id"))
+    boundaries = {
+        row[0]: row
+        for row in Boundary.with_geometry.filter(pk__in=set(ids_by_osm_id.values())).values_list(
+            "id", "name", "simplified_geometry", "retired_by_id"
+        )
+    }
+    # A later import may have changed the boundary again: its state after this run is
+    # the version that later import ended.
+    # Newest first, so the earliest one after this run is written last and kept.
+    later = {
+        version_of: (name, geometry)
+        for version_of, name, geometry in BoundaryVersion.objects.filter(
+            boundary_id__in=boundaries, ended_by_id__gt=run.pk
+        )
+        .order_by("-valid_to")
+        .values_list("boundary_id", "name", "simplified_geometry")
+    }
+    features: list[dict[str, Any]] = []
+    for entry in entries:
+        boundary_id = ids_by_osm_id.get(entry["osm_id"])
+        if boundary_id is None or boundary_id not in boundaries:
+            continue
+        _, name, geometry, retired_by = boundaries[boundary_id]
+        properties = {
+            "osm_id": entry["osm_id"],
+            "name": name,
+            "level": entry.get("level"),
+            "change": entry["change"],
+        }
+        before = ended.get(boundary_id)
+        if retired_by == run.pk:
+            before = (name, geometry)
+        if before is not None and isinstance(before[1], GEOSGeometry):
+            shape = shapely.from_wkb(bytes(before[1].wkb))
+            features.append(_feature(shape, properties | {"name": before[0]}, side="before"))
+        if retired_by == run.pk:
+            continue
+        after = later.get(boundary_id, (name, geometry))
+        if isinstance(after[1], GEOSGeometry):
+            shape = shapely.from_wkb(bytes(after[1].wkb))
+            features.append(_feature(shape, properties | {"name": after[0]}, side="after"))
+    return features
+
+
 def _feature(
     geometry: shapely.Geometry, properties: dict[str, Any], *, side: str
 ) -> dict[str, Any]:
@@ -79,3 +159,12 @@ def _feature(
         "properties": {**properties, "side": side},
         "geometry": mapping(shapely.set_precision(outline, 1e-6)),
     }
+
+
+def changed_shapes(run: ImportRun) -> list[dict[str, Any]]:
+    """Return the before and after outlines of a run: a dry run's record, or its history."""
+    if run.status == ImportStatus.DRY_RUN or run.diff.get("previews"):
+        return list(run.diff.get("previews", []))
+    if run.status == ImportStatus.SUCCEEDED:
+        return applied_previews(run)
+    return []

@@ -252,9 +252,9 @@ class Hierarchy:
                         parent_id=parent_id,
                         country_id=country_id,
                         path=path,
-                        names=_pairs(names),
+                        names=pairs(names),
                         other_names=tuple(others or ()),
-                        codes=_pairs(codes),
+                        codes=pairs(codes),
                     )
                     for (
                         pid,
@@ -287,7 +287,7 @@ class Hierarchy:
         return self.places.get(place.parent_id) if place.parent_id else None
 
 
-def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+def pairs(value: Any) -> tuple[tuple[str, str], ...]:
     """Return a JSON object (text or decoded) of text values as sorted pairs."""
     mapping = json.loads(value) if isinstance(value, str) else value or {}
     return tuple(sorted((str(k), str(v)) for k, v in mapping.items() if v))

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.map_page, name="map"),
     path("people/", views.people_page, name="people"),
     path("imports/", views.imports_page, name="imports"),
+    path("resolve/", views.resolve_page, name="resolve"),
     path("workspace/", views.switch_workspace, name="switch-workspace"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -21,6 +21,7 @@ from geo.api.errors import SESSION_WORKSPACE_KEY
 from geo.exceptions import GeoError, InvalidQuery, RateLimited
 from geo.importing.countries import all_countries
 from geo.lookup.hierarchy import display_name
+from geo.lookup.tables import MAX_TABLE_BYTES, read_table, resolve_table
 from geo.models import ApiToken, Boundary, Membership, Role, TokenScope, Workspace
 from geo.workspaces import (
     WorkspaceAccess,
@@ -83,6 +84,59 @@ def imports_page(request: HttpRequest) -> HttpResponse:
         "max_upload_bytes": settings.MIPAKA_MAX_UPLOAD_BYTES,
     }
     return render(request, "geo/imports.html", context)
+
+
+# Levels a person may limit the reading of values to on the resolve page.
+RESOLVE_LEVELS = [("", "any level"), ("0", "countries"), ("1", "states"), ("2", "districts"),
+                  ("3", "wards")]  # fmt: skip
+
+
+@login_required
+def resolve_page(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV of stored locations; download it with what each means today."""
+    access = _access(request)
+    if access is None:
+        return redirect("map")
+    context: dict[str, Any] = {
+        "access": access,
+        "workspaces": workspaces_of(_user_id(request)),
+        "max_bytes": MAX_TABLE_BYTES,
+        "levels": RESOLVE_LEVELS,
+        "error": None,
+    }
+    if request.method != "POST":
+        return render(request, "geo/resolve.html", context)
+    try:
+        return _resolved_csv(request, access)
+    except GeoError as exc:
+        context["error"] = exc.message
+        return render(request, "geo/resolve.html", context, status=400)
+
+
+def _resolved_csv(request: HttpRequest, access: WorkspaceAccess) -> HttpResponse:
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise InvalidQuery("file: choose a CSV file")
+    if upload.size is not None and upload.size > MAX_TABLE_BYTES:
+        raise InvalidQuery(f"file: larger than the limit of {MAX_TABLE_BYTES:,} bytes")
+    column = request.POST.get("column", "")
+    level = request.POST.get("level", "")
+    if level not in {value for value, _label in RESOLVE_LEVELS}:
+        raise InvalidQuery("level: must be 0, 1, 2, 3 or empty")
+    table = read_table(upload.read(MAX_TABLE_BYTES + 1), name=upload.name or "file")
+    if not column:
+        raise InvalidQuery(
+            f"column: pick the column holding the stored values"
+            f" ({', '.join(map(repr, table.header))})"
+        )
+    body = resolve_table(
+        table, column=column, workspace=access, level=int(level) if level else None
+    )
+    stem = (upload.name or "values").rsplit(".", 1)[0] or "values"
+    response = HttpResponse(body.encode("utf-8"), content_type="text/csv; charset=utf-8")
+    filename = "".join(c if c.isalnum() or c in "-_." else "_" for c in stem)[:100]
+    response["Content-Disposition"] = f'attachment; filename="{filename}-resolved.csv"'
+    return response
 
 
 @login_required

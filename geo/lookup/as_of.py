@@ -1,0 +1,278 @@
+"""Lookups as the boundaries were at the end of a past day (UTC): ``as_of``.
+
+The in-memory indexes serve today only. A past day is read from the database:
+a boundary row is that day's state when it began by then and was not retired
+by then (``valid_from < end`` and ``retired_at`` null or ``>= end``); otherwise
+a ``BoundaryVersion`` valid at the day's end (``valid_from < end <= valid_to``)
+is. Names are matched with the same matcher as today's, on a ``Hierarchy`` of
+that day's names (paths rebuilt from that day's parents), cached per (day,
+country) with a bound; points are found with PostGIS (``ST_Covers`` on the
+full-resolution geometry of that day).
+
+A day before the first import has no boundaries, and a day after today
+(UTC) is not known yet: every answer for them is empty.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+from django.db import connection
+from django.utils import timezone
+
+from geo.lookup.hierarchy import Hierarchy, NameIndex, Place, alias_index, pairs
+from geo.lookup.matching import MatchResult, Scope, match_text, resolve_parent
+from geo.lookup.resolve import history_key
+from geo.lookup.service import MatchOutcome, PointResult, country_scope
+from geo.models import PATH_SEPARATOR, BoundaryAlias
+from geo.workspaces import WorkspaceAccess
+
+# Hierarchies of past days kept per process: a flow asks about few days.
+MAX_CACHED_DAYS = 16
+
+
+def is_known(day: date) -> bool:
+    """Tell whether ``day`` is today or before (UTC): later days have no boundaries yet."""
+    return day <= timezone.now().astimezone(UTC).date()
+
+
+def day_end(day: date) -> datetime:
+    """Return the first instant after ``day`` (UTC): states are taken as they were just before."""
+    return datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+
+
+_STATES_SQL = """
+    SELECT b.id, b.osm_id, b.name, b.name_en, b.level, b.parent_id, b.country_id,
+           b.names, b.codes, b.other_names, 0 AS rank
+    FROM geo_boundary b
+    WHERE (b.valid_from IS NULL OR b.valid_from < %(end)s)
+      AND (b.retired_at IS NULL OR b.retired_at >= %(end)s) {country}
+    UNION ALL
+    -- Versions keep names and codes; variant names are not versioned: today's stand in.
+    SELECT v.boundary_id, v.osm_id, v.name, v.name_en, v.level, v.parent_id, b.country_id,
+           v.names, v.codes, b.other_names, 1
+    FROM geo_boundaryversion v JOIN geo_boundary b ON b.id = v.boundary_id
+    WHERE (v.valid_from IS NULL OR v.valid_from < %(end)s) AND v.valid_to >= %(end)s {country}
+    ORDER BY rank
+"""
+
+
+def _places_as_of(end: datetime, country_id: int | None) -> list[Place]:
+    where = "AND b.country_id = %(country)s" if country_id is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STATES_SQL.format(country=where),  # where: one of two constants
+            {"end": end, "country": country_id},
+        )
+        rows = cursor.fetchall()
+    # One state per boundary: the row when both claim the day (a version that
+    # overlaps the row's own start would be an inconsistency; the row wins).
+    states: dict[int, tuple[str, str, str, int, int | None, int | None]] = {}
+    labels: dict[int, tuple[Any, Any, Any]] = {}
+    for pk, osm_id, name, name_en, level, parent_id, country, names, codes, others, _ in rows:
+        if pk not in states:
+            states[pk] = (osm_id, name, name_en, level, parent_id, country)
+            labels[pk] = (names, codes, others)
+    paths: dict[int, str] = {}
+
+    def path_of(pk: int, depth: int = 0) -> str:
+        if pk not in paths:
+            _, name, _, _, parent_id, _ = states[pk]
+            parent = path_of(parent_id, depth + 1) if parent_id in states and depth < 8 else ""
+            paths[pk] = f"{parent}{PATH_SEPARATOR}{name}" if parent else name
+        return paths[pk]
+
+    return [
+        Place(
+            pk, osm_id, name, name_en, level, parent_id, country, path_of(pk),
+            names=pairs(labels[pk][0]), codes=pairs(labels[pk][1]),
+            other_names=tuple(labels[pk][2] or ()),
+        )
+        for pk, (osm_id, name, name_en, level, parent_id, country) in states.items()
+    ]  # fmt: skip
+
+
+_lock = threading.Lock()
+_cache: OrderedDict[tuple[date, int | None, tuple[object, ...]], Hierarchy] = OrderedDict()
+
+
+def hierarchy_as_of(day: date, *, country_id: int | None) -> Hierarchy:
+    """Return the boundaries of the end of ``day`` (those of one country, or all), indexed.
+
+    Cached per (day, country, state of the history tables), the
+    ``MAX_CACHED_DAYS`` most recently used kept.
+    """
+    if not is_known(day):
+        return Hierarchy([], version=-1)
+    key = (day, country_id, history_key())
+    with _lock:
+        hierarchy = _cache.get(key)
+        if hierarchy is not None:
+            _cache.move_to_end(key)
+            return hierarchy
+    hierarchy = Hierarchy(_places_as_of(day_end(day), country_id), version=-1)
+    with _lock:
+        _cache[key] = hierarchy
+        while len(_cache) > MAX_CACHED_DAYS:
+            _cache.popitem(last=False)
+    return hierarchy
+
+
+def _aliases(hierarchy: Hierarchy, access: WorkspaceAccess) -> NameIndex:
+    rows = BoundaryAlias.objects.filter(workspace_id=access.id).values_list("boundary_id", "name")
+    return alias_index(hierarchy, rows)
+
+
+def find_matches_as_of(
+    access: WorkspaceAccess,
+    *,
+    day: date,
+    text: str,
+    level: int,
+    parent: str | None = None,
+    country: str | None = None,
+    fuzzy: bool = True,
+) -> MatchOutcome:
+    """Match ``text`` as ``geo.lookup.service.find_matches`` does, on the names of ``day``."""
+    hierarchy = hierarchy_as_of(day, country_id=access.country_id)
+    aliases = _aliases(hierarchy, access)
+    country_id = country_scope(hierarchy, access, country)
+    parent_place = None
+    if parent is not None:
+        parent_place = resolve_parent(
+            hierarchy, parent, level=level, country_id=country_id, aliases=aliases
+        )
+        if parent_place is None:
+            return MatchOutcome(MatchResult(matches=[]), hierarchy, None, parent_unresolved=True)
+    scope = Scope(level=level, parent=parent_place, country_id=country_id)
+    result = match_text(hierarchy, text, scope=scope, aliases=aliases, fuzzy=fuzzy)
+    return MatchOutcome(result, hierarchy, parent_place)
+
+
+# Points are grouped per candidate boundary (bounding boxes, from the GiST index)
+# and each boundary's full geometry is then tested against its points at once: it
+# is read and prepared once, not once per point (20 times faster on 1,000 points
+# over one country, 15 over the world).
+_COVERING_SQL = """
+    WITH p AS MATERIALIZED (
+        SELECT n::int AS n, ST_SetSRID(ST_MakePoint(x, y), 4326) AS g
+        FROM unnest(%(lons)s::float8[], %(lats)s::float8[]) WITH ORDINALITY AS t(x, y, n)
+    ),
+    near_rows AS (
+        SELECT b.id, array_agg(p.n) AS ns FROM p JOIN geo_boundary b ON b.geometry && p.g
+        WHERE (b.valid_from IS NULL OR b.valid_from < %(end)s)
+          AND (b.retired_at IS NULL OR b.retired_at >= %(end)s)
+        GROUP BY b.id
+    ),
+    near_versions AS (
+        SELECT v.id, array_agg(p.n) AS ns FROM p JOIN geo_boundaryversion v ON v.geometry && p.g
+        WHERE (v.valid_from IS NULL OR v.valid_from < %(end)s) AND v.valid_to >= %(end)s
+        GROUP BY v.id
+    )
+    SELECT q.n - 1, b.id FROM near_rows JOIN geo_boundary b ON b.id = near_rows.id
+    CROSS JOIN LATERAL (
+        SELECT n FROM unnest(near_rows.ns) AS n
+        WHERE ST_Covers(b.geometry, ST_SetSRID(ST_MakePoint(
+            (%(lons)s::float8[])[n], (%(lats)s::float8[])[n]), 4326))
+    ) q
+    UNION
+    SELECT q.n - 1, v.boundary_id FROM near_versions
+    JOIN geo_boundaryversion v ON v.id = near_versions.id
+    CROSS JOIN LATERAL (
+        SELECT n FROM unnest(near_versions.ns) AS n
+        WHERE ST_Covers(v.geometry, ST_SetSRID(ST_MakePoint(
+            (%(lons)s::float8[])[n], (%(lats)s::float8[])[n]), 4326))
+    ) q
+    UNION
+    -- A version without a geometry of its own (a rename) kept the next state's.
+    SELECT p.n - 1, v.boundary_id
+    FROM geo_boundaryversion v JOIN geo_boundary b ON b.id = v.boundary_id, p
+    WHERE v.geometry IS NULL
+      AND (v.valid_from IS NULL OR v.valid_from < %(end)s) AND v.valid_to >= %(end)s
+      AND ST_Covers(COALESCE(
+            (SELECT later.geometry FROM geo_boundaryversion later
+             WHERE later.boundary_id = v.boundary_id AND later.valid_to > v.valid_to
+               AND later.geometry IS NOT NULL ORDER BY later.valid_to LIMIT 1),
+            b.geometry), p.g)
+"""
+
+
+def find_at_points_as_of(
+    access: WorkspaceAccess, *, day: date, lons: np.ndarray, lats: np.ndarray
+) -> tuple[Hierarchy, list[list[PointResult]]]:
+    """Every boundary covering each point at the end of ``day``, country first (PostGIS)."""
+    hierarchy = hierarchy_as_of(day, country_id=access.country_id)
+    found: list[list[PointResult]] = [[] for _ in range(len(lons))]
+    if not is_known(day):
+        return hierarchy, found
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COVERING_SQL,
+            {
+                "lons": [float(x) for x in lons],
+                "lats": [float(y) for y in lats],
+                "end": day_end(day),
+            },
+        )
+        rows = cursor.fetchall()
+    for i, boundary_id in rows:
+        place = hierarchy.places.get(boundary_id)
+        if place is not None:  # outside the workspace's country, or not of that day
+            found[i].append(PointResult(place))
+    for results in found:
+        results.sort(key=lambda r: (r.place.level, r.place.path))
+    return hierarchy, found
+
+
+@dataclass(frozen=True, slots=True)
+class PlacePage:
+    """One page of a listing of a past day."""
+
+    items: list[Place]
+    count: int
+    page: int
+    pages: int
+
+
+def list_places_as_of(
+    access: WorkspaceAccess,
+    *,
+    day: date,
+    level: int | None = None,
+    parent: str | None = None,
+    q: str | None = None,
+    page: int = 1,
+    page_size: int = 100,
+) -> tuple[Hierarchy, PlacePage]:
+    """List the boundaries of ``day`` by path, filtered as ``list_boundaries`` filters today's."""
+    hierarchy = hierarchy_as_of(day, country_id=access.country_id)
+    places: Iterable[Place] = hierarchy.places.values()
+    if level is not None:
+        places = [p for p in places if p.level == level]
+    if parent is not None:
+        parent_place = hierarchy.by_osm_id.get(parent)
+        parent_id = parent_place.id if parent_place else None
+        places = [p for p in places if parent_id is not None and p.parent_id == parent_id]
+    if q:
+        needle = q.casefold()
+        aliased = set(
+            BoundaryAlias.objects.filter(workspace_id=access.id, name__icontains=q).values_list(
+                "boundary_id", flat=True
+            )
+        )
+        places = [
+            p
+            for p in places
+            if needle in p.name.casefold() or needle in p.name_en.casefold() or p.id in aliased
+        ]
+    ordered = sorted(places, key=lambda p: (p.path, p.osm_id))
+    count = len(ordered)
+    pages = max(1, -(-count // page_size))
+    items = ordered[(page - 1) * page_size : page * page_size]
+    return hierarchy, PlacePage(items=items, count=count, page=page, pages=pages)
