@@ -1,0 +1,99 @@
+"""History end to end: real imports record it; resolve, as_of and the changes map read it.
+
+``changing_country`` stage 1 is imported and made ten days old, then stage 2
+(every kind of change at once) is imported today. Nothing is written by hand
+but the age of the first import.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db.models import F
+from django.utils import timezone
+
+from geo.importing import import_geojson
+from geo.models import Boundary, TokenScope
+from geo.workspaces import create_workspace, issue_token
+from tests.builders import changing_country
+from tests.geo.api.conftest import ApiClient
+
+pytestmark = pytest.mark.django_db
+
+TEN_DAYS = timedelta(days=10)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> ApiClient:
+    """Changeland as imported ten days ago, then as imported today."""
+    import_geojson([changing_country(tmp_path / "then", stage=1)])
+    # The first import's states began ten days ago: valid_from is what as_of reads.
+    Boundary.objects.update(
+        valid_from=F("valid_from") - TEN_DAYS, created_at=F("created_at") - TEN_DAYS
+    )
+    import_geojson([changing_country(tmp_path / "now", stage=2)])
+    workspace, _ = create_workspace(name="change", country_osm_id="R1")
+    return ApiClient(issue_token(workspace, scope=TokenScope.READ))
+
+
+def resolved(api: ApiClient, *values: str) -> list[dict[str, Any]]:
+    response = api.post("/api/v1/resolve", {"values": list(values)})
+    assert response.status_code == 200, response.content
+    return list(response.json()["results"])
+
+
+def test_values_stored_before_the_changes_resolve_to_todays_boundaries(api: ApiClient) -> None:
+    """Each kind of change an import recorded is what resolve reports for the old value."""
+    results = resolved(
+        api,
+        "Changeland > West > Alpha",  # renamed Alfa
+        "Changeland > West > Beta",  # moved to East (now Orient)
+        "R121",  # Gamma, re-keyed W121
+        "Changeland > West > Epsilon",  # split in halves
+        "Changeland > East > Eta",  # merged with Theta
+        "R115",  # Iota, gone
+        "Changeland > Orient > Kappa",  # today's path
+        "Nowhere at all",
+    )
+    assert [r["status"] for r in results] == [
+        "renamed", "moved", "rekeyed", "split", "merged", "retired", "current", "unknown",
+    ]  # fmt: skip
+    today = [r["boundary"] and r["boundary"]["path"] for r in results]
+    assert today[:3] == [
+        "Changeland > West > Alfa",
+        "Changeland > Orient > Beta",
+        "Changeland > Orient > Gamma",
+    ]
+    assert results[2]["boundary"]["osm_id"] == "W121"
+    assert today[3] is None
+    assert sorted((c["osm_id"], c["share"]) for c in results[3]["candidates"]) == [
+        ("R1131", pytest.approx(0.5, abs=1e-6)),
+        ("R1132", pytest.approx(0.5, abs=1e-6)),
+    ]
+    assert results[4]["boundary"]["osm_id"] == "R125"
+    assert results[5]["boundary"] is None and results[5]["candidates"] == []
+    assert today[6] == "Changeland > Orient > Kappa"
+
+
+def test_as_of_answers_as_the_boundaries_were_that_day(api: ApiClient) -> None:
+    """Before today's import: Alpha, Epsilon and East; today: Alfa, the halves and Orient."""
+    then = (timezone.now() - timedelta(days=5)).date().isoformat()
+    past = api.get("/api/v1/match", text="alpha", level=2, as_of=then).json()["results"]
+    assert [(r["osm_id"], r["path"]) for r in past] == [("R111", "Changeland > West > Alpha")]
+    assert api.get("/api/v1/match", text="alfa", level=2, as_of=then).json()["results"] == []
+    now = api.get("/api/v1/match", text="alfa", level=2).json()["results"]
+    assert [r["path"] for r in now] == ["Changeland > West > Alfa"]
+
+    def districts(**extra: str) -> list[str]:
+        found = api.get("/api/v1/locate", lat="0.5", lng="1.25", **extra).json()["results"]
+        return [r["osm_id"] for r in found if r["level"] == 2]
+
+    assert districts(as_of=then) == ["R113"]
+    assert districts() == ["R1131"]
+    listing = api.get("/api/v1/boundaries", level=1, as_of=then).json()["results"]
+    assert sorted(r["name"] for r in listing) == ["East", "West"]
+    long_ago = (timezone.now() - timedelta(days=30)).date().isoformat()
+    assert api.get("/api/v1/boundaries", level=1, as_of=long_ago).json()["results"] == []
