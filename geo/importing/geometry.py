@@ -378,7 +378,8 @@ def _faces(
         # Nearly coincident borders can defeat floating-point noding; snap
         # rounding on a 1 cm grid always succeeds.
         noded = shapely.union_all(lines, grid_size=1e-7)
-    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(noded)))
+    # The noded lines go in whole: splitting them into parts first only copies them.
+    faces = shapely.get_parts(shapely.polygonize([noded]))
     faces = faces[~shapely.is_empty(faces)]
     inside = shapely.point_on_surface(faces)
     member, owner = shapely.STRtree(inside).query(present, predicate="contains")
