@@ -284,7 +284,7 @@ def _compose(
     its faces is the union of the children's outlines and its own remaining
     faces. The same area as the union of all its faces, with the same
     vertices, but the country's outline no longer unions every face of every
-    district again: about half of the work of composing.
+    district again (a fifth less CPU composing the largest countries).
     """
     result: list[shapely.MultiPolygon | None] = [None] * count
     order = np.argsort(member, kind="stable")
