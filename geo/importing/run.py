@@ -16,10 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 from functools import partial
 from itertools import repeat
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import shapely
 from django.db import IntegrityError, connections, transaction
@@ -352,10 +353,19 @@ def _apply(
     tolerance_deg: float,
 ) -> None:
     """Repair, simplify and write what the plan changes."""
-    geometries = _repair(plan, report.quirks, progress)
-    simplified, bands = _simplify(
-        plan, geometries, progress, sources=sources, tolerance_deg=tolerance_deg
+    units = _dirty_countries(plan)
+    jobs = _repair_jobs(plan)
+    simplified_here = {m.osm_id for members in units for m in members}
+    # A changed boundary is repaired and measured by the worker that simplifies
+    # its country (in parallel, and its shape crosses to the worker once); the
+    # few outside every simplified country are repaired here.
+    geometries = _repair(
+        {k: job for k, job in jobs.items() if k not in simplified_here}, report.quirks, progress
     )
+    simplified, bands = _simplify(
+        units, jobs, geometries, report.quirks, progress, sources=sources,
+        tolerance_deg=tolerance_deg,
+    )  # fmt: skip
     report.simplified = len(simplified)
     progress.start("write", 1)
     outcome = write_plan(
@@ -419,7 +429,7 @@ def _rehearse_retirements(
             "where retired boundaries go was not worked out: another import is running"
         )
         return
-    geometries = _repair(plan, Counter(), progress)
+    geometries = _repair(_repair_jobs(plan), Counter(), progress)
     progress.start("write", 1)
     try:
         with transaction.atomic():
@@ -521,35 +531,70 @@ def _paths_changed(plan: ImportPlan) -> bool:
     return any(b.stored is not None and b.stored.path != b.path for b in plan.boundaries.values())
 
 
-def _repair(
-    plan: ImportPlan, quirks: Counter[str], progress: Progress
-) -> dict[str, GeometryUpdate]:
-    changed = [
-        b
-        for b in plan.boundaries.values()
-        if b.feature is not None and (b.stored is None or b.geometry_changed)
-    ]
-    progress.start("repair", len(changed))
-    updates: dict[str, GeometryUpdate] = {}
-    for planned in changed:
+@dataclass(frozen=True, slots=True)
+class _RepairJob:
+    """A changed feature's geometry as read, to be repaired and measured."""
+
+    geometry: shapely.MultiPolygon | None
+    source: GeometrySource
+    digest: str
+
+
+def _repair_jobs(plan: ImportPlan) -> dict[str, _RepairJob]:
+    """Return the boundaries whose geometry this run brings anew, by OSM id."""
+    jobs: dict[str, _RepairJob] = {}
+    for planned in plan.boundaries.values():
         feature = planned.feature
-        assert feature is not None
-        if feature.geometry_state is GeometryState.UNCHANGED:
-            progress.advance()
+        if feature is None or not (planned.stored is None or planned.geometry_changed):
             continue
-        full = repair_geometry(feature.geometry, quirks) if feature.geometry is not None else None
+        if feature.geometry_state is GeometryState.UNCHANGED:
+            continue
         source = GeometrySource.SIMPLIFIED if feature.from_simplified else GeometrySource.FULL
-        update = GeometryUpdate.measure(full, source=source, digest=feature.geometry_digest)
-        if update.bbox and update.bbox[0] > update.bbox[2]:
-            quirks["crosses_antimeridian"] += 1
-        updates[planned.osm_id] = update
+        jobs[planned.osm_id] = _RepairJob(feature.geometry, source, feature.geometry_digest)
+    return jobs
+
+
+def _repair_one(job: _RepairJob, quirks: Counter[str]) -> GeometryUpdate:
+    full = repair_geometry(job.geometry, quirks) if job.geometry is not None else None
+    update = GeometryUpdate.measure(full, source=job.source, digest=job.digest)
+    if update.bbox and update.bbox[0] > update.bbox[2]:
+        quirks["crosses_antimeridian"] += 1
+    return update
+
+
+def _repair(
+    jobs: dict[str, _RepairJob], quirks: Counter[str], progress: Progress
+) -> dict[str, GeometryUpdate]:
+    progress.start("repair", len(jobs))
+    updates: dict[str, GeometryUpdate] = {}
+    for osm_id, job in jobs.items():
+        updates[osm_id] = _repair_one(job, quirks)
         progress.advance()
     return updates
 
 
+def _dirty_countries(plan: ImportPlan) -> list[list[PlannedBoundary]]:
+    """Return the members of every country with a change, largest countries first.
+
+    Largest first, so the last worker does not start the biggest job last.
+    """
+    dirty_countries = {country for country, _level in plan.dirty_groups}
+    countries: dict[str, list[PlannedBoundary]] = {}
+    for planned in plan.boundaries.values():
+        if planned.country_osm_id in dirty_countries:
+            countries.setdefault(planned.country_osm_id, []).append(planned)
+    return sorted(countries.values(), key=len, reverse=True)
+
+
+# What a worker gets of one boundary: a shape to repair, or the stored full shape.
+_Member: TypeAlias = _RepairJob | shapely.MultiPolygon | None
+
+
 def _simplify(
-    plan: ImportPlan,
+    units: list[list[PlannedBoundary]],
+    jobs: dict[str, _RepairJob],
     geometries: dict[str, GeometryUpdate],
+    quirks: Counter[str],
     progress: Progress,
     *,
     sources: Sequence[SourceFile],
@@ -563,26 +608,22 @@ def _simplify(
     a state's border and its districts' edges are the same line at every band.
     Countries are independent of each other: a run seldom holds a country's
     neighbours, and their outlines (maritime limits vs coastlines) overlap.
+    The members' changed geometries (``jobs``) are repaired and measured in
+    the same worker; their updates are added to ``geometries``.
     """
-    dirty_countries = {country for country, _level in plan.dirty_groups}
-    countries: dict[str, list[PlannedBoundary]] = {}
-    for planned in plan.boundaries.values():
-        if planned.country_osm_id in dirty_countries:
-            countries.setdefault(planned.country_osm_id, []).append(planned)
-    units = list(countries.values())
     unchanged_ids = [
         m.stored.id for members in units for m in members
-        if m.osm_id not in geometries and m.stored is not None
+        if m.osm_id not in geometries and m.osm_id not in jobs and m.stored is not None
     ]  # fmt: skip
     stored = read_full_geometries(unchanged_ids)
     progress.start("simplify", len(units))
 
-    def hierarchy_of(
-        members: list[PlannedBoundary],
-    ) -> tuple[list[shapely.MultiPolygon | None], list[int | None]]:
+    def hierarchy_of(members: list[PlannedBoundary]) -> tuple[list[_Member], list[int | None]]:
         position = {m.osm_id: i for i, m in enumerate(members)}
-        shapes = [
-            geometries[m.osm_id].full
+        shapes: list[_Member] = [
+            jobs[m.osm_id]
+            if m.osm_id in jobs
+            else geometries[m.osm_id].full
             if m.osm_id in geometries
             else stored.get(m.stored.id)
             if m.stored
@@ -594,11 +635,12 @@ def _simplify(
 
     simplified: dict[str, shapely.MultiPolygon | None] = {}
     bands: dict[str, dict[int, shapely.MultiPolygon | None]] = {}
-    # Largest countries first, so the last worker does not start the biggest job last.
-    units.sort(key=len, reverse=True)
     with _workers(sources) as pool:
         results = pool.map(_simplify_country, map(hierarchy_of, units), repeat(tolerance_deg))
-        for members, result in zip(units, results, strict=True):
+        for members, (updates, found, result) in zip(units, results, strict=True):
+            quirks.update(found)
+            for position, update in updates.items():
+                geometries[members[position].osm_id] = update
             for position, member in enumerate(members):
                 simplified[member.osm_id] = result.default[position]
                 bands[member.osm_id] = {b: shapes[position] for b, shapes in result.bands.items()}
@@ -607,10 +649,22 @@ def _simplify(
 
 
 def _simplify_country(
-    hierarchy: tuple[list[shapely.MultiPolygon | None], list[int | None]], tolerance_deg: float
-) -> SimplifiedHierarchy:
-    shapes, parents = hierarchy
-    return simplify_hierarchy(shapes, parents, tolerance_deg=tolerance_deg)
+    hierarchy: tuple[list[_Member], list[int | None]], tolerance_deg: float
+) -> tuple[dict[int, GeometryUpdate], Counter[str], SimplifiedHierarchy]:
+    """Repair and measure a country's changed shapes, then simplify it (in a worker)."""
+    members, parents = hierarchy
+    quirks: Counter[str] = Counter()
+    updates = {
+        i: _repair_one(member, quirks)
+        for i, member in enumerate(members)
+        if isinstance(member, _RepairJob)
+    }
+    shapes = [
+        updates[i].full if isinstance(member, _RepairJob) else member
+        for i, member in enumerate(members)
+    ]
+    simplified = simplify_hierarchy(shapes, parents, tolerance_deg=tolerance_deg)
+    return updates, quirks, simplified
 
 
 class _InProcess(Executor):
