@@ -31,16 +31,18 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
-import geopandas as gpd
-import pandas as pd
-import pyogrio
 import shapely
 from django.db import connection
 
 from geo.exceptions import BoundaryNotFound, InvalidQuery
 from geo.models import CODE_SCHEMES, BoundaryAlias, Workspace
+
+# GeoPandas, pandas and pyogrio are imported where an export uses them: a web
+# worker that never exports does not pay for them at start-up (about a second).
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 FORMATS = ("gpkg", "shp", "geojson", "csv")
 GEOMETRIES = ("full", "simplified", "none")
@@ -250,6 +252,9 @@ def export_columns(scope: ExportScope) -> list[str]:
 
 def _chunks(scope: ExportScope, columns: list[str]) -> Iterator[tuple[int, gpd.GeoDataFrame]]:
     """Yield ``(level, frame)`` per country and level, in country then level order."""
+    import geopandas as gpd  # noqa: PLC0415 (heavy: loaded on first export)
+    import pandas as pd  # noqa: PLC0415 (heavy: loaded on first export)
+
     geometry = GEOMETRY_COLUMNS.get(scope.geometry)
     shape = f"ST_AsBinary(b.{geometry})" if geometry else "NULL"
     wanted = set(columns)
@@ -326,6 +331,9 @@ def _json(value: Any) -> dict[str, Any]:
 
 def _write_ogr(folder: Path, scope: ExportScope, file_format: str) -> tuple[Path, ExportSummary]:
     """Write a GeoPackage, or a zip of shapefiles, in ``folder``; return its path."""
+    import geopandas as gpd  # noqa: PLC0415 (heavy: loaded on first export)
+    import pyogrio  # noqa: PLC0415 (heavy: loaded on first export)
+
     columns = export_columns(scope)
     summary = ExportSummary(columns=columns)
     target = folder / "boundaries.gpkg"
@@ -405,6 +413,8 @@ def _text_chunks(
     out: _Sink, scope: ExportScope, file_format: str, summary: ExportSummary
 ) -> Iterator[None]:
     """Write GeoJSON or CSV to ``out`` chunk by chunk, yielding after each."""
+    import pandas as pd  # noqa: PLC0415 (heavy: loaded on first export)
+
     columns = export_columns(scope)
     summary.columns = columns
     first = True

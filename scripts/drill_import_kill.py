@@ -249,11 +249,13 @@ def drill(
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and process.poll() is None:
             time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
-        stage = run_stage(previous_run)
         if process.poll() is None:
             # The whole group: the run's worker processes die with it, as on a crash.
             os.killpg(process.pid, signal.SIGKILL)
         exit_code = process.wait()
+        # Read once the process is dead: its record is as the kill left it (read
+        # before the kill, a record written in between was missed).
+        stage = run_stage(previous_run)
         state = database_digest()
         outcome = "before" if state == before else "after" if state == after else "NEITHER"
         result.moments.append(Moment(delay, stage, outcome, exit_code))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from mapbox_vector_tile import decode
@@ -153,6 +154,30 @@ def export(w: World) -> None:
         refused(w.api("get", "/api/v1/export", format="csv", country=country))
 
 
+# Values as their contact fields would store them: paths, ids, names, their alias.
+THEIR_VALUES = ["Tinyland > East > Gamma", "R121", "Gamma", "Orientale", "Tinyland"]
+
+
+def resolve_api(w: World) -> None:
+    """Their paths, ids, names and aliases are unknown to me."""
+    response = w.api("post", "/api/v1/resolve", {"values": THEIR_VALUES})
+    results = json.loads(response.content)["results"]  # type: ignore[attr-defined]
+    assert [r.pop("value") for r in results] == THEIR_VALUES  # echoed, as sent: not their data
+    assert [r["status"] for r in results] == ["unknown"] * len(THEIR_VALUES)
+    leaked = [t for t in THEIR_TEXT if t in json.dumps(results)]
+    assert not leaked, leaked
+
+
+def resolve_page(w: World) -> None:
+    """The CSV page resolves within my workspace only."""
+    rows = "place\n" + "\n".join(f'"{value}"' for value in THEIR_VALUES) + "\n"
+    upload = SimpleUploadedFile("places.csv", rows.encode(), content_type="text/csv")
+    response = w.my_admin.post("/resolve/", {"file": upload, "column": "place", "level": ""})
+    assert response.status_code == 200, response.content[:300]
+    answered = [line.split(",")[1] for line in response.content.decode().splitlines()[1:]]
+    assert answered == ["unknown"] * len(THEIR_VALUES)
+
+
 def countries(w: World) -> None:
     for band in ("0", "full"):
         no_data(w.api("get", "/api/v1/countries.geojson", band=band))
@@ -255,6 +280,8 @@ CASES: dict[str, Callable[[World], object]] = {
     "api/v1/changes": changes,
     "api/v1/countries.geojson": countries,
     "api/v1/export": export,
+    "api/v1/resolve": resolve_api,
+    "resolve/": resolve_page,
     "api/v1/boundaries": listing,
     "api/v1/boundaries/<str:osm_id>": lambda w: their_boundary_paths(
         w, "/api/v1/boundaries/{osm_id}"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
-from geo.importing import ImportReport, import_boundaries
+from geo.importing import ImportReport
 from geo.importing.gis import LayoutOptions
+from geo.importing.gis_import import import_boundaries
 from geo.importing.sources import MAX_LEVEL
 from geo.management.commands.import_geojson import ImportCommand, TerminalProgress
 

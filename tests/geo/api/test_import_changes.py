@@ -31,7 +31,7 @@ def world(tmp_path: Path) -> HistoryWorld:
     ImportRun.objects.filter(pk=world.run1.pk).update(
         diff=changes(
             ("geometry changed", "R111", 2),
-            ("removed", "R130", 2),
+            ("retired", "R130", 2),
             ("added", "R161", 2),
             ("renamed", "R11", 1),
         )
