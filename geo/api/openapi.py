@@ -913,7 +913,10 @@ PATHS["/api/v1/imports"] = {
         "summary": "Queue an import: an uploaded file, or countries to download (operators)",
         "description": "multipart/form-data: a `file` part, either a zip of posm-extracts files"
         " or one GeoJSON file named as posm-extracts name them (R171496admin1.json,"
-        " admin_level_2.json), and optionally `dry_run` (true/false). JSON: `download`, a list"
+        " admin_level_2.json), read by import_geojson; or any other GIS source, read by"
+        " import_boundaries (COD-AB, geoBoundaries, GADM or Mipaka layouts): a zip of"
+        " Shapefiles or other files, or one GeoPackage, GeoJSON, FlatGeobuf, KML or CSV file;"
+        " and optionally `dry_run` (true/false). JSON: `download`, a list"
         " of countries as OSM relation ids (R171496), ISO 3166-1 codes (RW, RWA) or names"
         " (rwanda; case and accents ignored), and optionally `dry_run`. The job runs on a"
         " worker of the `imports` queue; watch it at the Location URL. A dry run records the"
@@ -931,14 +934,22 @@ PATHS["/api/v1/imports"] = {
                             "file": {
                                 "type": "string",
                                 "format": "binary",
-                                "description": "A .zip, or R<id>admin<N>[_simplified].json /"
-                                " admin_level_<N>[_simplified].json; at most"
+                                "description": "A .zip, R<id>admin<N>[_simplified].json /"
+                                " admin_level_<N>[_simplified].json, or a .gpkg, .geojson,"
+                                " .json, .fgb, .kml, .kmz or .csv file; at most"
                                 " MIPAKA_MAX_UPLOAD_BYTES (default 200 MiB).",
                             },
                             "dry_run": {"type": "boolean", "default": False},
                         },
                     },
-                    "encoding": {"file": {"contentType": "application/zip, application/json"}},
+                    "encoding": {
+                        "file": {
+                            "contentType": "application/zip, application/json,"
+                            " application/geo+json, application/geopackage+sqlite3,"
+                            " application/vnd.google-earth.kml+xml, text/csv,"
+                            " application/octet-stream"
+                        }
+                    },
                 },
                 "application/json": {
                     "schema": {

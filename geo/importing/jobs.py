@@ -273,16 +273,43 @@ def requeue_stranded_jobs(*, lost_after_seconds: int) -> list[int]:
     return stranded
 
 
+# One-file GIS formats an upload may be (a Shapefile comes zipped, with its sidecars).
+GIS_UPLOAD_SUFFIXES = (".gpkg", ".geojson", ".json", ".fgb", ".kml", ".kmz", ".csv")
+
+
 def _check_upload_name(name: str) -> None:
     if not name:
         raise InvalidQuery("file: the upload needs a file name")
-    if name.lower().endswith(".zip"):
-        return
-    if not (RELATION_FILE.match(name) or LEVEL_FILE.match(name)):
+    lower = name.lower()
+    if lower.endswith(".shp"):
         raise InvalidQuery(
-            f"file: {name!r} is neither a .zip nor a GeoJSON file named as posm-extracts names"
-            " them (R171496admin1.json, admin_level_2.json), which tells the country and level"
+            f"file: {name!r} is a Shapefile alone; upload it zipped with its .dbf, .shx and .prj"
         )
+    if not lower.endswith((".zip", *GIS_UPLOAD_SUFFIXES)):
+        raise InvalidQuery(
+            f"file: {name!r} is not a file the import reads: a .zip (posm-extracts files,"
+            " Shapefiles, any of these), a posm-extracts GeoJSON file (R171496admin1.json,"
+            " admin_level_2.json), or one GeoPackage, GeoJSON, FlatGeobuf, KML or CSV file"
+        )
+
+
+def is_posm_extract(path: Path) -> bool:
+    """Tell whether ``path`` holds posm-extracts files (read by ``import_geojson``).
+
+    Anything else (COD-AB, geoBoundaries, GADM, any GIS file) is read by
+    ``import_boundaries``. A folder is the downloads of a download job.
+    """
+    if path.is_dir():
+        return True
+
+    def posm_name(name: str) -> bool:
+        base = Path(name).name
+        return bool(RELATION_FILE.match(base) or LEVEL_FILE.match(base))
+
+    if path.suffix.lower() == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            return any(posm_name(member) for member in archive.namelist())
+    return posm_name(path.name)
 
 
 def _queue(job_id: int) -> None:
@@ -347,7 +374,12 @@ def _execute(job: ImportJob) -> None:
     try:
         with tempfile.TemporaryDirectory(prefix=f"mipaka-job-{job.pk}-") as folder:
             paths = _materialise(job, Path(folder))
-            report = import_geojson(
+            # posm-extracts files, or any other GIS source (COD-AB, geoBoundaries, GADM...).
+            # (GeoPandas is loaded by the worker that needs it, never by a web worker.)
+            from geo.importing.gis_import import import_boundaries  # noqa: PLC0415
+
+            importer = import_geojson if all(map(is_posm_extract, paths)) else import_boundaries
+            report = importer(
                 paths, dry_run=job.dry_run, wait=True, on_run=partial(_link_run, job.pk)
             )
     except GeoError as exc:

@@ -101,7 +101,7 @@ def test_bad_uploads(operator: Client, tmp_path: Path) -> None:
     """No file, a name the import cannot use, or a fake zip: 400; other bodies: 400."""
     cases = [
         ({"other": SimpleUploadedFile("x.zip", b"PK")}, "file: required"),
-        ({"file": SimpleUploadedFile("uganda.json", b"{}")}, "neither a .zip nor a GeoJSON"),
+        ({"file": SimpleUploadedFile("uganda.txt", b"{}")}, "is not a file the import reads"),
         ({"file": SimpleUploadedFile("x.zip", b"not a zip")}, "x.zip is not a zip archive"),
     ]
     for data, message in cases:

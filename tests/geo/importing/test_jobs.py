@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from geo.importing.jobs import (
 )
 from geo.models import Boundary, ImportJob, ImportRun, ImportStatus, JobStatus
 from tests.builders import collection, feature, square
+from tests.gis_sources import cod_ab_geopackage, cod_ab_shapefiles, posm_places
 from tests.jobs import sample_zip
 from tests.repository import Repository, country_files
 
@@ -122,6 +124,41 @@ def test_a_broken_upload_fails_the_job_with_the_import_message(tmp_path: Path) -
     assert job.import_run is not None and job.import_run.status == ImportStatus.FAILED
 
 
+def test_any_gis_upload_is_imported_by_its_layout(tmp_path: Path, posm_extracts: Path) -> None:
+    """A COD-AB GeoPackage, dry run then applied; zipped COD-AB Shapefiles; a broken GeoJSON."""
+    rwanda = posm_places(posm_extracts, "R171496", states=2)
+    dry = upload(cod_ab_geopackage(rwanda, tmp_path / "rwa.gpkg"), dry_run=True)
+    run_job(dry.pk)
+    dry = get_job(dry.pk)
+    assert (dry.status, dry.error) == (JobStatus.SUCCEEDED, "")
+    assert dry.import_run is not None and dry.import_run.status == ImportStatus.DRY_RUN
+    assert Boundary.objects.count() == 0
+    applied = apply_job(dry.pk, requested_by=None)
+    run_job(applied.pk)
+    pcodes = set(Boundary.objects.values_list("osm_id", flat=True))
+    assert pcodes == {place.pcode for place in rwanda}
+    # The same country as HDX publishes it: one zip holding every level's Shapefile.
+    bundle = tmp_path / "rwa_shp.zip"
+    with zipfile.ZipFile(bundle, "w") as archive:
+        for level_zip in cod_ab_shapefiles(rwanda, tmp_path / "shp"):
+            with zipfile.ZipFile(level_zip) as level:
+                for member in level.namelist():
+                    archive.writestr(member, level.read(member))
+    again = upload(bundle)
+    run_job(again.pk)
+    again = get_job(again.pk)
+    assert again.status == JobStatus.SUCCEEDED, again.error
+    assert again.import_run is not None and again.import_run.status == ImportStatus.UNCHANGED
+    broken = tmp_path / "uganda.json"
+    broken.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
+    failed = upload(broken)
+    run_job(failed.pk)
+    failed = get_job(failed.pk)
+    assert failed.status == JobStatus.FAILED
+    assert "uganda.json" in failed.error and "Traceback" not in failed.error
+    assert set(Boundary.objects.values_list("osm_id", flat=True)) == pcodes
+
+
 def test_upload_size_limit_and_names(tmp_path: Path) -> None:
     """Too large is TooLarge and keeps nothing; names the import cannot use are refused."""
     big = sample_zip(tmp_path)
@@ -129,8 +166,8 @@ def test_upload_size_limit_and_names(tmp_path: Path) -> None:
         upload(big, max_bytes=1000)
     assert ImportJob.objects.count() == 0
     cases = {
-        "notes.txt": "neither a .zip nor a GeoJSON file named",
-        "uganda.json": "neither a .zip nor a GeoJSON file named",
+        "notes.txt": "is not a file the import reads",
+        "rwa_adm1.shp": "a Shapefile alone; upload it zipped with its .dbf",
     }
     for name, message in cases.items():
         with pytest.raises(InvalidQuery, match=message):
