@@ -27,9 +27,8 @@ from django.db import connection
 from django.utils import timezone
 
 from geo.lookup.hierarchy import Hierarchy, NameIndex, Place, alias_index, pairs
-from geo.lookup.matching import MatchResult, Scope, match_text, resolve_parent
 from geo.lookup.resolve import history_key
-from geo.lookup.service import MatchOutcome, PointResult, country_scope
+from geo.lookup.service import MatchOutcome, PointResult, match_in
 from geo.models import PATH_SEPARATOR, BoundaryAlias
 from geo.workspaces import WorkspaceAccess
 
@@ -141,18 +140,10 @@ def find_matches_as_of(
 ) -> MatchOutcome:
     """Match ``text`` as ``geo.lookup.service.find_matches`` does, on the names of ``day``."""
     hierarchy = hierarchy_as_of(day, country_id=access.country_id)
-    aliases = _aliases(hierarchy, access)
-    country_id = country_scope(hierarchy, access, country)
-    parent_place = None
-    if parent is not None:
-        parent_place = resolve_parent(
-            hierarchy, parent, level=level, country_id=country_id, aliases=aliases
-        )
-        if parent_place is None:
-            return MatchOutcome(MatchResult(matches=[]), hierarchy, None, parent_unresolved=True)
-    scope = Scope(level=level, parent=parent_place, country_id=country_id)
-    result = match_text(hierarchy, text, scope=scope, aliases=aliases, fuzzy=fuzzy)
-    return MatchOutcome(result, hierarchy, parent_place)
+    return match_in(
+        hierarchy, _aliases(hierarchy, access), access, text=text, level=level, parent=parent,
+        country=country, fuzzy=fuzzy,
+    )  # fmt: skip
 
 
 # Points are grouped per candidate boundary (bounding boxes, from the GiST index)

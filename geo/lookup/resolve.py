@@ -28,7 +28,8 @@ from django.db import connection
 from geo.lookup.hierarchy import NameIndex
 from geo.lookup.names import normalise_name, strip_level_words
 from geo.lookup.snapshot import lookup_data
-from geo.models import Boundary, BoundaryLink, BoundaryVersion, Succession
+from geo.models import PATH_SEPARATOR as STORED_PATH_SEPARATOR
+from geo.models import Boundary, BoundaryLink, BoundaryVersion, Level, Succession
 from geo.workspaces import WorkspaceAccess
 
 # What ``resolve`` says of a value: found as today's boundary, or what became of it.
@@ -45,9 +46,10 @@ KIND_PRIORITY = (
     Succession.REKEYED,
 )
 # Separators of paths as people and other systems write them; ">" is RapidPro's.
-PATH_SEPARATOR = ">"
+# Paths are split on the separator without its spaces: people type "Rwanda>Kigali".
+PATH_SEPARATOR = STORED_PATH_SEPARATOR.strip()
 OTHER_SEPARATORS = re.compile(r"\s*(?:/|\\|\||,|;|→|»)\s*")
-MAX_LEVEL = 3
+MAX_LEVEL = max(Level)
 
 
 @dataclass(frozen=True, slots=True)

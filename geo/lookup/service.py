@@ -12,7 +12,7 @@ import numpy as np
 
 from geo.exceptions import BoundaryNotFound
 from geo.lookup.counts import CountRow, Counts, resolve_counts
-from geo.lookup.hierarchy import Hierarchy, Place
+from geo.lookup.hierarchy import Hierarchy, NameIndex, Place
 from geo.lookup.matching import MatchResult, Scope, match_text, resolve_parent
 from geo.lookup.points import PointIndex
 from geo.lookup.snapshot import lookup_data
@@ -58,8 +58,24 @@ def find_matches(
     fuzzy: bool = True,
 ) -> MatchOutcome:
     """Match ``text`` at ``level``; ``parent`` is an osm_id, a path, or text at the level above."""
-    hierarchy = lookup_data.hierarchy()
-    aliases = lookup_data.aliases(access)
+    return match_in(
+        lookup_data.hierarchy(), lookup_data.aliases(access), access, text=text, level=level,
+        parent=parent, country=country, fuzzy=fuzzy,
+    )  # fmt: skip
+
+
+def match_in(
+    hierarchy: Hierarchy,
+    aliases: NameIndex,
+    access: WorkspaceAccess,
+    *,
+    text: str,
+    level: int,
+    parent: str | None,
+    country: str | None,
+    fuzzy: bool,
+) -> MatchOutcome:
+    """Match ``text`` among the names of ``hierarchy`` (today's, or a past day's) and ``aliases``."""
     country_id = country_scope(hierarchy, access, country)
     parent_place = None
     if parent is not None:

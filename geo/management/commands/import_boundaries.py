@@ -71,11 +71,6 @@ class Command(ImportCommand):
                 parent_by_containment=options["parent_by_containment"],
                 layers=tuple(options["layer"]),
             ),
-            country=options["country"],
-            dry_run=options["dry_run"],
-            skip_invalid=options["skip_invalid"],
-            allow_alias_removal=options["allow_alias_removal"],
-            wait=options["wait"],
-            tolerance_deg=options["tolerance"],
+            **self.import_options(options),
             progress=progress,
         )

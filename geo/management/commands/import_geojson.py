@@ -76,6 +76,18 @@ class ImportCommand(BaseCommand):
         """Run the import the command stands for."""
         raise NotImplementedError
 
+    @staticmethod
+    def import_options(options: dict[str, Any]) -> dict[str, Any]:
+        """Return the options every import function takes, from the shared command options."""
+        return {
+            "country": options["country"],
+            "dry_run": options["dry_run"],
+            "skip_invalid": options["skip_invalid"],
+            "allow_alias_removal": options["allow_alias_removal"],
+            "wait": options["wait"],
+            "tolerance_deg": options["tolerance"],
+        }
+
     def add_arguments(self, parser: ArgumentParser) -> None:
         """Declare the options every import command takes."""
         parser.add_argument("paths", nargs="+", help="files, folders or zip archives")
@@ -237,13 +249,4 @@ class Command(ImportCommand):
 
     def run(self, options: dict[str, Any], progress: TerminalProgress | None) -> ImportReport:
         """Import the posm-extracts files given."""
-        return import_geojson(
-            options["paths"],
-            country=options["country"],
-            dry_run=options["dry_run"],
-            skip_invalid=options["skip_invalid"],
-            allow_alias_removal=options["allow_alias_removal"],
-            wait=options["wait"],
-            tolerance_deg=options["tolerance"],
-            progress=progress,
-        )
+        return import_geojson(options["paths"], **self.import_options(options), progress=progress)
