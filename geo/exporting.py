@@ -226,8 +226,6 @@ def _stream(scope: ExportScope, file_format: str) -> Iterator[bytes]:
 def _check_format(file_format: str, scope: ExportScope) -> None:
     if file_format not in FORMATS:
         raise InvalidQuery(f"format: must be one of {', '.join(FORMATS)}")
-    if scope.geometry == "none" and file_format != "csv":
-        raise InvalidQuery("geometry: none is for csv only; gpkg, shp and geojson carry shapes")
 
 
 def export_columns(scope: ExportScope) -> list[str]:

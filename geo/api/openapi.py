@@ -668,7 +668,8 @@ PATHS["/api/v1/export"] = {
             },
             _param(
                 "geometry",
-                "full (default) or simplified; none (no geometry column) for csv only.",
+                "full (default) or simplified; none: names and codes only (no geometry column in"
+                " csv, null geometries in the other formats).",
                 schema={"type": "string", "enum": list(GEOMETRIES)},
             ),
         ],

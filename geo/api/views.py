@@ -113,10 +113,11 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
     body = params.json_body(request, fields={"points", "snap", "as_of"}, max_bytes=MAX_POINTS * 64)
     lons, lats = _points(body)
     snap = _snap(body)
+    # Left out means today; given, it is a day (null included is refused, as the schema says).
     as_of = body.get("as_of")
-    if as_of is not None and not isinstance(as_of, str):
+    if "as_of" in body and not isinstance(as_of, str):
         raise InvalidQuery("as_of: must be a day as YYYY-MM-DD")
-    day = params.parse_day(as_of, field="as_of") if as_of is not None else None
+    day = params.parse_day(as_of, field="as_of") if isinstance(as_of, str) else None
     hierarchy, found_each = _locate(access, lons=lons, lats=lats, snap=snap, as_of=day)
     return {
         "results": [
@@ -187,11 +188,14 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
     level = params.integer(query, "level", low=0, high=3)
     parent = params.text(query, "parent")
     q = params.text(query, "q", max_length=255)
+    code = params.text(query, "code", max_length=255)
+    scheme = params.choice(query, "scheme", choices=CODE_SCHEMES)
     as_of = params.day(query, "as_of")
     if as_of is not None:
         hierarchy, past = list_places_as_of(
-            access, day=as_of, level=level, parent=parent, q=q, page=page, page_size=page_size
-        )
+            access, day=as_of, level=level, parent=parent, q=q, code=code, scheme=scheme,
+            page=page, page_size=page_size,
+        )  # fmt: skip
         names = aliases_of(access, [p.id for p in past.items])
         return {
             "count": past.count,
@@ -210,8 +214,8 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
         level=level,
         parent=parent,
         q=q,
-        code=params.text(query, "code", max_length=255),
-        scheme=params.choice(query, "scheme", choices=CODE_SCHEMES),
+        code=code,
+        scheme=scheme,
         page=page,
         page_size=page_size,
     )
@@ -343,7 +347,7 @@ def export(request: HttpRequest, access: WorkspaceAccess) -> StreamingHttpRespon
 
     ``format=gpkg|shp|geojson|csv`` (shp: a zip), ``country=`` (repeatable;
     default every country the workspace sees), ``geometry=full|simplified``
-    (``none``: csv only); the aliases column holds the workspace's aliases.
+    (``none``: names and codes only, null geometries); the aliases column holds the workspace's aliases.
     """
     query = request.GET
     file_format = params.choice(query, "format", choices=FORMATS)
@@ -431,7 +435,8 @@ def resolve_values(request: HttpRequest, access: WorkspaceAccess) -> dict[str, A
     # JSON Schema counts 2.0 as an integer; so does this.
     if isinstance(level, float) and level.is_integer():
         level = int(level)
-    if level is not None and (
+    # Left out means every level; given (null included), it must be one.
+    if "level" in body and (
         not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 3
     ):
         raise InvalidQuery("level: must be a whole number from 0 to 3")

@@ -238,12 +238,19 @@ def list_places_as_of(
     level: int | None = None,
     parent: str | None = None,
     q: str | None = None,
+    code: str | None = None,
+    scheme: str | None = None,
     page: int = 1,
     page_size: int = 100,
 ) -> tuple[Hierarchy, PlacePage]:
     """List the boundaries of ``day`` by path, filtered as ``list_boundaries`` filters today's."""
     hierarchy = hierarchy_as_of(day, country_id=access.country_id)
     places: Iterable[Place] = hierarchy.places.values()
+    if code is not None:
+        # The codes the boundaries had that day (versions keep them).
+        found = hierarchy.by_code.get(code.strip().casefold(), [])
+        ids = {pid for pid, kind in found if scheme is None or kind == scheme}
+        places = [p for p in places if p.id in ids]
     if level is not None:
         places = [p for p in places if p.level == level]
     if parent is not None:

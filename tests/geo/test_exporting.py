@@ -179,15 +179,26 @@ def test_workspace_country_limits_the_export(coded: Workspace) -> None:
 
 
 def test_bad_requests_are_refused(coded: Workspace, tmp_path: Path) -> None:
-    """Unknown format or geometry, and shapes-less GIS formats, are one-line errors; nothing written."""
+    """Unknown format or geometry are one-line errors; nothing written."""
     target = tmp_path / "out.gpkg"
     with pytest.raises(InvalidQuery, match="format: must be one of"):
         export_boundaries(target, scope=export_scope(), file_format="kml")
     with pytest.raises(InvalidQuery, match="geometry: must be one of"):
         export_scope(geometry="coarse")
-    with pytest.raises(InvalidQuery, match="geometry: none is for csv only"):
-        export_boundaries(target, scope=export_scope(geometry="none"), file_format="gpkg")
     assert [p.name for p in tmp_path.iterdir()] == ["in"]  # the fixture's input only
+
+
+@pytest.mark.parametrize("file_format", ["gpkg", "shp", "geojson"])
+def test_no_geometry_gives_every_row_with_null_shapes(
+    coded: Workspace, tmp_path: Path, file_format: str
+) -> None:
+    """geometry=none in a GIS format: the same rows and columns, every shape null."""
+    path = tmp_path / f"out.{EXTENSIONS[file_format]}"
+    export_boundaries(path, scope=export_scope(geometry="none"), file_format=file_format)
+    levels = read_back(path, file_format)
+    current = Boundary.objects.filter(retired_at__isnull=True)
+    assert sum(len(frame) for frame in levels.values()) == current.count()
+    assert all(frame.geometry.isna().all() for frame in levels.values())
 
 
 @pytest.mark.parametrize("file_format", ["gpkg", "shp"])

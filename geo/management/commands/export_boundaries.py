@@ -51,7 +51,7 @@ class Command(BaseCommand):
             "--geometry",
             choices=GEOMETRIES,
             default="full",
-            help="full resolution (default), simplified, or none (csv only)",
+            help="full resolution (default), simplified, or none (names and codes only)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:

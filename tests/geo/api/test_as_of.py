@@ -156,3 +156,22 @@ def test_a_version_without_its_own_shape_keeps_the_next_one(api: ApiClient) -> N
     Boundary.objects.filter(pk=delta.pk).update(valid_from=T1)
     body = api.get("/api/v1/locate", lat=1.5, lng=1.5, as_of="2023-06-01").json()
     assert [r["name"] for r in body["results"]] == ["Tinyland", "East", "Olddelta"]
+
+
+def test_listing_by_a_code_of_that_day(api: ApiClient) -> None:
+    """code= finds the codes boundaries had that day; an empty scheme is refused, as today."""
+    then = api.get("/api/v1/boundaries", code="tl9112", as_of="2023-06-01").json()
+    assert [r["osm_id"] for r in then["results"]] == ["R9112"]
+    assert api.get("/api/v1/boundaries", code="TL9112").json()["results"] == []
+    assert [
+        r["osm_id"] for r in api.get("/api/v1/boundaries", code="TL0112").json()["results"]
+    ] == ["R112"]
+    for query in ({"scheme": ""}, {"scheme": "", "as_of": "2023-06-01"}):
+        assert api.get("/api/v1/boundaries", **query).status_code == 400
+
+
+def test_a_null_day_in_a_locate_body_is_refused(api: ApiClient) -> None:
+    """Left out means today; null is not a day."""
+    response = api.post("/api/v1/locate", {"points": [], "as_of": None})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("as_of: must be a day")

@@ -61,6 +61,7 @@ def test_level_narrows_the_reading(api: ApiClient) -> None:
         ({"values": ["x" * 1001]}, "values[0]: longer than 1000 characters"),
         ({"values": ["Alpha"], "level": 4}, "level: must be a whole number from 0 to 3"),
         ({"values": ["Alpha"], "level": True}, "level: must be a whole number from 0 to 3"),
+        ({"values": ["Alpha"], "level": None}, "level: must be a whole number from 0 to 3"),
         ({"values": ["Alpha"], "extra": 1}, "body: unknown field 'extra'"),
         (
             {"values": ["a"] * (MAX_RESOLVE_VALUES + 1)},

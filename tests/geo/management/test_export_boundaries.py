@@ -70,6 +70,4 @@ def test_errors_are_one_line_and_write_nothing(world: Path) -> None:
         export(str(target), "--workspace", "other", "--country", "R1")
     with pytest.raises(CommandError, match="the extension does not tell"):
         export(str(world / "out.kml"))
-    with pytest.raises(CommandError, match="geometry: none is for csv only"):
-        export(str(target), "--geometry", "none")
     assert sorted(p.name for p in world.iterdir()) == ["in"]
