@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIHandler
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 # Paths that answer without a browser session unless the request brings one.
 API_PREFIXES = ("/api/", "/tiles/", "/health", "/ready")
@@ -61,7 +61,12 @@ class ApiAwareWSGIHandler(WSGIHandler):
         """Answer through the full chain for browser requests, else the short one."""
         if is_browser_request(request):
             return super().get_response(request)
-        return self.api.get_response(request)
+        response = self.api.get_response(request)
+        # As CommonMiddleware does for pages: with a length, gunicorn sends the
+        # body as is, not in chunks (one write less per answer).
+        if isinstance(response, HttpResponse) and "Content-Length" not in response:
+            response["Content-Length"] = str(len(response.content))
+        return response
 
 
 @contextmanager

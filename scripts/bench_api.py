@@ -14,7 +14,11 @@ servers run side by side, each gunicorn with the same workers:
 and wrk measures, in rounds that interleave the servers (the machine's load
 drifts; each round's ratios are taken within the round, the median reported):
 - ``/api/v1/ping``: a trivial authenticated JSON answer;
-- ``/api/v1/match`` on names and sentences drawn from the stored boundaries;
+- ``/api/v1/match`` on 400 names and sentences drawn from the stored
+  boundaries, sent again and again as a flow's replies are (matched once,
+  then answered from the memo of answers);
+- ``match-new``: ``/api/v1/match`` on texts never sent before (names in six
+  ways of replying, in two cases): the matching itself on every request;
 - ``/api/v1/locate`` (GET) on random points (half in a country's bbox, half anywhere);
 then, on this tree only, the naive GeoDjango locate (``geometry__contains`` per
 request) on the same points, worker memory, and in-process figures: name
@@ -36,6 +40,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -43,14 +48,23 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 # The goal for match and locate, in requests/s of the bare one-view app's.
 GOAL = 0.85
+# Ways contacts reply, for match texts that are all different.
+FRESH_TEMPLATES = ("{}", "I live in {}", "{} please", "from {}", "in {} town", "my home is {}")
 
 
 def wrk_lua(paths: list[str], token: str) -> str:
-    """A wrk script that sends ``paths`` in turn with the token, and prints its error count."""
+    """A wrk script that sends ``paths`` in turn with the token, and prints its error count.
+
+    Each of wrk's threads starts at its own share of the list, so with a list
+    longer than a run sends, no path is sent twice.
+    """
     return "\n".join(
         [
             "local paths = {" + ",".join(json.dumps(p) for p in paths) + "}",
             "local i = 0",
+            "local threads = 0",
+            "setup = function(thread) thread:set('offset', threads); threads = threads + 1 end",
+            "init = function(args) i = math.floor(offset * #paths / 2) end",
             "request = function()",
             "  i = i % #paths + 1",
             f'  return wrk.format("GET", paths[i], {{["Authorization"] = "Token {token}"}})',
@@ -201,6 +215,16 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
     for name, level in rng.sample(names, 400):
         phrase = name if rng.random() < 0.5 else f"I live in {name.lower()}"
         texts.append(f"/api/v1/match?level={level}&text={urllib.parse.quote(phrase)}")
+    # Replies never asked before: the matching itself on every request (the memo
+    # of answers never hits). One disjoint list per round, longer than a round sends.
+    fresh = [
+        f"/api/v1/match?level={level}&text={urllib.parse.quote(template.format(cased))}"
+        for name, level in names
+        for template in FRESH_TEMPLATES
+        for cased in (name, name.lower())
+    ]
+    rng.shuffle(fresh)
+    fresh_per_round = len(fresh) // args.rounds
     boxes = [
         tuple(float(v or 0.0) for v in box)
         for box in Boundary.objects.filter(level=0, bbox_west__isnull=False).values_list(
@@ -236,20 +260,23 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
                     seconds=3, connections=args.workers * 4,
                 )  # fmt: skip
                 assert warm["non2xx"] == 0, (label, warm)
-            targets = [("bare Django", "one view", ["/api/v1/ping"])]
+            targets: list[tuple[str, str, Callable[[int], list[str]]]] = [
+                ("bare Django", "one view", lambda _: ["/api/v1/ping"])
+            ]
             for label in trees:
                 targets += [
-                    (label, "ping", ["/api/v1/ping"]),
-                    (label, "match", texts),
-                    (label, "locate", locate_paths),
-                ]
+                    (label, "ping", lambda _: ["/api/v1/ping"]),
+                    (label, "match", lambda _: texts),
+                    (label, "match-new", lambda n: fresh[n * fresh_per_round : (n + 1) * fresh_per_round]),
+                    (label, "locate", lambda _: locate_paths),
+                ]  # fmt: skip
             rounds: list[dict[tuple[str, str], dict[str, float]]] = []
             for n in range(args.rounds):
                 print(f"round {n + 1}/{args.rounds}", file=sys.stderr)
                 rounds.append(
                     {
                         (label, what): wrk(
-                            paths, token, port=servers[label].port,
+                            paths(n), token, port=servers[label].port,
                             seconds=args.seconds, connections=args.connections,
                         )
                         for label, what, paths in targets
@@ -282,7 +309,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
             f"{sum(int(r['non2xx']) for r in runs):>9}{ratio:>8.2f}"
         )  # fmt: skip
     for label in trees:
-        for what in ("match", "locate"):
+        for what in ("match", "match-new", "locate"):
             ratios = [
                 r[(label, what)]["rps"] / r[("bare Django", "one view")]["rps"] for r in rounds
             ]

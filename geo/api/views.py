@@ -7,7 +7,13 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
 
 from geo.aliases import set_aliases
 from geo.api import params
@@ -38,10 +44,11 @@ from geo.lookup.boundaries import (
     list_boundaries,
 )
 from geo.lookup.counts import KEY_COLUMNS, parse_csv, parse_json
-from geo.lookup.hierarchy import Hierarchy, display_name
+from geo.lookup.hierarchy import Hierarchy, NameIndex, display_name
 from geo.lookup.history import list_changes, parse_since, predecessor_rows, successor_rows
+from geo.lookup.memo import SnapshotMemo
 from geo.lookup.resolve import resolve
-from geo.lookup.service import PointResult, count_by_boundary, find_at_points, find_matches
+from geo.lookup.service import PointResult, count_by_boundary, find_at_points, match_in
 from geo.lookup.snapshot import lookup_data
 from geo.models import CODE_SCHEMES, Boundary, Role, Workspace
 from geo.workspaces import WorkspaceAccess, require_role
@@ -63,10 +70,32 @@ def ping(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
     return {"ok": True, "workspace": access.name}
 
 
+# Match answers, by workspace and query string, for the snapshot and alias index
+# they came from (geo.lookup.memo): a flow's replies repeat, each is matched once.
+MATCH_MEMO_BYTES = 16 * 1024 * 1024
+_match_bodies: SnapshotMemo[bytes] = SnapshotMemo(max_bytes=MATCH_MEMO_BYTES, size=len)
+
+
 @api_endpoint("GET")
-def match(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+def match(request: HttpRequest, access: WorkspaceAccess) -> HttpResponse:
     """Free text → boundaries at a level (has_state / has_district / has_ward)."""
-    query = request.GET
+    query_string = request.META.get("QUERY_STRING", "")
+    hierarchy, aliases = lookup_data.hierarchy(), lookup_data.aliases(access)
+    key = (access.id, access.country_id, access.name_language, query_string)
+    body = _match_bodies.get(hierarchy, aliases, key)
+    if body is not None:
+        return HttpResponse(body, content_type="application/json")
+    answer, today = _match(request.GET, access, hierarchy=hierarchy, aliases=aliases)
+    response = JsonResponse(answer, json_dumps_params={"ensure_ascii": False})
+    if today:
+        _match_bodies.put(hierarchy, aliases, key, response.content)
+    return response
+
+
+def _match(
+    query: QueryDict, access: WorkspaceAccess, *, hierarchy: Hierarchy, aliases: NameIndex
+) -> tuple[dict[str, Any], bool]:
+    """Answer a match query; also say whether it was today's (a past day's is not memoised)."""
     text = params.text(query, "text", required=True)
     level = params.integer(query, "level", low=0, high=3, required=True)
     assert text is not None and level is not None
@@ -75,9 +104,10 @@ def match(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
     country = params.text(query, "country")
     fuzzy = params.boolean(query, "fuzzy", default=True)
     if as_of is None:
-        outcome = find_matches(
-            access, text=text, level=level, parent=parent, country=country, fuzzy=fuzzy
-        )
+        outcome = match_in(
+            hierarchy, aliases, access, text=text, level=level, parent=parent, country=country,
+            fuzzy=fuzzy,
+        )  # fmt: skip
     else:
         outcome = find_matches_as_of(
             access, day=as_of, text=text, level=level, parent=parent, country=country, fuzzy=fuzzy
@@ -90,7 +120,7 @@ def match(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         if outcome.parent
         else None,
         "parent_found": not outcome.parent_unresolved,
-    }
+    }, as_of is None
 
 
 @api_endpoint("GET", "POST")

@@ -97,6 +97,9 @@ def test_a_token_call_skips_sessions_csrf_and_page_headers(person: tuple[User, s
     assert "X-Frame-Options" not in api.headers
     assert api.headers["X-Content-Type-Options"] == "nosniff"  # SecurityMiddleware runs for all
     assert api.headers["X-Request-ID"]
+    # A length, not chunks: one write less per answer, and clients know where it ends.
+    assert api.headers["Content-Length"] == str(len(api.body))
+    assert "Transfer-Encoding" not in api.headers
     page = call("/accounts/login/")
     assert page.status == 200
     assert page.headers["X-Frame-Options"] == "DENY"

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from geo.aliases import set_aliases
+from geo.api import views
+from geo.importing import import_geojson
+from geo.lookup import snapshot
 from geo.models import Workspace
 from geo.workspaces import create_workspace
-from tests.geo.api.conftest import REFERENCE, ApiClient
+from tests.geo.api.conftest import REFERENCE, ApiClient, goflow_hierarchy_files
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +132,51 @@ def test_everyday_replies_match_nothing(api: ApiClient, text: str) -> None:
     """Replies that name no place give no result at any level."""
     for level in (1, 2, 3):
         assert api.get("/api/v1/match", text=text, level=level).json()["results"] == []
+
+
+def test_repeated_questions_are_answered_from_memory_until_aliases_or_boundaries_change(
+    goflow_world: tuple[Workspace, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow's repeated reply is matched once; an alias edit or a new import shows at once."""
+    workspace, token = goflow_world
+    api = ApiClient(token)
+    matched: list[str] = []
+    real_match_in = views.match_in
+
+    def counting_match_in(*args: Any, **kwargs: Any) -> Any:
+        matched.append(kwargs["text"])
+        return real_match_in(*args, **kwargs)
+
+    monkeypatch.setattr(views, "match_in", counting_match_in)
+
+    def answer(text: str) -> Any:
+        response = api.get("/api/v1/match", text=text, level=2)
+        assert response.status_code == 200
+        return response
+
+    first, again = answer("I live in gasabo"), answer("I live in gasabo")
+    assert first.content == again.content
+    assert first.json()["results"][0]["osm_id"] == "R111"
+    assert matched == ["I live in gasabo"]  # the second came from memory
+
+    # Another workspace asks the same: its own answer (its aliases, its country).
+    _, other_token = create_workspace(name="other", country_osm_id="R1")
+    ApiClient(other_token).get("/api/v1/match", text="I live in gasabo", level=2)
+    assert len(matched) == 2
+
+    # An alias edit: the same question is matched again, with the alias.
+    set_aliases(workspace=workspace, osm_id="R111", aliases=["Gasabo Nshya"])
+    assert answer("gasabo nshya").json()["results"][0]["osm_id"] == "R111"
+    assert answer("I live in gasabo").content == first.content
+    assert matched[-1] == "I live in gasabo" and len(matched) == 4
+
+    # A new import renames the district: once the worker has the new snapshot (it checks
+    # every REFRESH_SECONDS; here at once), the old answer is not served again.
+    monkeypatch.setattr(snapshot, "REFRESH_SECONDS", 0.0)
+    folder = goflow_hierarchy_files(tmp_path / "renamed")
+    districts = folder / "R1admin2.json"
+    districts.write_text(districts.read_text().replace('"Gasabo"', '"Gasabo Rural"'))
+    import_geojson([folder])
+    assert answer("I live in gasabo").json()["results"] == []
+    assert len(matched) == 5
+    assert answer("I live in gasabo rural").json()["results"][0]["osm_id"] == "R111"
