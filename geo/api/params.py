@@ -14,6 +14,7 @@ import re
 from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
+from urllib.parse import parse_qsl
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -41,6 +42,27 @@ NON_BLANK_TEXT_PATTERN = (
 INTEGER_PATTERN = re.compile(r"[+-]?[0-9]+")
 DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NUMBER_PATTERN = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def query(request: HttpRequest) -> dict[str, str]:
+    """Return the query string's parameters, the last value of each, as ``request.GET`` reads them.
+
+    Parsed straight from the query string (UTF-8, undecodable bytes replaced,
+    as Django does): ``QueryDict``'s lists of values and mutability guards
+    cost a tenth of a point lookup, which reads three numbers.
+
+    Raises
+    ------
+    InvalidQuery
+        More parameters than ``DATA_UPLOAD_MAX_NUMBER_FIELDS``.
+    """
+    # The WSGI server hands the raw bytes over as latin-1: undo that, then decode as UTF-8.
+    raw = request.META.get("QUERY_STRING", "").encode("iso-8859-1").decode("utf-8", "replace")
+    limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+    try:
+        return dict(parse_qsl(raw, keep_blank_values=True, max_num_fields=limit))
+    except ValueError:
+        raise InvalidQuery(f"query: more than {limit} parameters") from None
 
 
 def check_text(value: str, *, field: str) -> str:

@@ -127,10 +127,11 @@ def _match(
 def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
     """Point(s) → every boundary containing each, country first; ``snap`` reaches off the coast."""
     if request.method == "GET":
-        lat = params.number(request.GET, "lat", low=-90, high=90)
-        lng = params.number(request.GET, "lng", low=-180, high=180)
-        snap = params.number(request.GET, "snap", low=0, high=MAX_SNAP_METRES, default=0.0)
-        as_of = params.day(request.GET, "as_of")
+        query = params.query(request)
+        lat = params.number(query, "lat", low=-90, high=90)
+        lng = params.number(query, "lng", low=-180, high=180)
+        snap = params.number(query, "snap", low=0, high=MAX_SNAP_METRES, default=0.0)
+        as_of = params.day(query, "as_of")
         hierarchy, (found,) = _locate(
             access, lons=np.array([lng]), lats=np.array([lat]), snap=snap, as_of=as_of
         )

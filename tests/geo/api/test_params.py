@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.test import RequestFactory
 
 from geo.api import params
 from geo.exceptions import InvalidQuery
@@ -71,3 +72,30 @@ def test_unknown_api_urls_answer_json(site: SampleSite) -> None:
     response = ApiClient(site.token).get("/tiles/-1/0/0.mvt")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "lat=1.5&lng=2",
+        "lat=1&lat=2",  # repeated: the last value, as request.GET[...] gives
+        "text=I+live+in+gasabo&level=2",
+        "text=Qu%C3%A9bec&empty=&flag",
+        "text=%E2%82%AC%FF%zz",  # an undecodable byte and a broken escape: replaced
+        "text=Qu\u00c3\u00a9bec",  # raw UTF-8 bytes, as the WSGI server hands them over (latin-1)
+        "",
+    ],
+)
+def test_query_reads_what_request_get_reads(query_string: str) -> None:
+    """The locate's quick parse agrees with Django's QueryDict, value for value."""
+    request = RequestFactory().get("/api/v1/locate")
+    request.META["QUERY_STRING"] = query_string
+    assert params.query(request) == {key: request.GET[key] for key in request.GET}
+
+
+def test_query_refuses_too_many_parameters(settings: Any) -> None:
+    """Past DATA_UPLOAD_MAX_NUMBER_FIELDS: an InvalidQuery, as QueryDict refuses them."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 3
+    request = RequestFactory().get("/api/v1/locate?a=1&b=2&c=3&d=4")
+    with pytest.raises(InvalidQuery, match="more than 3 parameters"):
+        params.query(request)
