@@ -8,13 +8,15 @@ outside that transaction, so the outcome of a failed run is kept too.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import multiprocessing
 import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -674,7 +676,8 @@ class _InProcess(Executor):
         return map(fn, *iterables)
 
 
-def _workers(sources: Sequence[SourceFile]) -> Executor:
+@contextlib.contextmanager
+def _workers(sources: Sequence[SourceFile]) -> Iterator[Executor]:
     """Worker processes for the pure, CPU-bound stages (GEOS holds the GIL).
 
     Workers are forked: they inherit the loaded code and never touch the
@@ -685,8 +688,19 @@ def _workers(sources: Sequence[SourceFile]) -> Executor:
     # job) may not have children; it runs the stages itself. Celery scales
     # with more worker processes instead.
     if WORKERS == 1 or size < PARALLEL_MIN_BYTES or multiprocessing.current_process().daemon:
-        return _InProcess()
-    return ProcessPoolExecutor(max_workers=WORKERS, mp_context=multiprocessing.get_context("fork"))
+        yield _InProcess()
+        return
+    # What this process holds (every parsed file, by the simplify stage) is the
+    # workers' to read, not to collect: frozen, a worker's cycle collector
+    # neither walks it nor writes to the pages it shares with this process.
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(
+            max_workers=WORKERS, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            yield pool
+    finally:
+        gc.unfreeze()
 
 
 def _size_hint(source: SourceFile) -> int:

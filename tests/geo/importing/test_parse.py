@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
 
 import pytest
 
-from geo.importing.parse import clean_name, digest_geometry, optional_ref, parse_source
+from geo.importing.parse import (
+    clean_name,
+    collector_paused,
+    digest_geometry,
+    optional_ref,
+    parse_source,
+)
 from geo.importing.types import GeometryState, SourceFile
 from tests.builders import collection, feature, square
 
@@ -218,3 +225,21 @@ def test_known_digest_skips_building_the_geometry() -> None:
     (feat,) = parsed.features
     assert feat.geometry_state is GeometryState.UNCHANGED
     assert feat.geometry is None
+
+
+def test_the_collector_is_paused_while_decoding_and_left_as_it_was() -> None:
+    """Decoding pauses the cycle collector, then gives it back in the state it was in."""
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # someone else's pause is not ended by ours
+    finally:
+        gc.enable()
+    with pytest.raises(ValueError), collector_paused():
+        raise ValueError
+    assert gc.isenabled()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -15,8 +16,9 @@ import pytest
 from django.db import connection
 
 from geo.exceptions import ImportInProgress, InvalidInput, NoInput, RemovalRefused
-from geo.importing import import_geojson
+from geo.importing import import_geojson, run
 from geo.importing.load import IMPORT_LOCK_KEY
+from geo.importing.types import SourceFile
 from geo.logs import ContextFilter
 from geo.models import Boundary, BoundaryAlias, GeometrySource, ImportRun, ImportStatus, Workspace
 from tests.builders import collection, feature, square, tiny_country, write
@@ -519,3 +521,18 @@ def test_log_lines_of_a_run_carry_its_id(tmp_path: Path) -> None:
         logger.removeHandler(handler)
         logger.setLevel(previous)
     assert seen and all(context.get("import_run") == report.run_id for context in seen)
+
+
+def test_forked_workers_share_what_this_process_holds_frozen_then_it_is_unfrozen() -> None:
+    """While a worker pool runs, the parent's objects are frozen (no copy-on-write by the
+    collector); afterwards the collector sees them again, so nothing is kept forever."""
+    # Not a file on disk (a zip member): taken as large enough to fork for.
+    big = SourceFile(
+        label="world.zip:R1admin1.json", group="R1", level=1, simplified=False,
+        country_key="R1", read=lambda: b"",
+    )  # fmt: skip
+    assert gc.get_freeze_count() == 0
+    with run._workers([big]) as pool:
+        assert gc.get_freeze_count() > 0
+        assert list(pool.map(abs, [-1, -2])) == [1, 2]
+    assert gc.get_freeze_count() == 0
