@@ -1,6 +1,6 @@
 """Benchmark: import all posm-extracts countries, beside one ogr2ogr run as the floor.
 
-    .venv/bin/python scripts/bench_import.py [--data DIR] [--runs 1]
+    .venv/bin/python scripts/bench_import.py [--data DIR] [--runs 1] [--compare REF]
 
 In one run, on fresh scratch databases, it measures:
 - ogr2ogr loading the folder's files into one PostGIS table through an OGR VRT
@@ -10,6 +10,9 @@ In one run, on fresh scratch databases, it measures:
 - ``manage.py import_geojson DIR`` into an empty database (validation, repair,
   hierarchy, coverage simplification included);
 - the same import again, which changes nothing;
+- with ``--compare REF``, the first import by the tree of a git ref too
+  (``git archive``), in the same rounds, so a change is measured against what
+  it changes;
 and prints wall time, CPU time (of the command and its workers; wall time
 follows the load of a shared machine), features/s, peak memory (the whole process tree, workers
 included) and ratios against the floor. The scratch databases are dropped.
@@ -83,7 +86,9 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, str]:
+def timed(
+    command: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+) -> tuple[float, float, float, str]:
     """Run a command; return (wall seconds, peak tree RSS MB, CPU seconds, stdout).
 
     The CPU seconds are the command's and its workers', not the database server's.
@@ -92,7 +97,7 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float,
     cpu_before = children_cpu()
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     done = threading.Event()
 
@@ -141,6 +146,29 @@ def ogr2ogr(vrt: Path, db: str) -> tuple[float, float, float, int]:
     return wall, peak, cpu, rows
 
 
+def export_tree(ref: str, target: Path) -> Path:
+    """Write the files of a git ref into ``target``, with this checkout's virtualenv."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    return target
+
+
+def first_import(tree: Path, data: Path, env: dict[str, str]) -> tuple[float, float, float]:
+    """Import ``data`` with ``tree``'s code into an empty database: (wall s, peak MB, CPU s)."""
+    psql(f"DROP DATABASE IF EXISTS {IMPORT_DB}")
+    psql(f"CREATE DATABASE {IMPORT_DB}")
+    python = str(ROOT / ".venv" / "bin" / "python")
+    subprocess.run([python, "manage.py", "migrate", "-v0"], cwd=tree, env=env, check=True)
+    wall, peak, seconds, _ = timed(
+        [python, "manage.py", "import_geojson", str(data), "--no-tiles"], env=env, cwd=tree
+    )
+    return wall, peak, seconds
+
+
 def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measurements)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -148,6 +176,9 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument(
         "--runs", type=int, default=1, help="repeat each measurement, report the median"
+    )
+    parser.add_argument(
+        "--compare", default="", help="git ref whose first import is measured beside this tree's"
     )
     args = parser.parse_args()
     if shutil.which("ogr2ogr") is None:
@@ -173,10 +204,9 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
     )
 
     # On a shared machine wall time follows the load; CPU time much less so.
-    cpu: dict[str, list[float]] = {k: [] for k in ("ogr_all", "ogr_chosen", "import", "reimport")}
-    results: dict[str, list[tuple[float, float]]] = {
-        k: [] for k in ("ogr_all", "ogr_chosen", "import", "reimport")
-    }
+    keys = ("ogr_all", "ogr_chosen", "import", "reimport", "compare")
+    cpu: dict[str, list[float]] = {k: [] for k in keys}
+    results: dict[str, list[tuple[float, float]]] = {k: [] for k in keys}
     rows: dict[str, int] = {}
     features = 0
     with tempfile.TemporaryDirectory() as scratch:
@@ -184,6 +214,7 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
         all_vrt = union_vrt(files, Path(scratch) / "all")
         (Path(scratch) / "chosen").mkdir()
         chosen_vrt = union_vrt(chosen, Path(scratch) / "chosen")
+        reference = export_tree(args.compare, Path(scratch) / "ref") if args.compare else None
         for _ in range(args.runs):
             wall, peak, seconds, rows["ogr_all"] = ogr2ogr(all_vrt, OGR_DB)
             results["ogr_all"].append((wall, peak))
@@ -208,6 +239,11 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
             assert "no changes" in out, out[-500:]
             results["reimport"].append((wall, peak))
             cpu["reimport"].append(seconds)
+            if reference is not None:
+                wall, peak, seconds = first_import(reference, args.data, env)
+                results["compare"].append((wall, peak))
+                cpu["compare"].append(seconds)
+                rows["compare"] = int(psql("SELECT count(*) FROM geo_boundary", db=IMPORT_DB))
     psql(f"DROP DATABASE IF EXISTS {IMPORT_DB}")
     psql(f"DROP DATABASE IF EXISTS {OGR_DB}")
 
@@ -224,15 +260,19 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
         "ogr_chosen": rows["ogr_chosen"],
         "import": rows["import"],
         "reimport": rows["import"],
+        "compare": rows.get("compare", 0),
     }
     labels = {
         "ogr_all": f"ogr2ogr, VRT union of all {len(files)} files (floor)",
         "ogr_chosen": f"ogr2ogr, VRT union of the {len(chosen)} files the import reads",
         "import": "import_geojson, empty database",
         "reimport": "import_geojson again, no change",
+        "compare": f"import_geojson of {args.compare}, empty database",
     }
     print(f"\n{'what':<58}{'wall s':>8}{'cpu s':>8}{'peak MB':>9}{'rows':>7}")
     for key, label in labels.items():
+        if not results[key]:
+            continue
         wall, peak_mb = median(key)
         print(
             f"{label:<58}{wall:>8.2f}{statistics.median(cpu[key]):>8.2f}{peak_mb:>9.0f}{rows_of[key]:>7}"
@@ -249,6 +289,14 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
     print(
         f"peak memory of the import          = {max(first_mb, again_mb):.0f} MB  (goal < 2048 MB)"
     )
+    if args.compare:
+        ref_wall, ref_mb = median("compare")
+        print(
+            f"this tree / {args.compare}, first import = {first / ref_wall:.2f}x wall"
+            f" ({first:.2f} s vs {ref_wall:.2f} s), "
+            f"{statistics.median(cpu['import']) / statistics.median(cpu['compare']):.2f}x CPU,"
+            f" peak {first_mb:.0f} vs {ref_mb:.0f} MB"
+        )
     print(f"runs per figure: {args.runs} (median wall, max peak)")
 
 
