@@ -48,7 +48,7 @@
     return text;
   }
 
-  file.addEventListener("change", async () => {
+  async function readHeader() {
     column.textContent = "";
     status.textContent = "";
     status.classList.remove("error");
@@ -76,5 +76,10 @@
     const likely = cells.find((name) => LIKELY.test(name));
     if (likely) column.value = likely;
     status.textContent = cells.length + " columns read from " + chosen.name + ".";
-  });
+  }
+
+  file.addEventListener("change", readHeader);
+  // A file picked before this script ran (a slow page, a quick hand, the browser
+  // restoring the form) fired its change event to no one: read it now.
+  if (file.files.length) readHeader();
 })();
