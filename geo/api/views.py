@@ -80,7 +80,8 @@ _match_bodies: SnapshotMemo[bytes] = SnapshotMemo(max_bytes=MATCH_MEMO_BYTES, si
 def match(request: HttpRequest, access: WorkspaceAccess) -> HttpResponse:
     """Free text → boundaries at a level (has_state / has_district / has_ward)."""
     query_string = request.META.get("QUERY_STRING", "")
-    hierarchy, aliases = lookup_data.hierarchy(), lookup_data.aliases(access)
+    hierarchy = lookup_data.hierarchy()
+    aliases = lookup_data.aliases(access, hierarchy)
     key = (access.id, access.country_id, access.name_language, query_string)
     body = _match_bodies.get(hierarchy, aliases, key)
     if body is not None:

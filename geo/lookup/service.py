@@ -58,8 +58,9 @@ def find_matches(
     fuzzy: bool = True,
 ) -> MatchOutcome:
     """Match ``text`` at ``level``; ``parent`` is an osm_id, a path, or text at the level above."""
+    hierarchy = lookup_data.hierarchy()
     return match_in(
-        lookup_data.hierarchy(), lookup_data.aliases(access), access, text=text, level=level,
+        hierarchy, lookup_data.aliases(access, hierarchy), access, text=text, level=level,
         parent=parent, country=country, fuzzy=fuzzy,
     )  # fmt: skip
 
@@ -175,6 +176,9 @@ def count_by_boundary(access: WorkspaceAccess, rows: list[CountRow]) -> tuple[Hi
     """Resolve a table of counts to the workspace's boundaries, rolled up to ancestors."""
     hierarchy = lookup_data.hierarchy()
     counts = resolve_counts(
-        hierarchy, rows, aliases=lookup_data.aliases(access), country_id=access.country_id
+        hierarchy,
+        rows,
+        aliases=lookup_data.aliases(access, hierarchy),
+        country_id=access.country_id,
     )
     return hierarchy, counts

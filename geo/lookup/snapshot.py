@@ -106,13 +106,17 @@ class LookupData:
         assert points is not None
         return points
 
-    def aliases(self, access: WorkspaceAccess) -> NameIndex:
+    def aliases(self, access: WorkspaceAccess, hierarchy: Hierarchy | None = None) -> NameIndex:
         """Return the workspace's alias index, rebuilt when its aliases or the boundaries change.
 
-        If the database cannot be read, the workspace's previous index is
-        kept (lookups go on; new aliases show once it answers).
+        ``hierarchy``: the snapshot the caller already holds, so that the index
+        is built on the very places it will be matched with, even when a new
+        import is swapped in between the two calls. If the database cannot be
+        read, the workspace's previous index is kept (lookups go on; new
+        aliases show once it answers).
         """
-        hierarchy = self.hierarchy()
+        if hierarchy is None:
+            hierarchy = self.hierarchy()
         key = (access.id, access.aliases_version, hierarchy.version)
         with self._lock:
             index = self._aliases.get(key)

@@ -9,11 +9,13 @@ from django.db import connection
 from django.test import Client
 
 from geo import workspaces
+from geo.aliases import set_aliases
 from geo.importing import import_geojson
 from geo.lookup import snapshot
+from geo.lookup.matching import Scope, match_text
 from geo.lookup.snapshot import lookup_data
 from geo.workspaces import create_workspace
-from tests.builders import tiny_country
+from tests.builders import collection, feature, tiny_country, wiggly_square, write
 from tests.geo.api.conftest import ApiClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,3 +100,42 @@ def test_a_worker_keeps_its_snapshot_out_of_the_cyclic_collector(tmp_path: Path)
     finally:
         data.stop_background_refresh()
         gc.unfreeze()
+
+
+def test_an_alias_index_is_built_on_the_snapshot_the_caller_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An import swapped in between reading the hierarchy and the aliases cannot hand the
+    caller an index of places its hierarchy does not have (a match would fail on them)."""
+    monkeypatch.setattr(snapshot, "REFRESH_SECONDS", 0.0)
+    import_geojson([tiny_country(tmp_path / "tiny")])
+    workspace, token = create_workspace(name="geo")
+    held = lookup_data.hierarchy()
+    write(
+        tmp_path / "other",
+        "R2admin0.json",
+        collection(
+            feature("R2", "Otherland", name_en="Otherland", coordinates=wiggly_square(9, 9))
+        ),
+    )
+    write(
+        tmp_path / "other",
+        "R2admin1.json",
+        collection(feature("R21", "North", coordinates=wiggly_square(9, 9), country="R2")),
+    )
+    import_geojson([tmp_path / "other"])
+    set_aliases(workspace=workspace, osm_id="R21", aliases=["Northshire"])
+    access = workspaces.find_access_by_token(token)
+    assert isinstance(access, workspaces.WorkspaceAccess)
+    assert "R21" in lookup_data.hierarchy().by_osm_id  # the new import is served now
+    aliases = lookup_data.aliases(access, held)
+    named = {
+        pid for keys in aliases.keys.values() for entries in keys.values() for pid, _ in entries
+    }
+    assert named <= set(held.places)
+    result = match_text(held, "northshire", scope=Scope(level=1), aliases=aliases)
+    assert result.matches == []
+    current = lookup_data.aliases(access)
+    assert [m.place.osm_id for m in match_text(
+        lookup_data.hierarchy(), "northshire", scope=Scope(level=1), aliases=current
+    ).matches] == ["R21"]  # fmt: skip
