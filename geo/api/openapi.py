@@ -340,7 +340,10 @@ PATHS: dict[str, Any] = {
                 _param("level", "Only this level.", schema=LEVEL),
                 _param("parent", "Only children of this osm_id.", schema=_text()),
                 _param(
-                    "q", "Name, English name or alias contains this.", schema=_text(max_length=255)
+                    "q",
+                    "One of its names (its own, English, in another language, a variant) or"
+                    " an alias contains this, case aside.",
+                    schema=_text(max_length=255),
                 ),
                 _param(
                     "code",

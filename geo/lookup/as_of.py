@@ -267,7 +267,11 @@ def list_places_as_of(
         places = [
             p
             for p in places
-            if needle in p.name.casefold() or needle in p.name_en.casefold() or p.id in aliased
+            if p.id in aliased
+            or any(
+                needle in name.casefold()
+                for name in (p.name, p.name_en, *(n for _, n in p.names), *p.other_names)
+            )
         ]
     ordered = sorted(places, key=lambda p: (p.path, p.osm_id))
     count = len(ordered)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from geo.exceptions import BoundaryNotFound
 from geo.lookup.hierarchy import display_name
@@ -96,11 +98,25 @@ def list_boundaries(
 
 
 def named_like(queryset: QuerySet[Boundary], access: WorkspaceAccess, q: str) -> QuerySet[Boundary]:
-    """Keep the boundaries whose name, English name or one of the workspace's aliases holds ``q``."""
+    """Keep the boundaries any of whose names, or the workspace's aliases of them, holds ``q``.
+
+    Their name, English name, names in other languages (``names``) and
+    variant names (``other_names``): every name match looks through.
+    """
     aliased = BoundaryAlias.objects.filter(workspace_id=access.id, name__icontains=q).values(
         "boundary_id"
     )
-    return queryset.filter(Q(name__icontains=q) | Q(name_en__icontains=q) | Q(id__in=aliased))
+    # As icontains does: q's own % and _ are literal characters.
+    pattern = "%" + re.sub(r"([\\%_])", r"\\\1", q) + "%"
+    in_other_names = RawSQL(
+        "EXISTS (SELECT 1 FROM jsonb_each_text(geo_boundary.names) AS n WHERE n.value ILIKE %s)"
+        " OR EXISTS (SELECT 1 FROM unnest(geo_boundary.other_names) AS v WHERE v ILIKE %s)",
+        (pattern, pattern),
+        output_field=BooleanField(),
+    )
+    return queryset.filter(
+        Q(name__icontains=q) | Q(name_en__icontains=q) | Q(id__in=aliased) | Q(in_other_names)
+    )
 
 
 def aliases_of(access: WorkspaceAccess, boundary_ids: list[int]) -> dict[int, list[str]]:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from geo.importing import import_geojson
 from geo.lookup.snapshot import lookup_data
@@ -119,6 +120,26 @@ def test_listing_finds_by_code(world: None) -> None:
     assert listed(code="Q11", level="2") == []
     assert listed(code="ok") == ["R121"]  # listings find every code
     assert api.get("/api/v1/boundaries", code="E2", scheme="isbn").status_code == 400
+
+
+def test_listing_q_searches_every_name(world: None) -> None:
+    """q= looks in names in other languages and variant names too, as match does."""
+    api = client()
+
+    def listed(q: str, **params: str) -> list[str]:
+        response = api.get("/api/v1/boundaries", q=q, **params)
+        assert response.status_code == 200, response.content
+        return [r["osm_id"] for r in response.json()["results"]]
+
+    today = timezone.now().date().isoformat()
+    assert listed("ouest", as_of=today) == listed("ouest") == ["R11"]  # name:fr
+    assert listed("marches", as_of=today) == ["R12"]
+    assert listed("OESTE") == ["R11"]  # name:pt-BR, any case
+    assert listed("bêta") == ["R112"]  # name:fr Bêta (and not Beta: q is not folded)
+    assert listed("marches") == ["R12"]  # a variant name
+    assert listed("petitpays") == ["R1"]
+    assert listed("%") == listed("_") == []  # literal characters, not wildcards
+    assert listed("west") == ["R11"]  # the name itself, as before
 
 
 def test_display_name_follows_the_workspace_language(world: None) -> None:
