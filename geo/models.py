@@ -579,6 +579,7 @@ class AuditAction(models.TextChoices):
     MEMBER_REMOVED = "member.removed", "person removed"
     TOKEN_ISSUED = "token.issued", "token issued"
     TOKEN_REVOKED = "token.revoked", "token revoked"
+    LANGUAGE_SET = "language.set", "name language changed"
 
 
 class AuditEvent(models.Model):

@@ -137,11 +137,14 @@ def normalise_language(language: str) -> str:
     return code
 
 
-def set_name_language(workspace: int | str, *, language: str) -> Workspace:
+@transaction.atomic
+def set_name_language(
+    workspace: int | str, *, language: str, actor: Actor = audit.SYSTEM
+) -> Workspace:
     """Choose the language a workspace (id or name) shows boundary names in ("": the source's).
 
     Every worker sees it from its next request (a workspace save invalidates
-    the cached accesses).
+    the cached accesses). A change is written to the audit log.
 
     Raises
     ------
@@ -156,8 +159,17 @@ def set_name_language(workspace: int | str, *, language: str) -> Workspace:
     ).first()
     if found is None:
         raise InvalidQuery(f"no workspace {workspace!r}")
-    found.name_language = code
+    if found.name_language == code:
+        return found
+    before, found.name_language = found.name_language, code
     found.save(update_fields=["name_language"])
+    audit.record(
+        AuditAction.LANGUAGE_SET,
+        actor=actor,
+        workspace_id=found.pk,
+        target=found.name,
+        details={"from": before, "to": code},
+    )
     return found
 
 

@@ -231,7 +231,7 @@ def _people_action(request: HttpRequest, access: WorkspaceAccess) -> str | None:
             actor=actor,
         )
     elif action == "language":
-        workspace = set_name_language(access.id, language=post.get("language", ""))
+        workspace = set_name_language(access.id, language=post.get("language", ""), actor=actor)
         messages.success(
             request,
             f"names shown in {workspace.name_language}"

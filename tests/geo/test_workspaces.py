@@ -85,16 +85,17 @@ def test_admins_issue_scoped_expiring_tokens_and_everything_is_audited(site: Sam
     client.post("/people/", {"action": "revoke", "token": row.pk})
     client.post("/people/", {"action": "add", "username": "newbie", "role": "viewer",
                              "password": "a long password 1"})  # fmt: skip
-    actions = list(
-        AuditEvent.objects.filter(workspace=site.workspace)
-        .order_by("id")
-        .values_list("actor", "action", "target")
-    )
-    assert actions[-3:] == [
+    client.post("/people/", {"action": "language", "language": "fr"})
+    client.post("/people/", {"action": "language", "language": "fr"})  # no change, no event
+    events = AuditEvent.objects.filter(workspace=site.workspace).order_by("id")
+    actions = list(events.values_list("actor", "action", "target"))
+    assert actions[-4:] == [
         ("admin", AuditAction.TOKEN_ISSUED, f"token {token[:8]}… (flows)"),
         ("admin", AuditAction.TOKEN_REVOKED, f"token {token[:8]}… (flows)"),
         ("admin", AuditAction.MEMBER_ADDED, "newbie"),
+        ("admin", AuditAction.LANGUAGE_SET, site.workspace.name),
     ]
+    assert events.last().details == {"from": "", "to": "fr"}  # type: ignore[union-attr]
     html = client.get("/people/").content.decode()
     assert '<table id="audit">' in html
     assert "token revoked" in html and "newbie" in html

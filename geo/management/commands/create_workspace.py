@@ -82,7 +82,11 @@ class Command(BaseCommand):
         if options["language"] is None:
             raise CommandError('--update changes --language: give one ("" for none)')
         try:
-            workspace = set_name_language(options["name"], language=options["language"])
+            workspace = set_name_language(
+                options["name"],
+                language=options["language"],
+                actor=audit.command_line("create_workspace --update"),
+            )
         except GeoError as exc:
             raise CommandError(exc.message) from exc
         shown = workspace.name_language or "the source's own names"
