@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
+from geo.importing.load import settle_abandoned_runs
 from geo.models import (
     ApiToken,
     AuditEvent,
@@ -130,6 +131,13 @@ class BoundaryAliasAdmin(ReadOnlyAdmin):
 class ImportRunAdmin(ReadOnlyAdmin):
     list_display = ["pk", "status", "started_at", "finished_at"]
     list_filter = ["status"]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """List the runs, a killed one shown abandoned (not running) from the moment it died."""
+        settle_abandoned_runs()
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(ImportJob)

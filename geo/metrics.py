@@ -124,7 +124,11 @@ class ImportRunCollector(Collector):
             "Total duration of finished import runs by status.",
             labels=["status"],
         )
+        from geo.importing.load import settle_abandoned_runs  # noqa: PLC0415
+
         try:
+            # A killed import counts as abandoned at once, not as running until the next one.
+            settle_abandoned_runs()
             rows = list(
                 ImportRun.objects.values("status").annotate(
                     n=Count("id"), seconds=Sum(F("finished_at") - F("started_at"))

@@ -124,6 +124,58 @@ def try_import_lock() -> bool:
     return bool(acquired)
 
 
+# Each run holds a session-level advisory lock (this class, its id) for as long as
+# its process lives: PostgreSQL frees it when the connection ends, killed or not.
+RUN_LOCK_CLASS = 0x6D6970  # "mip"
+
+
+def reserve_run_id() -> int:
+    """Return the id the next ``ImportRun`` will have (its lock is taken before it exists)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('geo_importrun', 'id'))")
+        (run_id,) = cursor.fetchone()
+    return int(run_id)
+
+
+def hold_run_lock(run_id: int) -> None:
+    """Take the run's liveness lock on this connection (kept across its transactions)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, run_id])
+
+
+def release_run_lock(run_id: int) -> None:
+    """Give the run's liveness lock back: the run has finished and said so."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, run_id])
+
+
+def settle_abandoned_runs() -> int:
+    """Mark the runs still 'running' whose process is gone as abandoned; return how many.
+
+    A run's process is gone when its liveness lock is free (``hold_run_lock``).
+    For whoever reads the runs (the imports page and API, the metrics): a
+    killed import says so at once, not only when the next import starts.
+    """
+    settled = 0
+    running = ImportRun.objects.filter(status=ImportStatus.RUNNING)
+    with connection.cursor() as cursor:
+        for run_id in running.values_list("pk", flat=True):
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, run_id])
+            (free,) = cursor.fetchone()
+            if not free:
+                continue
+            try:
+                settled += running.filter(pk=run_id).update(
+                    status=ImportStatus.ABANDONED, error=ABANDONED_ERROR
+                )
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK_CLASS, run_id])
+    return settled
+
+
+ABANDONED_ERROR = "process ended before finishing; nothing it did was kept"
+
+
 def mark_abandoned_runs(*, current_run_id: int) -> int:
     """Mark runs still 'running' as abandoned; only call while holding the lock.
 
@@ -133,10 +185,7 @@ def mark_abandoned_runs(*, current_run_id: int) -> int:
     return (
         ImportRun.objects.filter(status=ImportStatus.RUNNING)
         .exclude(pk=current_run_id)
-        .update(
-            status=ImportStatus.ABANDONED,
-            error="process ended before finishing; nothing it did was kept",
-        )
+        .update(status=ImportStatus.ABANDONED, error=ABANDONED_ERROR)
     )
 
 

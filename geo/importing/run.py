@@ -41,10 +41,13 @@ from geo.importing.load import (
     WriteOutcome,
     acquire_import_lock,
     check_retirements,
+    hold_run_lock,
     mark_abandoned_runs,
     read_full_geometries,
     read_parsed_records,
     read_snapshot,
+    release_run_lock,
+    reserve_run_id,
     try_import_lock,
     write_parsed_records,
     write_plan,
@@ -227,7 +230,12 @@ def run_import(
         As ``import_geojson``; the database is unchanged whenever it is raised.
     """
     started = time.monotonic()
+    # The liveness lock first, the record after: no reader ever sees the run
+    # without its lock and takes a run just starting for one whose process died.
+    run_id = reserve_run_id()
+    hold_run_lock(run_id)
     run = ImportRun.objects.create(
+        id=run_id,
         options={
             **options,
             "dry_run": dry_run,
@@ -745,6 +753,7 @@ def _finish(
         "notes": [printable(line, limit=2000) for line in report.notes[:5000]],
     }
     run.save(update_fields=["status", "error", "finished_at", "counts", "diff"])
+    release_run_lock(run.pk)
 
 
 def _successor_fields(report: ImportReport, entry: DiffEntry) -> dict[str, object]:

@@ -60,7 +60,11 @@ def test_sigkill_at_ten_moments_leaves_the_state_before_or_after(posm_extracts: 
     import_geojson([ROOT / "fixtures" / "sample"], wait=True)
     assert not ImportRun.objects.filter(status=ImportStatus.RUNNING).exists()
     # Every kill that found a run record (not one still starting up) left it, now abandoned.
+    # A kill seen "starting" may have come just after the process sent the statement that
+    # records its run: PostgreSQL commits it after the process died, so it may count too.
     killed_runs = sum(
         1 for m in result.moments if m.outcome == "before" and m.stage.startswith("running")
     )
-    assert ImportRun.objects.filter(status=ImportStatus.ABANDONED).count() == killed_runs, report
+    starting = sum(1 for m in result.moments if m.stage == "starting")
+    abandoned = ImportRun.objects.filter(status=ImportStatus.ABANDONED).count()
+    assert killed_runs <= abandoned <= killed_runs + starting, report

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 
 from geo.exceptions import ImportInProgress, InvalidInput, NoInput, RemovalRefused
 from geo.importing import import_geojson, run
-from geo.importing.load import IMPORT_LOCK_KEY
+from geo.importing.load import IMPORT_LOCK_KEY, RUN_LOCK_CLASS, settle_abandoned_runs
 from geo.importing.types import SourceFile
 from geo.logs import ContextFilter
 from geo.models import Boundary, BoundaryAlias, GeometrySource, ImportRun, ImportStatus, Workspace
@@ -314,9 +316,55 @@ def test_killed_import_leaves_nothing_behind(posm_extracts: Path) -> None:
     assert process.returncode == -signal.SIGKILL
     assert not Boundary.objects.exists()
 
+    # Whoever reads the runs sees it abandoned once PostgreSQL has seen the process go
+    # (its connection closed, the run's liveness lock freed), without waiting for an import.
+    deadline = time.monotonic() + 20
+    while ImportRun.objects.get(pk=run.pk).status == ImportStatus.RUNNING:
+        assert time.monotonic() < deadline, "the killed run was never settled"
+        settle_abandoned_runs()
+        time.sleep(0.1)
+    assert ImportRun.objects.get(pk=run.pk).status == ImportStatus.ABANDONED
+
     folder = ROOT / "fixtures" / "sample"
     import_geojson([folder])
     assert ImportRun.objects.get(pk=run.pk).status == ImportStatus.ABANDONED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_run_is_never_settled_as_abandoned(tmp_path: Path) -> None:
+    """Only a run whose liveness lock is free (its process gone) is marked abandoned."""
+    settings = connection.settings_dict
+    alive = ImportRun.objects.create(status=ImportStatus.RUNNING)
+    dead = ImportRun.objects.create(status=ImportStatus.RUNNING)
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+        dbname=settings["NAME"], autocommit=True,
+    ) as process:  # fmt: skip
+        process.execute("SELECT pg_advisory_lock(%s, %s)", [RUN_LOCK_CLASS, alive.pk])
+        assert settle_abandoned_runs() == 1
+        assert ImportRun.objects.get(pk=alive.pk).status == ImportStatus.RUNNING
+        assert ImportRun.objects.get(pk=dead.pk).status == ImportStatus.ABANDONED
+    # The connection is gone, and with it the lock (once its backend has ended).
+    deadline = time.monotonic() + 5
+    while settle_abandoned_runs() == 0:
+        assert time.monotonic() < deadline, "the lock outlived its connection"
+        time.sleep(0.05)
+    assert ImportRun.objects.get(pk=alive.pk).status == ImportStatus.ABANDONED
+    # A run that ended normally gave its lock back: nothing is left to settle.
+    import_geojson([tiny_country(tmp_path)])
+    assert settle_abandoned_runs() == 0
+    assert ImportRun.objects.filter(status=ImportStatus.SUCCEEDED).count() == 1
+    # Monitoring counts a dead run as abandoned from the first scrape after it died.
+    ImportRun.objects.create(status=ImportStatus.RUNNING)
+    scraped = Client().get("/metrics").content.decode()
+    assert 'mipaka_import_runs{status="abandoned"} 3.0' in scraped
+    assert 'status="running"' not in scraped
+    # So does the admin's list of runs.
+    dead = ImportRun.objects.create(status=ImportStatus.RUNNING)
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("operator", password="x"))
+    assert admin.get("/admin/geo/importrun/").status_code == 200
+    assert ImportRun.objects.get(pk=dead.pk).status == ImportStatus.ABANDONED
 
 
 def test_unchanged_files_are_not_parsed_again(tmp_path: Path) -> None:
