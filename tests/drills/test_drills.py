@@ -253,7 +253,14 @@ def test_kill_the_worker_running_an_import(ha: Cluster, tmp_path: Path) -> None:
     victim = worker_of(pid)
     assert victim is not None
     survivor = {"worker1": "worker2", "worker2": "worker1"}[victim]
-    time.sleep(2)  # well into the import
+    # Well into the import: its longest stage, whatever this machine's speed (a fixed
+    # two seconds once let a faster import finish before the kill).
+    while query(ha, "SELECT progress_stage FROM geo_importrun WHERE id = %s", run_id)[0][0] != (
+        "simplify"
+    ):
+        assert job_run(ha, job_id)[0] == "running", "the import ended before it was killed"
+        assert time.monotonic() < deadline, "the import never reached its simplify stage"
+        time.sleep(0.05)
     killed_at = time.monotonic()
     cluster("kill", victim)
     resumed_s = None
