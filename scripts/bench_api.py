@@ -134,17 +134,6 @@ def free_port() -> int:
         return port
 
 
-def export_tree(ref: str, target: Path) -> Path:
-    """Write the files of a git ref into ``target`` (no work tree, no git state); build its index."""
-    target.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    (target / ".venv").symlink_to(ROOT / ".venv")
-    return target
-
-
 def serve(tree: Path, settings_module: str, workers: int) -> Server:
     """Start gunicorn for ``tree``; a tree's lookup index is built first, as in production."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, PYTHONPATH=str(tree))
@@ -202,6 +191,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
 
     from geo.models import Boundary
     from geo.workspaces import create_workspace
+    from scripts.bench import export_tree
 
     countries = Boundary.objects.filter(level=0).count()
     if not countries:

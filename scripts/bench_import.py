@@ -146,17 +146,6 @@ def ogr2ogr(vrt: Path, db: str) -> tuple[float, float, float, int]:
     return wall, peak, cpu, rows
 
 
-def export_tree(ref: str, target: Path) -> Path:
-    """Write the files of a git ref into ``target``, with this checkout's virtualenv."""
-    target.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
-    (target / ".venv").symlink_to(ROOT / ".venv")
-    return target
-
-
 def first_import(tree: Path, data: Path, env: dict[str, str]) -> tuple[float, float, float]:
     """Import ``data`` with ``tree``'s code into an empty database: (wall s, peak MB, CPU s)."""
     psql(f"DROP DATABASE IF EXISTS {IMPORT_DB}")
@@ -190,7 +179,7 @@ def main() -> None:  # noqa: PLR0915  (a script: one straight sequence of measur
 
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from bench import local_environment
+    from bench import export_tree, local_environment
 
     local_environment()
     import django

@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,3 +22,17 @@ def local_environment() -> None:
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(50))
+
+
+def export_tree(ref: str, target: Path) -> Path:
+    """Write the files of a git ref into ``target`` (no git state), with this checkout's virtualenv.
+
+    What a benchmark measures beside this tree, in the same run.
+    """
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", ref], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    (target / ".venv").symlink_to(ROOT / ".venv")
+    return target
