@@ -146,6 +146,30 @@ OSM_ID = _param(
     schema={"type": "string", "maxLength": 64, "pattern": f"^[^/{CONTROL_CHARACTERS}]+$"},
 )
 PAGE = {"type": "integer", "minimum": 1, "maximum": 1_000_000}
+PAGE_PARAMS = [
+    _param("page", "1-based page; past the last, no results.", schema=PAGE),
+    _param(
+        "page_size",
+        "1 to 500, default 100.",
+        schema={"type": "integer", "minimum": 1, "maximum": 500},
+    ),
+]
+
+
+def _paged(item_ref: str) -> dict[str, Any]:
+    """Describe the body of a paged listing: counts and one page of items."""
+    return {
+        "type": "object",
+        "required": ["count", "page", "pages", "results"],
+        "properties": {
+            "count": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 1},
+            "results": {"type": "array", "items": {"$ref": item_ref}},
+        },
+    }
+
+
 DISPLAY_NAME = {
     "type": "string",
     "description": "The name in the workspace's language where the boundary has one, else"
@@ -355,30 +379,11 @@ PATHS: dict[str, Any] = {
                     "With code: only codes of this scheme.",
                     schema={"type": "string", "enum": list(CODE_SCHEMES)},
                 ),
-                _param("page", "1-based page; past the last, no results.", schema=PAGE),
-                _param(
-                    "page_size",
-                    "1 to 500, default 100.",
-                    schema={"type": "integer", "minimum": 1, "maximum": 500},
-                ),
+                *PAGE_PARAMS,
                 AS_OF_PARAM,
             ],
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["count", "page", "pages", "results"],
-                        "properties": {
-                            "count": {"type": "integer", "minimum": 0},
-                            "page": {"type": "integer", "minimum": 1},
-                            "pages": {"type": "integer", "minimum": 1},
-                            "results": {
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/Boundary"},
-                            },
-                        },
-                    }
-                ),
+                "200": _json(_paged("#/components/schemas/Boundary")),
                 **errors("400"),
             },
         }
@@ -407,29 +412,10 @@ PATHS: dict[str, Any] = {
                     "Only boundaries of this country (osm_id).",
                     schema=_text(max_length=64),
                 ),
-                _param("page", "1-based page; past the last, no results.", schema=PAGE),
-                _param(
-                    "page_size",
-                    "1 to 500, default 100.",
-                    schema={"type": "integer", "minimum": 1, "maximum": 500},
-                ),
+                *PAGE_PARAMS,
             ],
             "responses": {
-                "200": _json(
-                    {
-                        "type": "object",
-                        "required": ["count", "page", "pages", "results"],
-                        "properties": {
-                            "count": {"type": "integer", "minimum": 0},
-                            "page": {"type": "integer", "minimum": 1},
-                            "pages": {"type": "integer", "minimum": 1},
-                            "results": {
-                                "type": "array",
-                                "items": {"$ref": "#/components/schemas/Change"},
-                            },
-                        },
-                    }
-                ),
+                "200": _json(_paged("#/components/schemas/Change")),
                 **errors("400"),
             },
         }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from django.http import (
@@ -229,18 +229,16 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
             page=page, page_size=page_size,
         )  # fmt: skip
         names = aliases_of(access, [p.id for p in past.items])
-        return {
-            "count": past.count,
-            "page": past.page,
-            "pages": past.pages,
-            "results": [
+        return _paged(
+            past,
+            [
                 {
                     **place_to_dict(p, hierarchy, language=access.name_language),
                     "aliases": names[p.id],
                 }
                 for p in past.items
             ],
-        }
+        )
     listing = list_boundaries(
         access,
         level=level,
@@ -252,15 +250,13 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
         page_size=page_size,
     )
     aliases = aliases_of(access, [b.pk for b in listing.items])
-    return {
-        "count": listing.count,
-        "page": listing.page,
-        "pages": listing.pages,
-        "results": [
+    return _paged(
+        listing,
+        [
             boundary_to_dict(b, aliases=aliases[b.pk], language=access.name_language)
             for b in listing.items
         ],
-    }
+    )
 
 
 @api_endpoint("GET")
@@ -320,12 +316,21 @@ def changes(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         page=page,
         page_size=page_size,
     )
-    return {
-        "count": listing.count,
-        "page": listing.page,
-        "pages": listing.pages,
-        "results": listing.items,
-    }
+    return _paged(listing, listing.items)
+
+
+class _Paging(Protocol):
+    @property
+    def count(self) -> int: ...
+    @property
+    def page(self) -> int: ...
+    @property
+    def pages(self) -> int: ...
+
+
+def _paged(paging: _Paging, results: list[Any]) -> dict[str, Any]:
+    """Return a listing's body: how many in all, which page of how many, and its results."""
+    return {"count": paging.count, "page": paging.page, "pages": paging.pages, "results": results}
 
 
 @api_endpoint("GET")

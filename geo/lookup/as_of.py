@@ -138,7 +138,7 @@ def find_matches_as_of(
     country: str | None = None,
     fuzzy: bool = True,
 ) -> MatchOutcome:
-    """Match ``text`` as ``geo.lookup.service.find_matches`` does, on the names of ``day``."""
+    """Match ``text`` as ``geo.lookup.service.match_in`` does today, on the names of ``day``."""
     hierarchy = hierarchy_as_of(day, country_id=access.country_id)
     return match_in(
         hierarchy, _aliases(hierarchy, access), access, text=text, level=level, parent=parent,
@@ -267,11 +267,7 @@ def list_places_as_of(
         places = [
             p
             for p in places
-            if p.id in aliased
-            or any(
-                needle in name.casefold()
-                for name in (p.name, p.name_en, *(n for _, n in p.names), *p.other_names)
-            )
+            if p.id in aliased or any(needle in name.casefold() for name, _ in p.all_names())
         ]
     ordered = sorted(places, key=lambda p: (p.path, p.osm_id))
     count = len(ordered)

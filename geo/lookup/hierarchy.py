@@ -41,6 +41,23 @@ class Place:
     other_names: tuple[str, ...] = ()
     codes: tuple[tuple[str, str], ...] = ()
 
+    def all_names(self) -> list[tuple[str, NameKind]]:
+        """Every name the place goes by, with where it comes from: its own first, no repeats.
+
+        The English name, names in other languages and variant names follow;
+        a blank one, or one already given, is left out.
+        """
+        found: list[tuple[str, NameKind]] = [(self.name, "name")]
+        seen = {self.name}
+        others = [(self.name_en, "name_en")]
+        others += [(text, "names") for _, text in self.names]
+        others += [(text, "other_names") for text in self.other_names]
+        for text, kind in others:
+            if text and text not in seen:
+                seen.add(text)
+                found.append((text, kind))
+        return found
+
     def name_in(self, language: str) -> str:
         """Return the place's name in ``language`` where it has one, else its own name."""
         return display_name(language, name=self.name, name_en=self.name_en, names=dict(self.names))
@@ -199,27 +216,14 @@ class Hierarchy:
         }
         for place in self.places.values():
             self.by_path[normalise_path(place.path)].append(place)
-            self.names.add(
-                level=place.level,
-                text=place.name,
-                place_id=place.id,
-                kind="name",
-                country_id=place.country_id,
-            )
-            others = [(place.name_en, "name_en")]
-            others += [(text, "names") for _, text in place.names]
-            others += [(text, "other_names") for text in place.other_names]
-            seen = {place.name}
-            for text, kind in others:
-                if text and text not in seen:
-                    seen.add(text)
-                    self.names.add(
-                        level=place.level,
-                        text=text,
-                        place_id=place.id,
-                        kind=kind,
-                        country_id=place.country_id,
-                    )
+            for text, kind in place.all_names():
+                self.names.add(
+                    level=place.level,
+                    text=text,
+                    place_id=place.id,
+                    kind=kind,
+                    country_id=place.country_id,
+                )
             for scheme, code in place.codes:
                 self.by_code[code.casefold()].append((place.id, scheme))
                 key = normalise_code(code)

@@ -48,23 +48,6 @@ def country_scope(hierarchy: Hierarchy, access: WorkspaceAccess, country: str | 
     return place.id
 
 
-def find_matches(
-    access: WorkspaceAccess,
-    *,
-    text: str,
-    level: int,
-    parent: str | None = None,
-    country: str | None = None,
-    fuzzy: bool = True,
-) -> MatchOutcome:
-    """Match ``text`` at ``level``; ``parent`` is an osm_id, a path, or text at the level above."""
-    hierarchy = lookup_data.hierarchy()
-    return match_in(
-        hierarchy, lookup_data.aliases(access, hierarchy), access, text=text, level=level,
-        parent=parent, country=country, fuzzy=fuzzy,
-    )  # fmt: skip
-
-
 def match_in(
     hierarchy: Hierarchy,
     aliases: NameIndex,
@@ -76,7 +59,12 @@ def match_in(
     country: str | None,
     fuzzy: bool,
 ) -> MatchOutcome:
-    """Match ``text`` among the names of ``hierarchy`` (today's, or a past day's) and ``aliases``."""
+    """Match ``text`` at ``level`` among the names of ``hierarchy`` (today's, or a past day's) and ``aliases``.
+
+    ``parent`` is an osm_id, a path, or text at the level above. Today's
+    caller passes ``lookup_data``'s hierarchy and the workspace's alias index
+    built on it (``lookup_data.aliases(access, hierarchy)``).
+    """
     country_id = country_scope(hierarchy, access, country)
     parent_place = None
     if parent is not None:
