@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from typing import Any, Protocol
@@ -48,7 +49,13 @@ from geo.lookup.hierarchy import Hierarchy, NameIndex, display_name
 from geo.lookup.history import list_changes, parse_since, predecessor_rows, successor_rows
 from geo.lookup.memo import SnapshotMemo
 from geo.lookup.resolve import resolve
-from geo.lookup.service import PointResult, count_by_boundary, find_at_points, match_in
+from geo.lookup.service import (
+    PointResult,
+    count_by_boundary,
+    find_at_point,
+    find_at_points,
+    match_in,
+)
 from geo.lookup.snapshot import lookup_data
 from geo.models import CODE_SCHEMES, Boundary, Role, Workspace
 from geo.workspaces import WorkspaceAccess, require_role
@@ -125,7 +132,7 @@ def _match(
 
 
 @api_endpoint("GET", "POST")
-def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
+def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any] | HttpResponse:
     """Point(s) → every boundary containing each, country first; ``snap`` reaches off the coast."""
     if request.method == "GET":
         query = params.query(request)
@@ -133,6 +140,9 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
         lng = params.number(query, "lng", low=-180, high=180)
         snap = params.number(query, "snap", low=0, high=MAX_SNAP_METRES, default=0.0)
         as_of = params.day(query, "as_of")
+        if as_of is None:
+            hierarchy, found = find_at_point(access, lon=lng, lat=lat, snap_m=snap)
+            return _located(found, hierarchy, snap=snap > 0, language=access.name_language)
         hierarchy, (found,) = _locate(
             access, lons=np.array([lng]), lats=np.array([lat]), snap=snap, as_of=as_of
         )
@@ -160,6 +170,27 @@ def locate(request: HttpRequest, access: WorkspaceAccess) -> dict[str, Any]:
             for found in found_each
         ]
     }
+
+
+# Locate answers by the places found: every point of a ward gets the same body
+# (a few thousand distinct ones in a country), so each is encoded once per snapshot.
+LOCATE_MEMO_BYTES = 16 * 1024 * 1024
+_locate_bodies: SnapshotMemo[bytes] = SnapshotMemo(max_bytes=LOCATE_MEMO_BYTES, size=len)
+
+
+def _located(
+    found: list[PointResult], hierarchy: Hierarchy, *, snap: bool, language: str
+) -> HttpResponse:
+    """Answer one point's places, from the memo unless a snapped distance makes it unique."""
+    key = (language, snap, tuple(r.place.id for r in found))
+    remember = not any(r.distance_m for r in found)
+    body = _locate_bodies.get(hierarchy, None, key) if remember else None
+    if body is None:
+        results = [point_result_to_dict(r, hierarchy, snap=snap, language=language) for r in found]
+        body = json.dumps({"results": results}, ensure_ascii=False).encode()
+        if remember:
+            _locate_bodies.put(hierarchy, None, key, body)
+    return HttpResponse(body, content_type="application/json")
 
 
 def _locate(

@@ -176,10 +176,10 @@ def match_text(
     if hits:
         hits = _best_hits(hierarchy, message, hits)
         hits = _longer_with_typo(message, hits) or hits
-        return _result(hierarchy, [hit.found() for hit in hits], limit)
+        return _result(hierarchy, _grouped(hierarchy, hits), limit)
     if fuzzy:
         hits = _typos(hierarchy, message)
-        return _result(hierarchy, [hit.found() for hit in hits], limit)
+        return _result(hierarchy, _grouped(hierarchy, hits), limit)
     return NO_MATCH
 
 
@@ -258,10 +258,6 @@ class Hit:
         """How many words the hit covers."""
         return self.end - self.start
 
-    def found(self) -> Found:
-        """Return the hit as a one-place ``Found``."""
-        return Found([(self.place_id, self.kind)], self.method, self.matched, self.score)
-
 
 # Tiers of a run of words: the name itself, the name without level words, without spaces.
 EXACT_TIER, CORE_TIER, COMPACT_TIER = 0, 1, 2
@@ -310,6 +306,26 @@ def _phrase_hits(text: Text) -> list[Hit]:
     return hits
 
 
+def _grouped(hierarchy: Hierarchy, hits: list[Hit]) -> list[Found]:
+    """Gather hits found the same way (method, words, score) into one ``Found`` each.
+
+    A common name without a country ("Middlesex", "Central") hits hundreds
+    of places: one group in path order, not one ``Found`` per place.
+    """
+    groups: dict[tuple[Method, str, float], dict[int, NameKind]] = {}
+    for hit in hits:
+        kinds = groups.setdefault((hit.method, hit.matched, hit.score), {})
+        # A place hit twice the same way keeps its preferred kind, as _result would.
+        kept = kinds.get(hit.place_id)
+        if kept is None or KIND_RANK[hit.kind] < KIND_RANK[kept]:
+            kinds[hit.place_id] = hit.kind
+    rank = hierarchy.path_rank
+    return [
+        Found(sorted(kinds.items(), key=lambda entry: rank[entry[0]]), method, matched, score)
+        for (method, matched, score), kinds in groups.items()
+    ]
+
+
 def _best_hits(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
     """Keep the hits a reader would take: parent named, then longest run, then best tier."""
     if len({hit.place_id for hit in hits}) > 1:
@@ -330,13 +346,20 @@ def _supported(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
     if not mentions:
         return []
     places = hierarchy.places
+    # Per run of words, the places named elsewhere in the text (hits share a few runs).
+    named_apart: dict[tuple[int, int], set[int]] = {}
     supported = []
     for hit in hits:
+        apart = named_apart.get((hit.start, hit.end))
+        if apart is None:
+            apart = named_apart[hit.start, hit.end] = {
+                place_id
+                for place_id, runs in mentions.items()
+                if any(end <= hit.start or start >= hit.end for start, end in runs)
+            }
         ancestor = places.get(places[hit.place_id].parent_id or 0)
         while ancestor is not None:
-            if any(
-                end <= hit.start or start >= hit.end for start, end in mentions.get(ancestor.id, ())
-            ):
+            if ancestor.id in apart:
                 supported.append(hit)
                 break
             ancestor = places.get(ancestor.parent_id or 0)

@@ -100,17 +100,47 @@ def find_at_points(
     stop at the shore, gets the country, and the state and district of that
     beach. A level with no such boundary within reach is left empty.
     """
-    hierarchy = lookup_data.hierarchy()
-    index = lookup_data.points()
-    results = []
-    for i, ids in enumerate(index.locate_many(lons, lats)):
-        found = [PointResult(p) for p in _visible(hierarchy, access, ids)]
-        if snap_m > 0:
-            found += _snapped(
-                hierarchy, access, index, found, lon=lons[i], lat=lats[i], snap_m=snap_m
-            )
-        results.append(sorted(found, key=lambda r: (r.place.level, r.place.path)))
+    snapshot = lookup_data.serving(points=True)
+    hierarchy, index = snapshot.hierarchy, snapshot.points
+    assert index is not None
+    results = [
+        _found_at(hierarchy, access, index, ids, lon=lons[i], lat=lats[i], snap_m=snap_m)
+        for i, ids in enumerate(index.locate_many(lons, lats))
+    ]
     return hierarchy, results
+
+
+def find_at_point(
+    access: WorkspaceAccess, *, lon: float, lat: float, snap_m: float = 0.0
+) -> tuple[Hierarchy, list[PointResult]]:
+    """``find_at_points`` for one point: the per-message path, with no arrays to build.
+
+    Raises
+    ------
+    ValueError
+        A longitude outside -180..180 or a latitude outside -90..90.
+    """
+    snapshot = lookup_data.serving(points=True)
+    hierarchy, index = snapshot.hierarchy, snapshot.points
+    assert index is not None
+    ids = index.locate(lon, lat)
+    return hierarchy, _found_at(hierarchy, access, index, ids, lon=lon, lat=lat, snap_m=snap_m)
+
+
+def _found_at(
+    hierarchy: Hierarchy,
+    access: WorkspaceAccess,
+    index: PointIndex,
+    ids: list[int],
+    *,
+    lon: float,
+    lat: float,
+    snap_m: float,
+) -> list[PointResult]:
+    found = [PointResult(p) for p in _visible(hierarchy, access, ids)]
+    if snap_m > 0:
+        found += _snapped(hierarchy, access, index, found, lon=lon, lat=lat, snap_m=snap_m)
+    return sorted(found, key=lambda r: (r.place.level, r.place.path))
 
 
 # Boundaries of a level this close to its nearest one are equally near.

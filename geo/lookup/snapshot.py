@@ -106,6 +106,16 @@ class LookupData:
         assert points is not None
         return points
 
+    def serving(self, *, points: bool = False) -> Snapshot:
+        """Return the snapshot to answer from, with its point index if ``points``.
+
+        One call, so a hierarchy and an index read together are of one import
+        even when a newer one is swapped in meanwhile.
+        """
+        snapshot = self._serve(points=points)
+        assert not points or snapshot.points is not None
+        return snapshot
+
     def aliases(self, access: WorkspaceAccess, hierarchy: Hierarchy | None = None) -> NameIndex:
         """Return the workspace's alias index, rebuilt when its aliases or the boundaries change.
 

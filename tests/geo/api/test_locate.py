@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from geo.api import views
 from geo.importing import import_geojson
 from geo.lookup import snapshot
 from geo.workspaces import create_workspace
@@ -106,6 +107,34 @@ def test_workers_follow_a_new_import_without_restart(
         paths(api.get("/api/v1/locate", lat=0.5, lng=1.5).json()["results"])[-1]
         == "Tinyland > East > Gamma Nova"
     )
+
+
+def test_a_point_answer_is_encoded_once_per_set_of_places(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two points of one ward share a body, worked out once; snap answers keep their distances."""
+    encoded: list[str] = []
+    real = views.point_result_to_dict
+
+    def counting(result: Any, *args: Any, **kwargs: Any) -> Any:
+        encoded.append(result.place.name)
+        return real(result, *args, **kwargs)
+
+    monkeypatch.setattr(views, "point_result_to_dict", counting)
+    first = api.get("/api/v1/locate", lat=0.5, lng=1.5)
+    second = api.get("/api/v1/locate", lat=0.25, lng=1.75)
+    assert first.content == second.content
+    assert paths(first.json()["results"])[-1] == "Tinyland > East > Gamma"
+    assert encoded == ["Tinyland", "East", "Gamma"]
+
+    # With snap, the same covering places carry distance_m (0): another body.
+    snapped = api.get("/api/v1/locate", lat=0.5, lng=1.5, snap=100).json()["results"]
+    assert [r["distance_m"] for r in snapped] == [0.0, 0.0, 0.0]
+    # A point snapped to a place off the coast is not remembered: its distance is its own.
+    for _ in range(2):
+        off = api.get("/api/v1/locate", lat=0.5, lng=2.001, snap=5000).json()["results"]
+        assert all(r["distance_m"] > 0 for r in off)
+    assert len(encoded) == 3 + 3 + 3 + 3
 
 
 @pytest.fixture
