@@ -312,6 +312,9 @@ def _grouped(hierarchy: Hierarchy, hits: list[Hit]) -> list[Found]:
     A common name without a country ("Middlesex", "Central") hits hundreds
     of places: one group in path order, not one ``Found`` per place.
     """
+    if len(hits) == 1:
+        (hit,) = hits
+        return [Found([(hit.place_id, hit.kind)], hit.method, hit.matched, hit.score)]
     groups: dict[tuple[Method, str, float], dict[int, NameKind]] = {}
     for hit in hits:
         kinds = groups.setdefault((hit.method, hit.matched, hit.score), {})
