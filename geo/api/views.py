@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Any, Protocol
 
@@ -12,7 +13,6 @@ from django.http import (
     HttpRequest,
     HttpResponse,
     JsonResponse,
-    QueryDict,
     StreamingHttpResponse,
 )
 
@@ -93,15 +93,15 @@ def match(request: HttpRequest, access: WorkspaceAccess) -> HttpResponse:
     body = _match_bodies.get(hierarchy, aliases, key)
     if body is not None:
         return HttpResponse(body, content_type="application/json")
-    answer, today = _match(request.GET, access, hierarchy=hierarchy, aliases=aliases)
-    response = JsonResponse(answer, json_dumps_params={"ensure_ascii": False})
+    answer, today = _match(params.query(request), access, hierarchy=hierarchy, aliases=aliases)
+    body = json.dumps(answer, ensure_ascii=False).encode()
     if today:
-        _match_bodies.put(hierarchy, aliases, key, response.content)
-    return response
+        _match_bodies.put(hierarchy, aliases, key, body)
+    return HttpResponse(body, content_type="application/json")
 
 
 def _match(
-    query: QueryDict, access: WorkspaceAccess, *, hierarchy: Hierarchy, aliases: NameIndex
+    query: Mapping[str, str], access: WorkspaceAccess, *, hierarchy: Hierarchy, aliases: NameIndex
 ) -> tuple[dict[str, Any], bool]:
     """Answer a match query; also say whether it was today's (a past day's is not memoised)."""
     text = params.text(query, "text", required=True)

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA, Levenshtein
@@ -240,12 +241,15 @@ class Text:
         return self._mentions
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """A place named by the words ``start:end``; lower ``rank`` is better (tier or edits)."""
+class Hit(NamedTuple):
+    """Places named the same way by the words ``start:end``; lower ``rank`` is better.
 
-    place_id: int
-    kind: NameKind
+    ``entries`` are ``(place id, kind)`` in path order, each place once: a
+    common name without a country ("Middlesex", "Central") names hundreds of
+    places with one key, and they travel as one hit, not one hit each.
+    """
+
+    entries: list[tuple[int, NameKind]]
     start: int
     end: int
     rank: int
@@ -298,10 +302,9 @@ def _phrase_hits(text: Text) -> list[Hit]:
                 if entries and admits is not None:
                     entries = [entry for entry in entries if admits(entry[0])]
                 if entries:
-                    hits += [
-                        Hit(place_id, kind, start, end, tier, Method.TOKEN, key, TIER_SCORES[tier])
-                        for place_id, kind in entries
-                    ]
+                    hits.append(
+                        Hit(entries, start, end, tier, Method.TOKEN, key, TIER_SCORES[tier])
+                    )
                     break
     return hits
 
@@ -312,16 +315,17 @@ def _grouped(hierarchy: Hierarchy, hits: list[Hit]) -> list[Found]:
     A common name without a country ("Middlesex", "Central") hits hundreds
     of places: one group in path order, not one ``Found`` per place.
     """
-    if len(hits) == 1:
+    if len(hits) == 1:  # its entries are in path order already, each place once
         (hit,) = hits
-        return [Found([(hit.place_id, hit.kind)], hit.method, hit.matched, hit.score)]
+        return [Found(hit.entries, hit.method, hit.matched, hit.score)]
     groups: dict[tuple[Method, str, float], dict[int, NameKind]] = {}
     for hit in hits:
         kinds = groups.setdefault((hit.method, hit.matched, hit.score), {})
-        # A place hit twice the same way keeps its preferred kind, as _result would.
-        kept = kinds.get(hit.place_id)
-        if kept is None or KIND_RANK[hit.kind] < KIND_RANK[kept]:
-            kinds[hit.place_id] = hit.kind
+        for place_id, kind in hit.entries:
+            # A place hit twice the same way keeps its preferred kind, as _result would.
+            kept = kinds.get(place_id)
+            if kept is None or KIND_RANK[kind] < KIND_RANK[kept]:
+                kinds[place_id] = kind
     rank = hierarchy.path_rank
     return [
         Found(sorted(kinds.items(), key=lambda entry: rank[entry[0]]), method, matched, score)
@@ -331,26 +335,35 @@ def _grouped(hierarchy: Hierarchy, hits: list[Hit]) -> list[Found]:
 
 def _best_hits(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
     """Keep the hits a reader would take: parent named, then longest run, then best tier."""
-    if len({hit.place_id for hit in hits}) > 1:
+    if len(hits[0].entries) > 1 or len({pid for hit in hits for pid, _ in hit.entries}) > 1:
         hits = _supported(hierarchy, text, hits) or hits
     size = max(hit.size for hit in hits)
     hits = [hit for hit in hits if hit.size == size]
     rank = min(hit.rank for hit in hits)
-    best: dict[int, Hit] = {}
+    hits = [hit for hit in hits if hit.rank == rank]
+    if len(hits) == 1:
+        return hits
+    # A place found by several runs keeps the first.
+    seen: set[int] = set()
+    kept = []
     for hit in hits:
-        if hit.rank == rank:
-            best.setdefault(hit.place_id, hit)
-    return list(best.values())
+        entries = [(place_id, kind) for place_id, kind in hit.entries if place_id not in seen]
+        seen.update(place_id for place_id, _ in entries)
+        if entries:
+            kept.append(hit._replace(entries=entries))
+    return kept
 
 
 def _supported(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
-    """Keep the hits whose parent, or another ancestor, the rest of the text names."""
+    """Keep the places whose parent, or another ancestor, the rest of the text names."""
     mentions = text.mentions()
     if not mentions:
         return []
     places = hierarchy.places
     # Per run of words, the places named elsewhere in the text (hits share a few runs).
     named_apart: dict[tuple[int, int], set[int]] = {}
+    # Per run and parent, whether an ancestor is named apart (siblings share the answer).
+    answers: dict[tuple[int, int, int | None], bool] = {}
     supported = []
     for hit in hits:
         apart = named_apart.get((hit.start, hit.end))
@@ -360,12 +373,21 @@ def _supported(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
                 for place_id, runs in mentions.items()
                 if any(end <= hit.start or start >= hit.end for start, end in runs)
             }
-        ancestor = places.get(places[hit.place_id].parent_id or 0)
-        while ancestor is not None:
-            if ancestor.id in apart:
-                supported.append(hit)
-                break
-            ancestor = places.get(ancestor.parent_id or 0)
+        entries = []
+        for place_id, kind in hit.entries:
+            parent_id = places[place_id].parent_id
+            answer = answers.get((hit.start, hit.end, parent_id))
+            if answer is None:
+                answer = False
+                ancestor = places.get(parent_id or 0)
+                while ancestor is not None and not answer:
+                    answer = ancestor.id in apart
+                    ancestor = places.get(ancestor.parent_id or 0)
+                answers[hit.start, hit.end, parent_id] = answer
+            if answer:
+                entries.append((place_id, kind))
+        if entries:
+            supported.append(hit._replace(entries=entries))
     return supported
 
 
@@ -378,7 +400,7 @@ def _longer_with_typo(text: Text, hits: list[Hit]) -> list[Hit]:
     # One place found: its own longer names are no news ("distriio jocoli" is still
     # Distrito Jocolí, "distriio jocoli vijo" is Distrito Jocolí Viejo). Several: any of
     # them may be the one the longer words name.
-    found = {hit.place_id for hit in hits}
+    found = {place_id for hit in hits for place_id, _ in hit.entries}
     if len(found) > 1:
         found = set()
     best: dict[int, Hit] = {}
@@ -405,8 +427,9 @@ def _longer_with_typo(text: Text, hits: list[Hit]) -> list[Hit]:
                         and (current is None or distance < current.rank)
                         and (text.admits is None or text.admits(place_id))
                     ):
-                        best[place_id] = Hit(place_id, kind, start, end, distance, Method.FUZZY,
-                                             phrase, _typo_score(distance, phrase, key))  # fmt: skip
+                        best[place_id] = Hit([(place_id, kind)], start, end, distance,
+                                             Method.FUZZY, phrase,
+                                             _typo_score(distance, phrase, key))  # fmt: skip
     if not best:
         return []
     closest = min(hit.rank for hit in best.values())
@@ -498,8 +521,9 @@ def _typo_hits(text: Text) -> list[Hit]:
                 for place_id, kind in index.lookup(level, key) or index.lookup_core(level, key):
                     if admits is None or admits(place_id):
                         hits.append(
-                            Hit(place_id, kind, start, end, distance, Method.FUZZY, phrase, score)
-                        )
+                            Hit([(place_id, kind)], start, end, distance, Method.FUZZY, phrase,
+                                score)
+                        )  # fmt: skip
     return hits
 
 
@@ -508,18 +532,20 @@ def _typos(hierarchy: Hierarchy, text: Text) -> list[Hit]:
     hits = _typo_hits(text)
     if not hits:
         return []
+    # Each typo hit names one place (_typo_hits).
     best: dict[int, Hit] = {}
     for hit in hits:
-        current = best.get(hit.place_id)
+        place_id = hit.entries[0][0]
+        current = best.get(place_id)
         if current is None or (hit.rank, -hit.size) < (current.rank, -current.size):
-            best[hit.place_id] = hit
+            best[place_id] = hit
     closest = min(hit.rank for hit in best.values())
     winners = [hit for hit in best.values() if hit.rank == closest]
     # "sn jose del golf": a longer run holding every closest one, one edit further, names
     # the place meant ("San José del Golfo", not "San José"); so does "gyongyisi jara" for
     # Gyöngyösi járás, whose core "gyongyosi" it shares with Gyöngyösi kistérség.
     wider = {
-        hit.place_id: hit
+        hit.entries[0][0]: hit
         for hit in hits
         if hit.rank <= closest + 1
         and all(hit.start <= w.start and w.end <= hit.end and hit.size > w.size for w in winners)

@@ -68,11 +68,21 @@ def normalise_name(text: str) -> str:
     >>> normalise_name("Ｑｕｅｂｅｃ")
     'quebec'
     """
+    if text.isascii():
+        # Most messages: nothing to compose, decompose or fold but case (the
+        # same answer as ``fold_unicode``, in a fraction of the time).
+        return " ".join(NOT_WORD.sub(" ", text.lower()).split())
+    return fold_unicode(text)
+
+
+def fold_unicode(text: str) -> str:
+    """``normalise_name`` for any text, every step taken."""
     text = unicodedata.normalize("NFKC", text).casefold()
     decomposed = unicodedata.normalize("NFD", text)
     text = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
     text = text.translate(LETTER_FOLDS).translate(ARABIC_FOLDS)
-    text = "".join(_ascii_digit(char) for char in text)
+    if not text.isascii():
+        text = "".join(_ascii_digit(char) for char in text)
     return " ".join(NOT_WORD.sub(" ", text).split())
 
 
