@@ -108,6 +108,29 @@ def test_equally_good_matches_are_reported_as_ambiguous() -> None:
     assert [m.place.name for m in result.matches] == ["Kaduna", "Kano"]
 
 
+def test_a_name_shared_by_many_places_is_one_answer_in_path_order() -> None:
+    """Thirty districts named Central: all ambiguous in path order, unless the text names a state.
+
+    One key names them all (one hit); the parent named in the text keeps its
+    own Central, also when an alias repeats the name for one of the others.
+    """
+    rows: list[tuple[str, str, int, str | None]] = [("R1", "Land", 0, None)]
+    for n in range(30, 0, -1):  # made in reverse: the answer's order is the paths'
+        rows += [(f"S{n}", f"State {n:02}", 1, "R1"), (f"D{n}", "Central", 2, f"S{n}")]
+    hierarchy, _ = build(place_rows(*rows))
+    by_osm_id = hierarchy.by_osm_id
+    aliases = alias_index(hierarchy, [(by_osm_id["D3"].id, "Central")])
+    everywhere = match_text(hierarchy, "I live in Central", scope=Scope(level=2), aliases=aliases)
+    assert everywhere.ambiguous is True
+    paths = [m.place.path for m in everywhere.matches]
+    assert paths == sorted(paths) and len(paths) == 20
+    assert paths[0] == "Land > State 01 > Central"
+    for text in ("Central, State 07", "state 07 central", "Central in State 07"):
+        named = match_text(hierarchy, text, scope=Scope(level=2), aliases=aliases)
+        assert [m.place.path for m in named.matches] == ["Land > State 07 > Central"], text
+        assert named.ambiguous is False
+
+
 def test_district_without_parent_must_be_unique() -> None:
     """Remera exists under two states: without a state it is ambiguous; with one it is found."""
     hierarchy, _ = build(
