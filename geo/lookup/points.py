@@ -118,6 +118,19 @@ class PointIndex:
         self._slab_scale = plain["slab_scale"]
         self._slab_start = plain["slab_start"]
         self._slab_edges = plain["slab_edges"]
+        # Edge i as one row (x1, y1, x2, y2): a strided view of ``xy``, no copy,
+        # so a slab's edges are gathered in one step.
+        vertices = len(self._xy)
+        self._segments = np.lib.stride_tricks.as_strided(
+            self._xy, shape=(max(vertices - 1, 0), 4), strides=(16, 8), writeable=False
+        )
+        # What the one-point path reads of a part, as one row: its box, first
+        # slab, slab count, slabs per degree and owner (a small copy per process;
+        # ids and counts are exact as float64 below 2**53).
+        slabs = np.diff(self._part_slab_start)
+        self._part_rows = np.column_stack(
+            [self._bounds, self._part_slab_start[:-1], slabs, self._slab_scale, self._owners]
+        ).astype(np.float64)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, bytes | memoryview | None]]) -> PointIndex:
@@ -181,26 +194,23 @@ class PointIndex:
         for x in (lon, -lon) if abs(lon) == 180 else (lon,):
             cell = _cell(x, lat)
             candidates = self._cell_parts[self._cell_start[cell] : self._cell_start[cell + 1]]
-            for part, (west, south, east, north) in zip(
-                candidates.tolist(), self._bounds[candidates].tolist(), strict=True
-            ):
-                if west <= x <= east and south <= lat <= north and self._covers_one(part, x, lat):
-                    owner = int(self._owners[part])
+            rows = self._part_rows[candidates].tolist()
+            for west, south, east, north, first_slab, slabs, scale, owner_id in rows:
+                if not (west <= x <= east and south <= lat <= north):
+                    continue
+                # The part's slab holding the latitude (see ``build_arrays``).
+                offset = min(max(math.floor((lat - south) * scale), 0), int(slabs) - 1)
+                if self._covers_one(x, lat, int(first_slab) + offset):
+                    owner = int(owner_id)
                     if owner not in found:
                         found.append(owner)
         return found
 
-    def _covers_one(self, part: int, x: float, y: float) -> bool:
-        """``_covers`` for one point and one part, in plain Python."""
-        first_slab, end_slab = self._part_slab_start[part : part + 2].tolist()
-        offset = math.floor((y - float(self._bounds[part, 1])) * float(self._slab_scale[part]))
-        slab = first_slab + min(max(offset, 0), end_slab - first_slab - 1)
+    def _covers_one(self, x: float, y: float, slab: int) -> bool:
+        """``_covers`` for one point and the slab of one part holding it, in plain Python."""
         start, end = self._slab_start[slab : slab + 2].tolist()
-        edges = self._slab_edges[start:end]
         crossings = 0
-        for (x1, y1), (x2, y2) in zip(
-            self._xy[edges].tolist(), self._xy[edges + 1].tolist(), strict=True
-        ):
+        for x1, y1, x2, y2 in self._segments[self._slab_edges[start:end]].tolist():
             if x1 < x and x2 < x:
                 continue
             if (x1 == x and y1 == y) or (x2 == x and y2 == y):
