@@ -544,24 +544,29 @@ def _typos(hierarchy: Hierarchy, text: Text) -> list[Hit]:
     # "sn jose del golf": a longer run holding every closest one, one edit further, names
     # the place meant ("San José del Golfo", not "San José"); so does "gyongyisi jara" for
     # Gyöngyösi járás, whose core "gyongyosi" it shares with Gyöngyösi kistérség.
+    # Both tests depend on a winner's run of words only: compared run with run, a
+    # name shared by hundreds of places costs no more than a rare one.
+    winning_runs = {(hit.start, hit.end) for hit in winners}
     wider = {
         hit.entries[0][0]: hit
         for hit in hits
         if hit.rank <= closest + 1
-        and all(hit.start <= w.start and w.end <= hit.end and hit.size > w.size for w in winners)
-    }
+        and all(hit.start <= start and end <= hit.end and hit.size > end - start
+                for start, end in winning_runs)
+    }  # fmt: skip
     if len(wider) == 1:
         winners = list(wider.values())
     if len(winners) > 1:
         # "mat grosso do sul": the run holding the others names the place meant.
-        winners = [
-            hit
-            for hit in winners
-            if not any(
-                other.start <= hit.start and hit.end <= other.end and other.size > hit.size
-                for other in winners
+        held = {
+            (start, end)
+            for start, end in winning_runs
+            if any(
+                outer_start <= start and end <= outer_end and outer_end - outer_start > end - start
+                for outer_start, outer_end in winning_runs
             )
-        ]
+        }
+        winners = [hit for hit in winners if (hit.start, hit.end) not in held]
     if len(winners) > 1:
         winners = _supported(hierarchy, text, winners)
     # A typo match must be clearly better than the alternatives: one place, alone at the best.

@@ -129,6 +129,10 @@ def test_a_name_shared_by_many_places_is_one_answer_in_path_order() -> None:
         named = match_text(hierarchy, text, scope=Scope(level=2), aliases=aliases)
         assert [m.place.path for m in named.matches] == ["Land > State 07 > Central"], text
         assert named.ambiguous is False
+    # A typo of the shared name: no single closest place, unless the state settles it.
+    assert match_text(hierarchy, "Centarl", scope=Scope(level=2), aliases=aliases).matches == []
+    typo = match_text(hierarchy, "Centarl, State 07", scope=Scope(level=2), aliases=aliases)
+    assert [m.place.path for m in typo.matches] == ["Land > State 07 > Central"]
 
 
 def test_district_without_parent_must_be_unique() -> None:
