@@ -8,6 +8,7 @@ whatever it sends, so a guess can no longer be told apart from a hit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -53,13 +54,17 @@ def client_ip(request: HttpRequest) -> str:
     """
     proxies = settings.MIPAKA_PROXY_COUNT
     if proxies > 0:
-        forwarded = [part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",")]
+        # META, not request.headers: that parses every header into a new mapping.
+        header = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+        forwarded = [part.strip() for part in header.split(",")]
         forwarded = [part for part in forwarded if part]
         if len(forwarded) >= proxies:
             return forwarded[-proxies]
     return str(request.META.get("REMOTE_ADDR", ""))
 
 
+# Every request of a client hashes the same address: remembered (a few thousand at most).
+@functools.lru_cache(maxsize=4096)
 def _digest(client: str) -> str:
     return hashlib.sha256(client.encode()).hexdigest()[:32]
 
