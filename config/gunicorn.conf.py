@@ -9,7 +9,10 @@ to a plain ``gunicorn config.wsgi``:
   starts any worker (``on_starting``), once per host;
 - each worker loads its snapshot (mapping those files) before it takes
   traffic, then a background thread swaps in newer imports
-  (``post_worker_init``): no request ever waits for a load.
+  (``post_worker_init``): no request ever waits for a load;
+- a response's headers go out in the same write as its first body bytes
+  (``config/gunicorn_response.py``): a worker killed mid-answer has sent
+  all of a lookup's answer or none of it, which the load balancer retries.
 
 Environment: ``MIPAKA_BIND`` (default 127.0.0.1:8000), ``WEB_WORKERS``
 (default 2), ``GUNICORN_TIMEOUT`` (seconds, default 30), plus the
@@ -27,6 +30,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# gunicorn loads this file by path: the project's packages may not be importable yet.
+sys.path.insert(0, str(ROOT))
+
+from config.gunicorn_response import install as _one_write_responses  # noqa: E402
+
+_one_write_responses()
 
 wsgi_app = "config.wsgi"
 bind = os.environ.get("MIPAKA_BIND", "127.0.0.1:8000")
