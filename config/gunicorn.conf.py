@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-# gunicorn loads this file by path: the project's packages may not be importable yet.
-sys.path.insert(0, str(ROOT))
+# gunicorn loads this file by path (again on a reload): the project may not be importable yet.
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 from config.gunicorn_response import install as _one_write_responses  # noqa: E402
 

@@ -94,10 +94,15 @@ def match(request: HttpRequest, access: WorkspaceAccess) -> HttpResponse:
     if body is not None:
         return HttpResponse(body, content_type="application/json")
     answer, today = _match(params.query(request), access, hierarchy=hierarchy, aliases=aliases)
-    body = json.dumps(answer, ensure_ascii=False).encode()
+    body = _encoded(answer)
     if today:
         _match_bodies.put(hierarchy, aliases, key, body)
     return HttpResponse(body, content_type="application/json")
+
+
+def _encoded(answer: dict[str, Any]) -> bytes:
+    """Return the JSON body of a lookup answer, as the memos keep it (UTF-8, not escaped)."""
+    return json.dumps(answer, ensure_ascii=False).encode()
 
 
 def _match(
@@ -187,7 +192,7 @@ def _located(
     body = _locate_bodies.get(hierarchy, None, key) if remember else None
     if body is None:
         results = [point_result_to_dict(r, hierarchy, snap=snap, language=language) for r in found]
-        body = json.dumps({"results": results}, ensure_ascii=False).encode()
+        body = _encoded({"results": results})
         if remember:
             _locate_bodies.put(hierarchy, None, key, body)
     return HttpResponse(body, content_type="application/json")
