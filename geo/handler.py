@@ -21,6 +21,7 @@ full list, so Django's checks (admin, ``check --deploy``) see it whole.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,9 +29,14 @@ from django.conf import settings
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.wsgi import WSGIHandler
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.urls import ResolverMatch, get_resolver
+from django.urls.resolvers import URLResolver
 
 # Paths that answer without a browser session unless the request brings one.
 API_PREFIXES = ("/api/", "/tiles/", "/health", "/ready")
+# Paths whose view the short chain remembers: the API's few paths, and the
+# tiles last asked for (a tile's path names it, so those come and go).
+RESOLVED_PATHS = 1024
 
 
 def api_middleware() -> list[str]:
@@ -53,7 +59,7 @@ class ApiAwareWSGIHandler(WSGIHandler):
 
     def __init__(self) -> None:
         super().__init__()
-        self.api = BaseHandler()
+        self.api = ApiHandler()
         with _middleware(api_middleware()):
             self.api.load_middleware()
 
@@ -67,6 +73,31 @@ class ApiAwareWSGIHandler(WSGIHandler):
         if isinstance(response, HttpResponse) and "Content-Length" not in response:
             response["Content-Length"] = str(len(response.content))
         return response
+
+
+class ApiHandler(BaseHandler):
+    """The short chain's handler: resolves a path once, not on every request.
+
+    Resolving walks the URL patterns and builds a ``ResolverMatch`` (about a
+    fifth of a bare API call's time in Django). A path's match depends only
+    on the path and the URL configuration, so the match is kept per
+    (resolver, path); a changed configuration (tests) is another resolver.
+    Views receive copies of its arguments, never the match's own mapping.
+    """
+
+    def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        """Return the view of ``request.path_info``, remembered per path."""
+        if hasattr(request, "urlconf"):  # set by a middleware: Django's way
+            return super().resolve_request(request)
+        match = _resolve(get_resolver(), request.path_info)
+        request.resolver_match = match
+        return match
+
+
+@functools.lru_cache(maxsize=RESOLVED_PATHS)
+def _resolve(resolver: URLResolver, path: str) -> ResolverMatch:
+    # Resolver404 is raised, not kept: an unknown path is resolved each time.
+    return resolver.resolve(path)
 
 
 @contextmanager

@@ -12,8 +12,9 @@ from django.core.checks import run_checks
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.test import Client, override_settings
+from django.urls.resolvers import URLResolver
 
-from geo.handler import ApiAwareWSGIHandler, api_middleware
+from geo.handler import ApiAwareWSGIHandler, _resolve, api_middleware
 from geo.models import Membership, Role
 from geo.workspaces import create_workspace
 
@@ -139,6 +140,33 @@ def test_without_a_cookie_or_token_the_api_asks_for_one() -> None:
     answer = call("/api/v1/ping")
     assert answer.status == 401
     assert b"sign in" in answer.body
+
+
+def test_the_short_chain_resolves_a_path_once(
+    person: tuple[User, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path's view is looked up once; each path keeps its own arguments; unknown ones 404."""
+    _, token = person
+    _resolve.cache_clear()
+    walked: list[str] = []
+    walk = URLResolver.resolve
+
+    def counted(resolver: URLResolver, path: str) -> Any:
+        walked.append(path)
+        return walk(resolver, path)
+
+    monkeypatch.setattr(URLResolver, "resolve", counted)
+    for _ in range(3):
+        assert call("/api/v1/ping", authorization=f"Token {token}").status == 200
+    assert walked.count("/api/v1/ping") == 1
+    for osm_id in ("R404001", "R404002", "R404001"):
+        missing = call(f"/api/v1/boundaries/{osm_id}", authorization=f"Token {token}")
+        assert missing.status == 404
+        assert osm_id.encode() in missing.body
+    assert walked.count("/api/v1/boundaries/R404001") == 1
+    for _ in range(2):
+        assert call("/api/v1/no-such-thing", authorization=f"Token {token}").status == 404
+    assert walked.count("/api/v1/no-such-thing") == 2
 
 
 def test_browser_only_entries_must_be_in_middleware() -> None:
