@@ -7,7 +7,9 @@ Uses the database of DATABASE_URL (default: the local ``mipaka``), which should
 hold the 101 posm-extracts countries (``manage.py import_geojson DIR``). Three
 servers run side by side, each gunicorn with the same workers:
 - the floor: a bare one-view Django app (``scripts/bench/bare_settings.py``:
-  no apps, no middleware, no database), its one JSON view;
+  no apps, no middleware, no database), its one JSON view, under stock
+  gunicorn, and again under our server configuration's one write per answer
+  (``scripts/bench/bare_gunicorn.conf.py``): ratios are printed against both;
 - this tree, and with ``--compare REF`` the tree of a git ref (default main,
   exported with ``git archive``; ``--compare ''`` skips it), each with its
   production configuration (``config/gunicorn.conf.py``);
@@ -48,6 +50,8 @@ from statistics import median
 ROOT = Path(__file__).resolve().parent.parent
 # The goal for match and locate, in requests/s of the bare one-view app's.
 GOAL = 0.85
+# The bare app under our server configuration (one write per answer).
+BARE_ONE_WRITE = "bare Django 1w"
 # Ways contacts reply, for match texts that are all different.
 FRESH_TEMPLATES = ("{}", "I live in {}", "{} please", "from {}", "in {} town", "my home is {}")
 
@@ -134,8 +138,11 @@ def free_port() -> int:
         return port
 
 
-def serve(tree: Path, settings_module: str, workers: int) -> Server:
-    """Start gunicorn for ``tree``; a tree's lookup index is built first, as in production."""
+def serve(tree: Path, settings_module: str, workers: int, *, one_write: bool = False) -> Server:
+    """Start gunicorn for ``tree``; a tree's lookup index is built first, as in production.
+
+    ``one_write``: the bare app under our gunicorn response class (a tree always has it).
+    """
     env = dict(os.environ, DJANGO_SETTINGS_MODULE=settings_module, PYTHONPATH=str(tree))
     bare = settings_module == "scripts.bench.bare_settings"
     if not bare:
@@ -148,6 +155,8 @@ def serve(tree: Path, settings_module: str, workers: int) -> Server:
     # configuration (config.wsgi, workers that load the index before they
     # take traffic and refresh it in the background), as scripts/run serves it.
     app = ["django.core.wsgi:get_wsgi_application()"] if bare else ["-c", "config/gunicorn.conf.py"]
+    if bare and one_write:
+        app += ["-c", "scripts/bench/bare_gunicorn.conf.py"]
     process = subprocess.Popen(
         [str(ROOT / ".venv/bin/gunicorn"), *app, "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "--preload"],
@@ -237,7 +246,12 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as scratch:
         if args.compare:
             trees[args.compare] = export_tree(args.compare, Path(scratch) / "ref")
-        servers = {"bare Django": serve(ROOT, "scripts.bench.bare_settings", args.workers)}
+        servers = {
+            "bare Django": serve(ROOT, "scripts.bench.bare_settings", args.workers),
+            BARE_ONE_WRITE: serve(
+                ROOT, "scripts.bench.bare_settings", args.workers, one_write=True
+            ),
+        }
         for label, tree in trees.items():
             servers[label] = serve(tree, "scripts.bench.settings", args.workers)
         try:
@@ -251,7 +265,8 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
                 )  # fmt: skip
                 assert warm["non2xx"] == 0, (label, warm)
             targets: list[tuple[str, str, Callable[[int], list[str]]]] = [
-                ("bare Django", "one view", lambda _: ["/api/v1/ping"])
+                ("bare Django", "one view", lambda _: ["/api/v1/ping"]),
+                (BARE_ONE_WRITE, "one view", lambda _: ["/api/v1/ping"]),
             ]
             for label in trees:
                 targets += [
@@ -286,27 +301,29 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
         f"\n{countries} countries; gunicorn --workers {args.workers} each; wrk -t2"
         f" -c{args.connections} -d{args.seconds}s on 127.0.0.1; {args.rounds} rounds, medians"
     )
-    print(f"{'server':<14}{'endpoint':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
-          f"{'x bare':>8}")  # fmt: skip
+    print(f"{'server':<20}{'endpoint':<10}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+          f"{'x bare':>8}{'x bare 1w':>10}")  # fmt: skip
+
+    def ratios(label: str, what: str, floor: str) -> list[float]:
+        return [r[(label, what)]["rps"] / r[(floor, "one view")]["rps"] for r in rounds]
+
     for label, what, _ in targets:
         runs = [r[(label, what)] for r in rounds]
-        ratio = median(
-            [r[(label, what)]["rps"] / r[("bare Django", "one view")]["rps"] for r in rounds]
-        )
         print(
-            f"{label:<14}{what:<10}{median([r['rps'] for r in runs]):>10,.0f}"
+            f"{label:<20}{what:<10}{median([r['rps'] for r in runs]):>10,.0f}"
             f"{median([r['p50'] for r in runs]):>9.2f}{median([r['p99'] for r in runs]):>9.2f}"
-            f"{sum(int(r['non2xx']) for r in runs):>9}{ratio:>8.2f}"
+            f"{sum(int(r['non2xx']) for r in runs):>9}"
+            f"{median(ratios(label, what, 'bare Django')):>8.2f}"
+            f"{median(ratios(label, what, BARE_ONE_WRITE)):>10.2f}"
         )  # fmt: skip
     for label in trees:
         for what in ("match", "match-new", "locate"):
-            ratios = [
-                r[(label, what)]["rps"] / r[("bare Django", "one view")]["rps"] for r in rounds
-            ]
-            print(
-                f"{label}: {what} / bare one-view Django = {median(ratios):.2f}"
-                f" (rounds {min(ratios):.2f}-{max(ratios):.2f}; goal >= {GOAL})"
-            )
+            for floor in ("bare Django", BARE_ONE_WRITE):
+                each = ratios(label, what, floor)
+                print(
+                    f"{label}: {what} / {floor} = {median(each):.2f}"
+                    f" (rounds {min(each):.2f}-{max(each):.2f}; goal >= {GOAL})"
+                )
     ours = median([r[("this tree", "locate")]["rps"] for r in rounds])
     print(f"this tree: locate / naive GeoDjango locate = {ours / naive['rps']:.1f}x  (goal >= 10x)")
     print(
