@@ -290,6 +290,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Largest import file accepted by POST /api/v1/imports (bytes).
 MIPAKA_MAX_UPLOAD_BYTES = int(os.environ.get("MIPAKA_MAX_UPLOAD_BYTES", str(200 * 1024 * 1024)))
+# Days an uploaded import file is kept for jobs (to apply a dry run, say);
+# then its bytes are deleted from the database by the next job. 0 keeps them.
+MIPAKA_UPLOAD_RETENTION_DAYS = env_int("MIPAKA_UPLOAD_RETENTION_DAYS", default=30)
 # Where import jobs download countries from (a posm-extracts folder or mirror);
 # empty: the public posm-extracts repository (geo.importing.download.DEFAULT_BASE_URL).
 MIPAKA_DOWNLOAD_BASE_URL = os.environ.get("MIPAKA_DOWNLOAD_BASE_URL", "")

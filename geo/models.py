@@ -476,12 +476,18 @@ class ImportUpload(models.Model):
     and it is committed in the same transaction as the job that needs it. The
     bytes are split in chunks (``ImportUploadChunk``) so neither side ever holds
     a whole 200 MB value in memory.
+
+    The bytes are deleted ``MIPAKA_UPLOAD_RETENTION_DAYS`` after the upload,
+    once no job waits for them (``geo.importing.jobs.delete_old_uploads``);
+    the row stays, with its name, size and digest: what was imported, from what.
     """
 
     name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its chunks were deleted; a job can no longer read it.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.size:,} bytes)"

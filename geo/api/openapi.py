@@ -1414,6 +1414,13 @@ DOCUMENT: dict[str, Any] = {
                             "name": {"type": "string"},
                             "size": {"type": "integer"},
                             "sha256": {"type": "string"},
+                            "deleted_at": {
+                                "type": ["string", "null"],
+                                "format": "date-time",
+                                "description": "When the file's bytes were deleted"
+                                " (MIPAKA_UPLOAD_RETENTION_DAYS after its upload); a dry run"
+                                " of it can no longer be applied.",
+                            },
                         },
                     },
                     "countries": {

@@ -117,7 +117,12 @@ def job_to_dict(job: ImportJob, *, detail: bool = False) -> dict[str, Any]:
         "kind": job.kind,
         "dry_run": job.dry_run,
         "attempts": job.attempts,
-        "file": {"name": job.upload.name, "size": job.upload.size, "sha256": job.upload.sha256}
+        "file": {
+            "name": job.upload.name,
+            "size": job.upload.size,
+            "sha256": job.upload.sha256,
+            "deleted_at": _time(job.upload.deleted_at),
+        }
         if job.upload
         else None,
         "countries": job.countries,

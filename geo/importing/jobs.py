@@ -20,6 +20,12 @@ Exactly once to success, also when workers die:
 - The import itself is one transaction under the import lock, waited for
   (``--wait``) rather than refused, and skips what is already stored: a
   killed attempt left nothing behind, and a re-run changes nothing twice.
+
+Uploaded files are kept ``MIPAKA_UPLOAD_RETENTION_DAYS`` (a dry run may be
+applied meanwhile), then every finished job deletes the bytes of older
+uploads that no queued or running job needs (``delete_old_uploads``, also
+``manage.py delete_old_uploads``): a world upload is 120 MB in the database,
+its standby and its backups, and operators upload again and again.
 """
 
 from __future__ import annotations
@@ -29,15 +35,15 @@ import logging
 import re
 import tempfile
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Sum
 from django.utils import timezone
 
 from geo.exceptions import GeoError, InvalidQuery, JobNotFound, QueueUnavailable, TooLarge
@@ -181,6 +187,11 @@ def apply_job(job_id: int, *, requested_by: int | None) -> ImportJob:
             f"job {job_id} is {source.status}; only a dry run that succeeded can be applied"
         )
     with transaction.atomic():
+        if source.upload_id is not None:
+            # Locked: the file is either deleted before this job exists (refused
+            # here), or kept because this job waits for it (delete_old_uploads).
+            upload = ImportUpload.objects.select_for_update().get(pk=source.upload_id)
+            _check_not_deleted(upload, job_id=job_id)
         job = ImportJob.objects.create(
             kind=source.kind,
             upload_id=source.upload_id,
@@ -230,6 +241,45 @@ def run_job(job_id: int) -> None:
             _execute(job)
     finally:
         lock.close()
+
+
+class DeletedUploads(NamedTuple):
+    """What ``delete_old_uploads`` deleted."""
+
+    uploads: int
+    bytes: int
+
+
+def delete_old_uploads(*, days: int, now: datetime | None = None) -> DeletedUploads:
+    """Delete the bytes of uploads older than ``days`` that no queued or running job needs.
+
+    Each upload's row stays (name, size, digest: what an import read) with
+    ``deleted_at`` set; applying a dry run of a deleted file is refused with
+    a message that says so. ``days`` 0 deletes nothing.
+    """
+    if days <= 0:
+        return DeletedUploads(0, 0)
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    waiting = ImportJob.objects.filter(
+        upload_id=OuterRef("pk"), status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    )
+    with transaction.atomic():
+        # Rows another transaction holds (a dry run being applied) are left to the next call.
+        locked = list(
+            ImportUpload.objects.select_for_update(skip_locked=True)
+            .filter(created_at__lt=cutoff, deleted_at__isnull=True)
+            .values_list("pk", flat=True)
+        )
+        # Read after the locks: a job created before them is seen, none can be created after.
+        old = ImportUpload.objects.filter(pk__in=locked).exclude(Exists(waiting))
+        ids = list(old.values_list("pk", flat=True))
+        if not ids:
+            return DeletedUploads(0, 0)
+        size = ImportUpload.objects.filter(pk__in=ids).aggregate(total=Sum("size"))["total"] or 0
+        ImportUploadChunk.objects.filter(upload_id__in=ids).delete()
+        ImportUpload.objects.filter(pk__in=ids).update(deleted_at=timezone.now())
+    logger.info("deleted %d uploaded files older than %d days (%d bytes)", len(ids), days, size)
+    return DeletedUploads(len(ids), size)
 
 
 def requeue_stranded_jobs(*, lost_after_seconds: int) -> list[int]:
@@ -392,12 +442,31 @@ def _execute(job: ImportJob) -> None:
         if report.made_new_version:
             # After the job is done: maps of the new import need no render at z0-z5.
             prerender_after_import(report.run_id)
+    _delete_old_uploads_quietly()
+
+
+def _delete_old_uploads_quietly() -> None:
+    # Housekeeping after each job (no scheduler to run): it never fails the job.
+    try:
+        delete_old_uploads(days=settings.MIPAKA_UPLOAD_RETENTION_DAYS)
+    except DatabaseError:
+        logger.warning("old uploads not deleted; the next job tries again", exc_info=True)
+
+
+def _check_not_deleted(upload: ImportUpload, *, job_id: int) -> None:
+    if upload.deleted_at is not None:
+        raise InvalidQuery(
+            f"job {job_id}: its file {upload.name!r} was deleted on"
+            f" {upload.deleted_at:%Y-%m-%d}, {settings.MIPAKA_UPLOAD_RETENTION_DAYS} days after"
+            " its upload (MIPAKA_UPLOAD_RETENTION_DAYS); upload it again"
+        )
 
 
 def _materialise(job: ImportJob, folder: Path) -> list[Path]:
     """Write the job's input into ``folder``: the uploaded file, or the downloads."""
     if job.kind == JobKind.UPLOAD:
         assert job.upload is not None
+        _check_not_deleted(job.upload, job_id=job.pk)
         path = folder / job.upload.name
         ids = ImportUploadChunk.objects.filter(upload_id=job.upload_id).order_by("position")
         with path.open("wb") as handle:

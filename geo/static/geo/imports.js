@@ -32,7 +32,7 @@
 
   function describe(job) {
     if (job.kind === "download") return (job.countries || []).join(", ");
-    if (job.file) return job.file.name;
+    if (job.file) return job.file.name + (job.file.deleted_at ? " (file deleted)" : "");
     return job.applies ? "apply of #" + job.applies : job.kind;
   }
 

@@ -5,21 +5,34 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.utils import timezone
 
+from geo.api.serialize import job_to_dict
 from geo.exceptions import InvalidQuery, JobNotFound, TooLarge
 from geo.importing.jobs import (
     MAX_ATTEMPTS,
     apply_job,
+    delete_old_uploads,
     get_job,
     run_job,
     submit_download,
     submit_upload,
 )
-from geo.models import Boundary, ImportJob, ImportRun, ImportStatus, JobStatus
+from geo.models import (
+    Boundary,
+    ImportJob,
+    ImportRun,
+    ImportStatus,
+    ImportUpload,
+    ImportUploadChunk,
+    JobStatus,
+)
 from tests.builders import collection, feature, square
 from tests.gis_sources import cod_ab_geopackage, cod_ab_shapefiles, posm_places
 from tests.jobs import sample_zip
@@ -235,3 +248,89 @@ def test_download_failure_fails_the_job(repo: tuple[Repository, str]) -> None:
     job = get_job(job.pk)
     assert job.status == JobStatus.FAILED
     assert "R7: no admin0 file" in job.error
+
+
+def file_of(job: ImportJob) -> ImportUpload:
+    """The job's upload, as stored now."""
+    return ImportUpload.objects.get(jobs=job.pk)
+
+
+def age(job: ImportJob, days: int) -> None:
+    """Make the job's upload ``days`` old."""
+    ImportUpload.objects.filter(jobs=job.pk).update(
+        created_at=timezone.now() - timedelta(days=days)
+    )
+
+
+def test_old_uploads_lose_their_bytes_but_not_their_record(tmp_path: Path) -> None:
+    """Past the retention, a finished job's file goes; a waiting job's and a recent one stay."""
+    finished = upload(sample_zip(tmp_path), dry_run=True)
+    run_job(finished.pk)
+    waiting = upload(sample_zip(tmp_path))  # queued, never run
+    recent = upload(sample_zip(tmp_path), dry_run=True)
+    run_job(recent.pk)
+    age(finished, 31)
+    age(waiting, 31)
+    age(recent, 29)
+    size = file_of(finished).size
+
+    assert delete_old_uploads(days=0) == (0, 0)
+    assert delete_old_uploads(days=30) == (1, size)
+    gone = file_of(finished)
+    assert gone.deleted_at is not None
+    assert (gone.name, gone.size, len(gone.sha256)) == ("sample.zip", size, 64)
+    assert not ImportUploadChunk.objects.filter(upload_id=gone.pk).exists()
+    for kept in (waiting, recent):
+        assert ImportUploadChunk.objects.filter(upload__jobs=kept.pk).exists()
+        assert file_of(kept).deleted_at is None
+    assert delete_old_uploads(days=30) == (0, 0)
+
+    with pytest.raises(
+        InvalidQuery, match=r"its file 'sample.zip' was deleted on .*upload it again"
+    ):
+        apply_job(finished.pk, requested_by=None)
+    assert job_to_dict(get_job(finished.pk))["file"]["deleted_at"] is not None
+    assert job_to_dict(get_job(recent.pk))["file"]["deleted_at"] is None
+    # Its dry run is still applicable: the file is there.
+    assert apply_job(recent.pk, requested_by=None).upload_id == recent.upload_id
+
+
+@override_settings(MIPAKA_UPLOAD_RETENTION_DAYS=30)
+def test_every_finished_job_deletes_old_uploads(tmp_path: Path) -> None:
+    """No scheduler: the next job to finish deletes what the retention allows."""
+    old = upload(sample_zip(tmp_path), dry_run=True)
+    run_job(old.pk)
+    age(old, 31)
+    assert file_of(old).deleted_at is None
+    later = upload(sample_zip(tmp_path), dry_run=True)
+    run_job(later.pk)
+    assert get_job(later.pk).status == JobStatus.SUCCEEDED
+    assert file_of(old).deleted_at is not None
+    assert file_of(later).deleted_at is None
+
+
+def test_a_job_whose_file_was_deleted_fails_saying_so(tmp_path: Path) -> None:
+    """A job cannot read a deleted file: it fails with the reason, not a broken zip."""
+    job = upload(sample_zip(tmp_path))
+    ImportUploadChunk.objects.filter(upload__jobs=job.pk).delete()
+    ImportUpload.objects.filter(jobs=job.pk).update(deleted_at=timezone.now())
+    run_job(job.pk)
+    job = get_job(job.pk)
+    assert job.status == JobStatus.FAILED
+    assert "was deleted on" in job.error and "upload it again" in job.error
+    assert Boundary.objects.count() == 0
+
+
+def test_delete_old_uploads_command(tmp_path: Path) -> None:
+    """The command deletes as the jobs do and says how much; --days 0 is refused."""
+    job = upload(sample_zip(tmp_path), dry_run=True)
+    run_job(job.pk)
+    age(job, 8)
+    size = file_of(job).size
+    out = io.StringIO()
+    call_command("delete_old_uploads", "--days", "7", stdout=out)
+    assert (
+        out.getvalue().strip() == f"Deleted 1 uploaded file(s) older than 7 days ({size:,} bytes)."
+    )
+    with pytest.raises(CommandError, match="--days: 0 keeps every file"):
+        call_command("delete_old_uploads", "--days", "0")
