@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
@@ -307,6 +308,32 @@ def test_every_finished_job_deletes_old_uploads(tmp_path: Path) -> None:
     assert get_job(later.pk).status == JobStatus.SUCCEEDED
     assert file_of(old).deleted_at is not None
     assert file_of(later).deleted_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(MIPAKA_UPLOAD_RETENTION_DAYS=30)
+def test_a_file_being_applied_is_never_deleted_under_it(tmp_path: Path) -> None:
+    """An upload locked by an apply in progress is skipped; once applied, its job keeps it."""
+    job = upload(sample_zip(tmp_path), dry_run=True)
+    run_job(job.pk)
+    age(job, 31)
+    applying = connections.create_connection("default")
+    try:
+        applying.set_autocommit(False)
+        with applying.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM geo_importupload WHERE id = %s FOR UPDATE", [file_of(job).pk]
+            )
+            assert delete_old_uploads(days=30) == (0, 0)
+        applying.rollback()
+    finally:
+        applying.close()
+    applied = apply_job(job.pk, requested_by=None)  # queued: its file is needed
+    assert delete_old_uploads(days=30) == (0, 0)
+    run_job(applied.pk)
+    assert get_job(applied.pk).status == JobStatus.SUCCEEDED
+    # The applied job was the last to need it: finished, it deleted it.
+    assert file_of(job).deleted_at is not None
 
 
 def test_a_job_whose_file_was_deleted_fails_saying_so(tmp_path: Path) -> None:
