@@ -455,10 +455,11 @@ def _delete_old_uploads_quietly() -> None:
 
 def _check_not_deleted(upload: ImportUpload, *, job_id: int) -> None:
     if upload.deleted_at is not None:
+        kept = (upload.deleted_at - upload.created_at).days
         raise InvalidQuery(
             f"job {job_id}: its file {upload.name!r} was deleted on"
-            f" {upload.deleted_at:%Y-%m-%d}, {settings.MIPAKA_UPLOAD_RETENTION_DAYS} days after"
-            " its upload (MIPAKA_UPLOAD_RETENTION_DAYS); upload it again"
+            f" {upload.deleted_at:%Y-%m-%d}, {kept} days after its upload"
+            " (MIPAKA_UPLOAD_RETENTION_DAYS); upload it again"
         )
 
 
