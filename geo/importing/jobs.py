@@ -35,7 +35,7 @@ import logging
 import re
 import tempfile
 import zipfile
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -43,7 +43,7 @@ from typing import IO, NamedTuple
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Exists, OuterRef, Q, Sum
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from geo.exceptions import GeoError, InvalidQuery, JobNotFound, QueueUnavailable, TooLarge
@@ -250,7 +250,7 @@ class DeletedUploads(NamedTuple):
     bytes: int
 
 
-def delete_old_uploads(*, days: int, now: datetime | None = None) -> DeletedUploads:
+def delete_old_uploads(*, days: int) -> DeletedUploads:
     """Delete the bytes of uploads older than ``days`` that no queued or running job needs.
 
     Each upload's row stays (name, size, digest: what an import read) with
@@ -259,7 +259,7 @@ def delete_old_uploads(*, days: int, now: datetime | None = None) -> DeletedUplo
     """
     if days <= 0:
         return DeletedUploads(0, 0)
-    cutoff = (now or timezone.now()) - timedelta(days=days)
+    cutoff = timezone.now() - timedelta(days=days)
     waiting = ImportJob.objects.filter(
         upload_id=OuterRef("pk"), status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     )
@@ -272,10 +272,10 @@ def delete_old_uploads(*, days: int, now: datetime | None = None) -> DeletedUplo
         )
         # Read after the locks: a job created before them is seen, none can be created after.
         old = ImportUpload.objects.filter(pk__in=locked).exclude(Exists(waiting))
-        ids = list(old.values_list("pk", flat=True))
-        if not ids:
+        sizes = dict(old.values_list("pk", "size"))
+        if not sizes:
             return DeletedUploads(0, 0)
-        size = ImportUpload.objects.filter(pk__in=ids).aggregate(total=Sum("size"))["total"] or 0
+        ids, size = list(sizes), sum(sizes.values())
         ImportUploadChunk.objects.filter(upload_id__in=ids).delete()
         ImportUpload.objects.filter(pk__in=ids).update(deleted_at=timezone.now())
     logger.info("deleted %d uploaded files older than %d days (%d bytes)", len(ids), days, size)
