@@ -3,9 +3,13 @@
 Each boundary's geometry (full resolution where the source had it) is split
 into its polygon parts, so the overseas territories of France or the Chatham
 Islands do not give every point on the globe a whole-country candidate. A
-1-degree grid lists the parts whose bounding box meets each cell; a batch of
-points becomes (point, part) pairs with numpy alone (cell lookup, then the
-part's bounding box).
+grid of quarter-degree cells lists, for each cell, the parts whose edges
+pass through it, and the parts that cover the whole cell (no edge of theirs
+meets it, and they hold its centre): a point in such a cell is in such a part
+without any test, so a point inland, where a cell holds the country, its state
+and often its district whole, tests only the few parts whose borders pass
+nearby. A batch of points becomes (point, part) pairs with numpy alone (cell
+lookup, then the part's bounding box).
 
 Each pair is then decided on the part's own edges, read from flat arrays:
 every part's latitude range is cut into slabs holding a few edges each, and
@@ -46,7 +50,7 @@ Neither step has a special case at the poles or the antimeridian.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -54,7 +58,7 @@ import numpy as np
 import shapely
 from django.db import connection
 
-GRID_DEGREES = 1.0
+GRID_DEGREES = 0.25
 GRID_COLUMNS = int(360 / GRID_DEGREES)
 GRID_ROWS = int(180 / GRID_DEGREES)
 # Edges per latitude slab, on average: fewer means more slabs (memory), more
@@ -87,7 +91,8 @@ ARRAYS = (
     "owners",  # (P) int64: the boundary id of each part
     "bounds",  # (P, 4) float64: west, south, east, north of each part
     "cell_start",  # (cells + 1) int64: grid CSR
-    "cell_parts",  # int64: parts meeting each cell
+    "cell_parts",  # int64: parts whose edges meet each cell, or that cover it whole
+    "cell_whole",  # bool, beside cell_parts: the part covers the whole cell
     "part_slab_start",  # (P + 1) int64: first slab of each part
     "slab_scale",  # (P) float64: slabs per degree of latitude of each part
     "slab_start",  # (slabs + 1) int64: first entry of each slab
@@ -114,6 +119,7 @@ class PointIndex:
         self._bounds = plain["bounds"]
         self._cell_start = plain["cell_start"]
         self._cell_parts = plain["cell_parts"]
+        self._cell_whole = plain["cell_whole"]
         self._part_slab_start = plain["part_slab_start"]
         self._slab_scale = plain["slab_scale"]
         self._slab_start = plain["slab_start"]
@@ -125,12 +131,17 @@ class PointIndex:
             self._xy, shape=(max(vertices - 1, 0), 4), strides=(16, 8), writeable=False
         )
         # What the one-point path reads of a part, as one row: its box, first
-        # slab, slab count, slabs per degree and owner (a small copy per process;
-        # ids and counts are exact as float64 below 2**53).
+        # slab, slab count, slabs per degree and owner; as plain Python lists,
+        # a copy per process of a few megabytes for the world (ids and counts
+        # are exact as float64 below 2**53).
         slabs = np.diff(self._part_slab_start)
-        self._part_rows = np.column_stack(
-            [self._bounds, self._part_slab_start[:-1], slabs, self._slab_scale, self._owners]
-        ).astype(np.float64)
+        self._part_rows = (
+            np.column_stack(
+                [self._bounds, self._part_slab_start[:-1], slabs, self._slab_scale, self._owners]
+            )
+            .astype(np.float64)
+            .tolist()
+        )
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, bytes | memoryview | None]]) -> PointIndex:
@@ -191,11 +202,19 @@ class PointIndex:
             raise ValueError("longitude must be within -180..180 and latitude within -90..90")
         lon, lat = float(lon), float(lat)
         found: list[int] = []
+        rows = self._part_rows
         for x in (lon, -lon) if abs(lon) == 180 else (lon,):
             cell = _cell(x, lat)
-            candidates = self._cell_parts[self._cell_start[cell] : self._cell_start[cell + 1]]
-            rows = self._part_rows[candidates].tolist()
-            for west, south, east, north, first_slab, slabs, scale, owner_id in rows:
+            first, end = self._cell_start[cell : cell + 2].tolist()
+            parts = self._cell_parts[first:end].tolist()
+            whole = self._cell_whole[first:end].tolist()
+            for part, is_whole in zip(parts, whole, strict=True):
+                west, south, east, north, first_slab, slabs, scale, owner_id = rows[part]
+                if is_whole:
+                    owner = int(owner_id)
+                    if owner not in found:
+                        found.append(owner)
+                    continue
                 if not (west <= x <= east and south <= lat <= north):
                     continue
                 # The part's slab holding the latitude (see ``build_arrays``).
@@ -349,26 +368,32 @@ class PointIndex:
         query_index = np.concatenate([np.arange(len(lons)), wrapped])
         xs = np.concatenate([lons, -lons[wrapped]])
         ys = lats[query_index]
-        point_at, part_at = self._candidates(xs, ys)
-        hits = np.zeros(len(point_at), dtype=bool)
-        for start in range(0, len(point_at), PAIRS_PER_PASS):
-            chunk = slice(start, start + PAIRS_PER_PASS)
+        point_at, part_at, whole = self._candidates(xs, ys)
+        hits = whole.copy()
+        tested = np.flatnonzero(~whole)
+        for start in range(0, len(tested), PAIRS_PER_PASS):
+            chunk = tested[start : start + PAIRS_PER_PASS]
             parts, points = part_at[chunk], point_at[chunk]
             hits[chunk] = self._covers(parts, xs[points], ys[points])
         return query_index[point_at[hits]], self._owners[part_at[hits]]
 
-    def _candidates(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(point, part) pairs whose grid cell and bounding box hold the point."""
-        column = np.minimum(((xs + 180) / GRID_DEGREES).astype(np.int64), GRID_COLUMNS - 1)
-        row = np.minimum(((ys + 90) / GRID_DEGREES).astype(np.int64), GRID_ROWS - 1)
-        cell = column * GRID_ROWS + row
+    def _candidates(
+        self, xs: np.ndarray, ys: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(point, part, covers the point's whole cell) for the point's cell's parts.
+
+        A part that is not whole is kept only when its bounding box holds the point.
+        """
+        cell = _cells(xs, ys)
         first, count = self._cell_start[cell], self._cell_start[cell + 1] - self._cell_start[cell]
         point_at = np.repeat(np.arange(len(xs)), count)
-        part_at = self._cell_parts[first[point_at] + _offsets(count)]
+        entry = first[point_at] + _offsets(count)
+        part_at, whole = self._cell_parts[entry], self._cell_whole[entry]
         box = self._bounds[part_at]
         x, y = xs[point_at], ys[point_at]
         inside = (box[:, 0] <= x) & (x <= box[:, 2]) & (box[:, 1] <= y) & (y <= box[:, 3])
-        return point_at[inside], part_at[inside]
+        keep = whole | inside
+        return point_at[keep], part_at[keep], whole[keep]
 
     def _covers(self, parts: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """For each (part, x, y), whether the part's closure holds the point.
@@ -413,6 +438,24 @@ def _cell(x: float, y: float) -> int:
     column = min(int((x + 180) / GRID_DEGREES), GRID_COLUMNS - 1)
     row = min(int((y + 90) / GRID_DEGREES), GRID_ROWS - 1)
     return column * GRID_ROWS + row
+
+
+def _columns(xs: np.ndarray) -> np.ndarray:
+    """``_cell``'s column of each longitude (as it computes it), clipped to the grid."""
+    columns: np.ndarray = np.clip(((xs + 180) / GRID_DEGREES).astype(np.int64), 0, GRID_COLUMNS - 1)
+    return columns
+
+
+def _rows(ys: np.ndarray) -> np.ndarray:
+    """``_cell``'s row of each latitude, clipped to the grid."""
+    rows: np.ndarray = np.clip(((ys + 90) / GRID_DEGREES).astype(np.int64), 0, GRID_ROWS - 1)
+    return rows
+
+
+def _cells(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """``_cell`` of each point."""
+    cells: np.ndarray = _columns(xs) * GRID_ROWS + _rows(ys)
+    return cells
 
 
 def _longitude_spans(lon: float, spread: float) -> list[tuple[float, float]]:
@@ -540,23 +583,29 @@ def build_arrays(polygons: np.ndarray, owners: np.ndarray) -> dict[str, np.ndarr
     ring_start = np.asarray(ring_start, dtype=np.int64)
     part_ring_start = np.asarray(part_ring_start, dtype=np.int64)
     bounds = shapely.bounds(polygons).reshape(-1, 4) if len(polygons) else np.zeros((0, 4))
-    cell_start, cell_parts = _grid(bounds)
     part_slab_start, slab_scale, slab_start, slab_edges = _slabs(
         xy, ring_start, part_ring_start, bounds
     )
-    return {
+    arrays = {
         "xy": xy,
         "ring_start": ring_start,
         "part_ring_start": part_ring_start,
         "owners": owners,
         "bounds": bounds,
-        "cell_start": cell_start,
-        "cell_parts": cell_parts,
+        # No grid yet: the index below only decides (part, point) pairs.
+        "cell_start": np.zeros(GRID_COLUMNS * GRID_ROWS + 1, dtype=np.int64),
+        "cell_parts": np.zeros(0, dtype=np.int64),
+        "cell_whole": np.zeros(0, dtype=bool),
         "part_slab_start": part_slab_start,
         "slab_scale": slab_scale,
         "slab_start": slab_start,
         "slab_edges": slab_edges,
     }
+    pairs = PointIndex(arrays)._covers
+    arrays["cell_start"], arrays["cell_parts"], arrays["cell_whole"] = _grid(
+        xy, ring_start, part_ring_start, bounds, covers=pairs
+    )
+    return arrays
 
 
 def _slabs(
@@ -564,14 +613,7 @@ def _slabs(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Cut each part's latitude range into slabs; list the edges meeting each slab."""
     parts = len(bounds)
-    ring_sizes = np.diff(ring_start)
-    # An edge starts at every vertex but the closing one of its ring.
-    is_edge = np.ones(len(xy), dtype=bool)
-    is_edge[ring_start[1:] - 1] = False
-    ring_of_vertex = np.repeat(np.arange(len(ring_sizes)), ring_sizes)
-    part_of_ring = np.repeat(np.arange(parts), np.diff(part_ring_start))
-    edges = np.flatnonzero(is_edge)
-    part_of_edge = part_of_ring[ring_of_vertex[edges]]
+    edges, part_of_edge = _edges_of_parts(ring_start, part_ring_start, len(xy))
     slab_count = np.maximum(1, np.bincount(part_of_edge, minlength=parts) // EDGES_PER_SLAB)
     height = bounds[:, 3] - bounds[:, 1] if parts else np.zeros(0)
     slab_scale = np.divide(slab_count, height, out=np.zeros(parts), where=height > 0)
@@ -596,20 +638,85 @@ def _slabs(
     return part_slab_start, slab_scale, slab_start, edge_of_entry[order].astype(np.int64)
 
 
-def _grid(bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """CSR lists of the parts whose bounding box meets each grid cell."""
-    cells: list[np.ndarray] = []
-    parts: list[np.ndarray] = []
-    for part, (west, south, east, north) in enumerate(bounds.tolist()):
-        c0, c1 = (min(int((v + 180) / GRID_DEGREES), GRID_COLUMNS - 1) for v in (west, east))
-        r0, r1 = (min(int((v + 90) / GRID_DEGREES), GRID_ROWS - 1) for v in (south, north))
-        columns, rows = np.meshgrid(np.arange(c0, c1 + 1), np.arange(r0, r1 + 1), indexing="ij")
-        covered = (columns * GRID_ROWS + rows).ravel()
-        cells.append(covered)
-        parts.append(np.full(len(covered), part, dtype=np.int64))
-    all_cells = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
-    all_parts = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-    order = np.argsort(all_cells, kind="stable")
-    counts = np.bincount(all_cells, minlength=GRID_COLUMNS * GRID_ROWS)
-    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return start, all_parts[order]
+def _grid(
+    xy: np.ndarray,
+    ring_start: np.ndarray,
+    part_ring_start: np.ndarray,
+    bounds: np.ndarray,
+    *,
+    covers: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """CSR lists, per grid cell, of the parts whose edges meet it and of those covering it whole.
+
+    A cell of a part's bounding box that none of the part's edges meets
+    lies wholly inside the part or wholly outside it: its centre tells which
+    (``covers``: the exact test of (part, x, y) pairs). Outside, the part is
+    not listed in that cell at all.
+
+    An edge's cells are those of its box, computed as a point's cell is
+    (``_columns``, ``_rows``: floating point, but monotone). So any point
+    whose cell is not listed for the edge lies beyond the edge's box, on the
+    same side of it as the cell's centre: no rounding can put a point in a
+    "whole" cell that an edge actually passes through.
+    """
+    parts = len(bounds)
+    # Cells meeting each edge's box: an edge is short beside a cell, so most meet one.
+    edges, part_of_edge = _edges_of_parts(ring_start, part_ring_start, len(xy))
+    x1, y1, x2, y2 = xy[edges, 0], xy[edges, 1], xy[edges + 1, 0], xy[edges + 1, 1]
+    crossed = _box_cells(
+        np.minimum(x1, x2), np.minimum(y1, y2), np.maximum(x1, x2), np.maximum(y1, y2),
+        part_of_edge, parts,
+    )  # fmt: skip
+    boxed = _box_cells(
+        bounds[:, 0], bounds[:, 1], bounds[:, 2], bounds[:, 3], np.arange(parts), parts
+    )
+    rest = boxed[~np.isin(boxed, crossed, assume_unique=True)]
+    cell, part = np.divmod(rest, max(parts, 1))
+    column, row = np.divmod(cell, GRID_ROWS)
+    centre_x = -180 + (column + 0.5) * GRID_DEGREES
+    centre_y = -90 + (row + 0.5) * GRID_DEGREES
+    inside = np.zeros(len(rest), dtype=bool)
+    for start in range(0, len(rest), PAIRS_PER_PASS):
+        chunk = slice(start, start + PAIRS_PER_PASS)
+        inside[chunk] = covers(part[chunk], centre_x[chunk], centre_y[chunk])
+    keys = np.concatenate([crossed, rest[inside]])
+    whole = np.concatenate(
+        [np.zeros(len(crossed), dtype=bool), np.ones(int(inside.sum()), dtype=bool)]
+    )
+    order = np.argsort(keys, kind="stable")
+    cells, listed = np.divmod(keys[order], max(parts, 1))
+    counts = np.bincount(cells, minlength=GRID_COLUMNS * GRID_ROWS)
+    start_of_cell = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return start_of_cell, listed.astype(np.int64), whole[order]
+
+
+def _edges_of_parts(
+    ring_start: np.ndarray, part_ring_start: np.ndarray, vertices: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every edge (index of its first vertex) and the part it belongs to."""
+    # An edge starts at every vertex but the closing one of its ring.
+    is_edge = np.ones(vertices, dtype=bool)
+    is_edge[ring_start[1:] - 1] = False
+    ring_of_vertex = np.repeat(np.arange(len(ring_start) - 1), np.diff(ring_start))
+    part_of_ring = np.repeat(np.arange(len(part_ring_start) - 1), np.diff(part_ring_start))
+    edges = np.flatnonzero(is_edge)
+    return edges, part_of_ring[ring_of_vertex[edges]]
+
+
+def _box_cells(  # noqa: PLR0917 (a box's four sides and its part)
+    west: np.ndarray,
+    south: np.ndarray,
+    east: np.ndarray,
+    north: np.ndarray,
+    part: np.ndarray,
+    parts: int,
+) -> np.ndarray:
+    """Sorted unique keys ``cell * parts + part`` of the cells each box meets."""
+    c0, c1, r0, r1 = _columns(west), _columns(east), _rows(south), _rows(north)
+    height = r1 - r0 + 1
+    count = (c1 - c0 + 1) * height
+    box = np.repeat(np.arange(len(part)), count)
+    offset = _offsets(count)
+    cell = (c0[box] + offset // height[box]) * GRID_ROWS + r0[box] + offset % height[box]
+    keys: np.ndarray = np.unique(cell * max(parts, 1) + part[box])
+    return keys

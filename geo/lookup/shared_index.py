@@ -45,7 +45,7 @@ from geo.lookup.points import PointIndex
 logger = logging.getLogger(__name__)
 
 # Bumped when the layout of the files changes: old builds are then ignored.
-FORMAT = 3
+FORMAT = 4
 # Complete versions kept beside the newest (a lagging worker may still map one).
 KEEP_OLDER = 1
 HIERARCHY_FILE = "hierarchy.pickle"

@@ -144,6 +144,51 @@ def test_points_on_diagonal_edges_and_vertices_are_covered() -> None:
     assert [len(ids) for ids in index.locate_many(lons, lats)] == [1, 1, 1, 0]
 
 
+def test_a_point_well_inside_is_found_without_testing_an_edge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cells a boundary covers whole answer at once; only cells its border crosses test edges."""
+    disc = shapely.MultiPolygon([shapely.Point(20, 10).buffer(8, quad_segs=64)])
+    index, names = index_of(disc=disc, square=SQUARE)
+    tested: list[int] = []
+    covers_one = PointIndex._covers_one
+
+    def counting(self: PointIndex, x: float, y: float, slab: int) -> bool:
+        tested.append(slab)
+        return covers_one(self, x, y, slab)
+
+    monkeypatch.setattr(PointIndex, "_covers_one", counting)
+    assert found(index, names, 20.1, 10.1) == {"disc"}
+    assert tested == []
+    assert found(index, names, 27.99, 10.0) == {"disc"}  # near its border: decided on edges
+    assert tested
+
+
+def test_cells_along_borders_and_holes_agree_with_shapely() -> None:
+    """Points on a lattice finer than the grid, cell corners included, as shapely.covers says.
+
+    The shapes' edges lie on cell sides (boxes on whole degrees), cross cells
+    diagonally, or fit inside one cell; a hole is exactly a block of cells.
+    """
+    shapes = {
+        "lakeside": LAKESIDE,
+        "enclave": ENCLAVE,
+        "square": SQUARE,
+        "diamond": shapely.MultiPolygon([shapely.Polygon([(5, 2), (8, 5), (5, 8), (2, 5)])]),
+        "speck": shapely.MultiPolygon([shapely.box(3.01, 3.01, 3.02, 3.02)]),
+    }
+    index, names = index_of(**shapes)
+    axis = np.arange(-0.5, 14.5, 0.0625)
+    lons, lats = (grid.ravel() for grid in np.meshgrid(axis, axis))
+    lons = np.concatenate([lons, [3.015, 3.01, 3.02]])
+    lats = np.concatenate([lats, [3.015, 3.015, 3.02]])
+    batch = index.locate_many(lons, lats)
+    for i, point in enumerate(shapely.points(lons, lats)):
+        expected = {name for name, shape in shapes.items() if shape.covers(point)}
+        assert {names[j] for j in batch[i]} == expected, (lons[i], lats[i])
+        assert found(index, names, float(lons[i]), float(lats[i])) == expected
+
+
 def postgis_metres(shape: shapely.Geometry, lon: float, lat: float) -> float:
     """ST_Distance(geography) from a point to a shape, as PostGIS measures it."""
     with connection.cursor() as cursor:
