@@ -52,6 +52,8 @@ HIERARCHY_FILE = "hierarchy.pickle"
 # Niceness of a build started by a serving process (its workers keep the CPU first).
 BUILD_NICENESS = 10
 _VERSION_DIR = re.compile(rf"^v(\d+)\.f{FORMAT}$")
+# A folder of any format: those of other formats are removed like old versions.
+_ANY_FORMAT_DIR = re.compile(r"^v(\d+)\.f(\d+)$")
 
 
 def index_root() -> Path:
@@ -191,6 +193,13 @@ def _remove_old(root: Path, *, keep_from: int) -> None:
     versions = [v for v in built_versions(root) if v <= keep_from]
     for version in versions[: -(KEEP_OLDER + 1)]:
         shutil.rmtree(version_dir(root, version), ignore_errors=True)
+    for entry in root.iterdir():
+        # Another format's folders (an upgrade's, or a downgrade's) up to this
+        # version: this code never reads them. A worker of the other code still
+        # mapping their files keeps its mapping (unlinked pages live on until unmapped).
+        match = _ANY_FORMAT_DIR.match(entry.name)
+        if match and int(match[2]) != FORMAT and int(match[1]) <= keep_from:
+            shutil.rmtree(entry, ignore_errors=True)
     for entry in root.glob(".build-*"):
         # Left by a killed builder: the lock is ours, so nobody is writing there.
         shutil.rmtree(entry, ignore_errors=True)

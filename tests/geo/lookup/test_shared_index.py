@@ -74,6 +74,28 @@ def test_old_versions_are_removed(shared: Path, tmp_path: Path) -> None:
     assert versions[0] > first
 
 
+def test_folders_of_another_format_are_removed(shared: Path) -> None:
+    """After an upgrade changes the files' layout, the old layout's folders go at the next build.
+
+    Up to the version built: a newer folder of another format belongs to code
+    that is still running elsewhere and is left alone.
+    """
+    root = shared_index.index_root()
+    version = data_version()
+    older = root / f"v{version}.f{shared_index.FORMAT - 1}"
+    newer = root / f"v{version + 1}.f{shared_index.FORMAT - 1}"
+    unrelated = root / "notes"
+    for folder in (older, newer, unrelated):
+        folder.mkdir(parents=True)
+        (folder / "xy.npy").write_bytes(b"old layout")
+    built, directory = shared_index.ensure_index(version)
+    assert built == version
+    assert directory.is_dir()
+    assert not older.exists()
+    assert newer.exists()
+    assert unrelated.exists()
+
+
 def test_read_by_a_second_process(shared: Path) -> None:
     """Another process maps the files (no database) and finds the same boundaries."""
     _, directory = shared_index.ensure_index(0)
