@@ -513,7 +513,8 @@ def set_aliases(
         actor=actor,
         workspace_id=workspace.pk,
         target=osm_id,
-        details={"before": before, "after": after},
+        # The boundary's id too: ``as_of`` lookups undo this change by it (an osm_id can be re-keyed).
+        details={"before": before, "after": after, "boundary_id": boundary.pk},
     )
     # Every worker rebuilds its alias index on its next request.
     invalidate_tokens()

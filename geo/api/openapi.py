@@ -187,7 +187,8 @@ SUCCESSION_KINDS = [str(kind) for kind in Succession]
 CHANGE_KINDS = [str(kind) for kind in ChangeKind]
 AS_OF_DESCRIPTION = (
     "A day, YYYY-MM-DD: answer as the boundaries were at the end of that day (UTC), with"
-    " the names, parents, paths and shapes they had then (from the import history)."
+    " the names, parents, paths and shapes they had then (from the import history), and"
+    " the workspace's aliases of that day (from its audit log)."
     " A day before the first import, or after today, has no boundaries: empty results."
 )
 AS_OF = {

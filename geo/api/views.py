@@ -264,13 +264,12 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
             access, day=as_of, level=level, parent=parent, q=q, code=code, scheme=scheme,
             page=page, page_size=page_size,
         )  # fmt: skip
-        names = aliases_of(access, [p.id for p in past.items])
         return _paged(
             past,
             [
                 {
                     **place_to_dict(p, hierarchy, language=access.name_language),
-                    "aliases": names[p.id],
+                    "aliases": past.aliases[p.id],
                 }
                 for p in past.items
             ],

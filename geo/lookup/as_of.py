@@ -10,13 +10,16 @@ country) with a bound; points are found with PostGIS (``ST_Covers`` on the
 full-resolution geometry of that day).
 
 A day before the first import has no boundaries, and a day after today
-(UTC) is not known yet: every answer for them is empty.
+(UTC) is not known yet: every answer for them is empty. A workspace's
+aliases are those it had that day: today's, with every later change undone
+from the audit log (``geo.aliases.set_aliases`` records each boundary's
+aliases before and after a change).
 """
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -29,7 +32,14 @@ from django.utils import timezone
 from geo.lookup.hierarchy import Hierarchy, NameIndex, Place, alias_index, pairs
 from geo.lookup.resolve import history_key
 from geo.lookup.service import MatchOutcome, PointResult, match_in
-from geo.models import PATH_SEPARATOR, BoundaryAlias
+from geo.models import (
+    PATH_SEPARATOR,
+    AuditAction,
+    AuditEvent,
+    Boundary,
+    BoundaryAlias,
+    BoundaryVersion,
+)
 from geo.workspaces import WorkspaceAccess
 
 # Hierarchies of past days kept per process: a flow asks about few days.
@@ -123,9 +133,47 @@ def hierarchy_as_of(day: date, *, country_id: int | None) -> Hierarchy:
     return hierarchy
 
 
-def _aliases(hierarchy: Hierarchy, access: WorkspaceAccess) -> NameIndex:
-    rows = BoundaryAlias.objects.filter(workspace_id=access.id).values_list("boundary_id", "name")
-    return alias_index(hierarchy, rows)
+def aliases_at(workspace_id: int, moment: datetime) -> list[tuple[int, str]]:
+    """Return a workspace's aliases, ``(boundary id, alias)``, as they were just before ``moment``.
+
+    Today's aliases, then every change made since ``moment`` undone, newest
+    first: each sets a boundary's aliases back to what they were before it.
+    A change recorded before changes named the boundary's id finds it by the
+    osm_id it had then (today's, or an earlier state's).
+    """
+    names: defaultdict[int, list[str]] = defaultdict(list)
+    for boundary_id, name in BoundaryAlias.objects.filter(workspace_id=workspace_id).values_list(
+        "boundary_id", "name"
+    ):
+        names[boundary_id].append(name)
+    changes = list(
+        AuditEvent.objects.filter(
+            workspace_id=workspace_id, action=AuditAction.ALIASES_SET, created_at__gte=moment
+        )
+        .order_by("-created_at", "-id")
+        .values_list("target", "details")
+    )
+    by_osm_id = _boundaries_by_osm_id({t for t, d in changes if "boundary_id" not in d})
+    for target, details in changes:
+        boundary_id = details.get("boundary_id", by_osm_id.get(target))
+        if boundary_id is not None:
+            names[boundary_id] = list(details.get("before", []))
+    return [(boundary_id, name) for boundary_id, kept in names.items() for name in kept]
+
+
+def _boundaries_by_osm_id(osm_ids: set[str]) -> dict[str, int]:
+    """Boundary ids by osm_id: today's keys first, then those of earlier states."""
+    if not osm_ids:
+        return {}
+    found = dict(
+        BoundaryVersion.objects.filter(osm_id__in=osm_ids).values_list("osm_id", "boundary_id")
+    )
+    found.update(Boundary.objects.filter(osm_id__in=osm_ids).values_list("osm_id", "id"))
+    return found
+
+
+def _aliases(hierarchy: Hierarchy, access: WorkspaceAccess, day: date) -> NameIndex:
+    return alias_index(hierarchy, aliases_at(access.id, day_end(day)))
 
 
 def find_matches_as_of(
@@ -138,10 +186,10 @@ def find_matches_as_of(
     country: str | None = None,
     fuzzy: bool = True,
 ) -> MatchOutcome:
-    """Match ``text`` as ``geo.lookup.service.match_in`` does today, on the names of ``day``."""
+    """Match ``text`` as ``geo.lookup.service.match_in`` does today, on the names and aliases of ``day``."""
     hierarchy = hierarchy_as_of(day, country_id=access.country_id)
     return match_in(
-        hierarchy, _aliases(hierarchy, access), access, text=text, level=level, parent=parent,
+        hierarchy, _aliases(hierarchy, access, day), access, text=text, level=level, parent=parent,
         country=country, fuzzy=fuzzy,
     )  # fmt: skip
 
@@ -229,6 +277,8 @@ class PlacePage:
     count: int
     page: int
     pages: int
+    # The workspace's aliases of each item on that day, sorted.
+    aliases: dict[int, list[str]]
 
 
 def list_places_as_of(
@@ -257,13 +307,10 @@ def list_places_as_of(
         parent_place = hierarchy.by_osm_id.get(parent)
         parent_id = parent_place.id if parent_place else None
         places = [p for p in places if parent_id is not None and p.parent_id == parent_id]
+    aliases = aliases_at(access.id, day_end(day)) if is_known(day) else []
     if q:
         needle = q.casefold()
-        aliased = set(
-            BoundaryAlias.objects.filter(workspace_id=access.id, name__icontains=q).values_list(
-                "boundary_id", flat=True
-            )
-        )
+        aliased = {boundary_id for boundary_id, alias in aliases if needle in alias.casefold()}
         places = [
             p
             for p in places
@@ -273,4 +320,10 @@ def list_places_as_of(
     count = len(ordered)
     pages = max(1, -(-count // page_size))
     items = ordered[(page - 1) * page_size : page * page_size]
-    return hierarchy, PlacePage(items=items, count=count, page=page, pages=pages)
+    on_page: dict[int, list[str]] = {p.id: [] for p in items}
+    for boundary_id, alias in aliases:
+        if boundary_id in on_page:
+            on_page[boundary_id].append(alias)
+    for kept in on_page.values():
+        kept.sort(key=str.casefold)
+    return hierarchy, PlacePage(items=items, count=count, page=page, pages=pages, aliases=on_page)

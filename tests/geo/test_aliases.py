@@ -6,7 +6,7 @@ import pytest
 
 from geo.aliases import STOP_WORDS, clean_aliases, set_aliases
 from geo.exceptions import InvalidQuery
-from geo.models import AuditAction, AuditEvent, BoundaryAlias
+from geo.models import AuditAction, AuditEvent, Boundary, BoundaryAlias
 from tests.geo.web.conftest import SampleSite
 
 pytestmark = pytest.mark.django_db
@@ -80,4 +80,9 @@ def test_alias_changes_are_audited(site: SampleSite) -> None:
     event = AuditEvent.objects.filter(action=AuditAction.ALIASES_SET).first()
     assert event is not None
     assert (event.workspace_id, event.target, event.actor) == (site.workspace.pk, "R9001", "system")
-    assert event.details == {"before": ["Green Coast"], "after": ["Greenie"]}
+    boundary = Boundary.objects.get(osm_id="R9001")
+    assert event.details == {
+        "before": ["Green Coast"],
+        "after": ["Greenie"],
+        "boundary_id": boundary.pk,
+    }

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from geo.aliases import set_aliases
 from geo.lookup import as_of
-from geo.models import Boundary, BoundaryVersion
+from geo.models import (
+    AuditAction,
+    AuditEvent,
+    Boundary,
+    BoundaryAlias,
+    BoundaryVersion,
+    Workspace,
+)
 from geo.workspaces import create_workspace
 from tests.geo.api.conftest import ApiClient
 from tests.history import T0, T1, build_history_world
@@ -112,6 +121,57 @@ def test_listing_as_of(api: ApiClient) -> None:
     assert body["results"][0]["aliases"] == []
     children = api.get("/api/v1/boundaries", parent="R11", as_of="2023-06-01", q="ALP").json()
     assert [r["name"] for r in children["results"]] == ["Oldalpha"]
+
+
+def set_aliases_on(day: str, osm_id: str, aliases: list[str]) -> None:
+    """Set a boundary's aliases in the "tiny" workspace, as if on ``day`` (noon UTC)."""
+    set_aliases(workspace=Workspace.objects.get(name="tiny"), osm_id=osm_id, aliases=aliases)
+    AuditEvent.objects.filter(pk=AuditEvent.objects.latest("id").pk).update(
+        created_at=datetime.fromisoformat(f"{day}T12:00:00").replace(tzinfo=UTC)
+    )
+
+
+def test_aliases_of_that_day(api: ApiClient) -> None:
+    """An alias matches, and is listed, on the days it existed only: set, changed, then removed."""
+    set_aliases_on("2023-01-10", "R111", ["Kigari"])
+    set_aliases_on("2024-03-01", "R111", ["Kigali Town"])
+    set_aliases(workspace=Workspace.objects.get(name="tiny"), osm_id="R111", aliases=[])
+
+    def found(text: str, day: str | None = None) -> list[str]:
+        query = {"text": text, "level": 2, "fuzzy": "false"} | ({"as_of": day} if day else {})
+        return [r["osm_id"] for r in api.get("/api/v1/match", **query).json()["results"]]
+
+    assert found("Kigari", "2022-06-01") == []
+    assert found("Kigari", "2023-06-01") == ["R111"]
+    assert found("Kigali Town", "2023-06-01") == []
+    assert found("Kigali Town", "2024-06-01") == ["R111"]
+    assert found("Kigari", "2024-06-01") == []
+    assert found("Kigali Town") == found("Kigari") == []
+    listed = api.get("/api/v1/boundaries", as_of="2023-06-01", q="kigar").json()["results"]
+    assert [(r["osm_id"], r["name"], r["aliases"]) for r in listed] == [
+        ("R111", "Oldalpha", ["Kigari"])
+    ]
+    assert api.get("/api/v1/boundaries", q="kigar").json()["results"] == []
+
+
+def test_aliases_changed_before_changes_named_the_boundary_id(api: ApiClient) -> None:
+    """An earlier release's change names the boundary by its osm_id then (R9112, now R112)."""
+    beta = Boundary.objects.get(osm_id="R112")
+    workspace = Workspace.objects.get(name="tiny")
+    BoundaryAlias.objects.create(workspace=workspace, boundary=beta, name="Betaville")
+    AuditEvent.objects.create(
+        workspace=workspace, actor="an earlier release", action=AuditAction.ALIASES_SET,
+        target="R9112", details={"before": ["Old Beta"], "after": ["Betaville"]},
+    )  # fmt: skip
+    AuditEvent.objects.filter(target="R9112").update(created_at=datetime(2023, 9, 1, tzinfo=UTC))
+    assert as_of.aliases_at(workspace.pk, datetime(2023, 6, 2, tzinfo=UTC)) == [
+        (beta.pk, "Old Beta")
+    ]
+    assert as_of.aliases_at(workspace.pk, datetime(2023, 12, 2, tzinfo=UTC)) == [
+        (beta.pk, "Betaville")
+    ]
+    body = api.get("/api/v1/match", text="Old Beta", level=2, as_of="2023-06-01").json()
+    assert [r["osm_id"] for r in body["results"]] == ["R9112"]
 
 
 @pytest.mark.parametrize("day", ["1999-12-31", "2999-01-01"])
