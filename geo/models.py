@@ -150,6 +150,8 @@ class BoundaryVersion(models.Model):
     name_en = models.CharField(max_length=255, blank=True, default="")
     names = models.JSONField(default=dict, blank=True)
     codes = models.JSONField(default=dict, blank=True)
+    # Variant names; NULL in versions written before they were kept (today's stand in).
+    other_names = ArrayField(models.CharField(max_length=255), null=True, blank=True)
     level = models.PositiveSmallIntegerField(choices=Level.choices)
     parent = models.ForeignKey(
         Boundary, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -470,7 +470,7 @@ def write_plan(
 def _write_versions_and_self_links(cursor: Any, *, run_id: int) -> None:
     """Copy the old state of every staged boundary that changes into ``BoundaryVersion``; self-link it.
 
-    A change is any difference in key, names, codes, level, parent, path
+    A change is any difference in key, names (variants too), codes, level, parent, path
     (an ancestor's rename changes it) or geometry; a restored boundary's
     state before it was retired is kept too, ending when it was retired.
     The changed rows are left in ``import_changed`` (with what changed) for
@@ -488,6 +488,7 @@ def _write_versions_and_self_links(cursor: Any, *, run_id: int) -> None:
         WHERE NOT s.is_new AND (
             b.retired_at IS NOT NULL OR b.osm_id <> s.osm_id OR b.name <> s.name
             OR b.name_en <> s.name_en OR b.names <> s.names::jsonb
+            OR b.other_names::text[] <> s.other_names
             OR b.codes <> s.codes::jsonb OR b.level <> s.level
             OR b.parent_id IS DISTINCT FROM s.parent_id OR b.path <> s.path OR s.set_geometry)
         """
@@ -495,9 +496,10 @@ def _write_versions_and_self_links(cursor: Any, *, run_id: int) -> None:
     cursor.execute(
         """
         INSERT INTO geo_boundaryversion (
-            boundary_id, osm_id, name, name_en, names, codes, level, parent_id, path,
+            boundary_id, osm_id, name, name_en, names, codes, other_names, level, parent_id, path,
             geometry, simplified_geometry, valid_from, valid_to, ended_by_id)
-        SELECT b.id, b.osm_id, b.name, b.name_en, b.names, b.codes, b.level, b.parent_id, b.path,
+        SELECT b.id, b.osm_id, b.name, b.name_en, b.names, b.codes, b.other_names, b.level,
+               b.parent_id, b.path,
                b.geometry, b.simplified_geometry, b.valid_from,
                CASE WHEN c.restored THEN b.retired_at ELSE (SELECT at FROM import_clock) END,
                CASE WHEN c.restored THEN b.retired_by_id ELSE %s END

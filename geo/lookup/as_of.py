@@ -63,9 +63,9 @@ _STATES_SQL = """
     WHERE (b.valid_from IS NULL OR b.valid_from < %(end)s)
       AND (b.retired_at IS NULL OR b.retired_at >= %(end)s) {country}
     UNION ALL
-    -- Versions keep names and codes; variant names are not versioned: today's stand in.
+    -- Versions keep names, codes and variant names (written before variants were kept: today's).
     SELECT v.boundary_id, v.osm_id, v.name, v.name_en, v.level, v.parent_id, b.country_id,
-           v.names, v.codes, b.other_names, 1
+           v.names, v.codes, COALESCE(v.other_names, b.other_names), 1
     FROM geo_boundaryversion v JOIN geo_boundary b ON b.id = v.boundary_id
     WHERE (v.valid_from IS NULL OR v.valid_from < %(end)s) AND v.valid_to >= %(end)s {country}
     ORDER BY rank

@@ -8,18 +8,21 @@ but the age of the first import.
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db.models import F
 from django.utils import timezone
 
 from geo.importing import import_geojson
 from geo.models import Boundary, TokenScope
 from geo.workspaces import create_workspace, issue_token
-from tests.builders import changing_country
+from tests.builders import changing_country, tiny_country
 from tests.geo.api.conftest import ApiClient
+from tests.gis_sources import mipaka_export_of_stored
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +100,30 @@ def test_as_of_answers_as_the_boundaries_were_that_day(api: ApiClient) -> None:
     assert sorted(r["name"] for r in listing) == ["East", "West"]
     long_ago = (timezone.now() - timedelta(days=30)).date().isoformat()
     assert api.get("/api/v1/boundaries", level=1, as_of=long_ago).json()["results"] == []
+
+
+def test_variant_names_of_that_day(tmp_path: Path) -> None:
+    """A re-import that changes only a variant name keeps the old one for as_of."""
+    import_geojson([tiny_country(tmp_path / "tiny")])
+    Boundary.objects.filter(osm_id="R12").update(other_names=["Eastern Marches"])
+    Boundary.objects.update(
+        valid_from=F("valid_from") - TEN_DAYS, created_at=F("created_at") - TEN_DAYS
+    )
+    # The source's new edition: the same boundaries, East known by another variant.
+    Boundary.objects.filter(osm_id="R12").update(other_names=["Orient Province"])
+    edition = mipaka_export_of_stored(tmp_path / "edition.gpkg")
+    Boundary.objects.filter(osm_id="R12").update(other_names=["Eastern Marches"])
+    call_command("import_boundaries", str(edition), stdout=StringIO())
+    assert Boundary.objects.get(osm_id="R12").other_names == ["Orient Province"]
+    workspace, _ = create_workspace(name="tiny", country_osm_id="R1")
+    api = ApiClient(issue_token(workspace, scope=TokenScope.READ))
+    then = (timezone.now() - timedelta(days=5)).date().isoformat()
+
+    def found(text: str, **day: str) -> list[str]:
+        query = {"text": text, "level": 1, "fuzzy": "false", **day}
+        return [r["osm_id"] for r in api.get("/api/v1/match", **query).json()["results"]]
+
+    assert found("Eastern Marches", as_of=then) == ["R12"]
+    assert found("Orient Province", as_of=then) == []
+    assert found("Orient Province") == ["R12"]
+    assert found("Eastern Marches") == []
