@@ -91,6 +91,14 @@ class BoundaryNotFound(GeoError):
     http_status = 404
 
 
+class BoundaryRekeyed(BoundaryNotFound):
+    """The requested id was a boundary's until an import gave it another: ``osm_id``."""
+
+    def __init__(self, message: str, *, osm_id: str) -> None:
+        super().__init__(message)
+        self.osm_id = osm_id
+
+
 class JobNotFound(GeoError):
     """No import job has the requested id."""
 

@@ -434,6 +434,11 @@ PATHS: dict[str, Any] = {
             ],
             "responses": {
                 "200": _json({"$ref": "#/components/schemas/BoundaryDetail"}),
+                "301": {
+                    "description": "The osm_id was re-keyed by an import: Location names"
+                    " the boundary under today's osm_id (the query string kept).",
+                    "headers": {"Location": {"schema": {"type": "string"}}},
+                },
                 **errors("400", "404"),
             },
         }

@@ -12,9 +12,11 @@ import numpy as np
 from django.http import (
     HttpRequest,
     HttpResponse,
+    HttpResponsePermanentRedirect,
     JsonResponse,
     StreamingHttpResponse,
 )
+from django.urls import reverse
 
 from geo.aliases import set_aliases
 from geo.api import params
@@ -26,7 +28,7 @@ from geo.api.serialize import (
     point_result_to_dict,
     resolution_to_dict,
 )
-from geo.exceptions import InvalidQuery, UnsupportedMediaType
+from geo.exceptions import BoundaryRekeyed, InvalidQuery, UnsupportedMediaType
 from geo.exporting import (
     CONTENT_TYPES,
     EXTENSIONS,
@@ -295,15 +297,23 @@ def boundary_list(request: HttpRequest, access: WorkspaceAccess) -> dict[str, An
 
 
 @api_endpoint("GET")
-def boundary_detail(request: HttpRequest, access: WorkspaceAccess, osm_id: str) -> dict[str, Any]:
+def boundary_detail(
+    request: HttpRequest, access: WorkspaceAccess, osm_id: str
+) -> dict[str, Any] | HttpResponse:
     """One boundary, retired ones too; ``?geometry=simplified|full`` adds its GeoJSON geometry.
 
     A retired boundary says when and by which import (``retired``) and where
     it went (``successors``); a current one may say where it came from
-    (``predecessors``).
+    (``predecessors``). A key an import has since replaced is answered with a
+    301 to today's key (flows keep the ids they stored).
     """
     kind = params.choice(request.GET, "geometry", choices=("simplified", "full"))
-    boundary = get_boundary(access, osm_id, retired=True)
+    try:
+        boundary = get_boundary(access, osm_id, retired=True)
+    except BoundaryRekeyed as moved:
+        target = reverse("api:boundary", kwargs={"osm_id": moved.osm_id})
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(f"{target}?{query}" if query else target)
     retired = boundary.retired_at is not None
     body = boundary_to_dict(
         boundary,

@@ -11,10 +11,10 @@ from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from geo.exceptions import BoundaryNotFound
+from geo.exceptions import BoundaryNotFound, BoundaryRekeyed
 from geo.lookup.hierarchy import display_name
 from geo.lookup.snapshot import lookup_data
-from geo.models import Boundary, BoundaryAlias
+from geo.models import Boundary, BoundaryAlias, BoundaryVersion
 from geo.workspaces import WorkspaceAccess
 
 GEOMETRY_COLUMNS = {"simplified": "simplified_geometry", "full": "geometry"}
@@ -39,8 +39,11 @@ def get_boundary(access: WorkspaceAccess, osm_id: str, *, retired: bool = False)
 
     Raises
     ------
+    BoundaryRekeyed
+        The osm_id was one of the workspace's boundaries until an import
+        re-keyed it (stored ids outlive re-keys): the error names today's key.
     BoundaryNotFound
-        No such osm_id in the workspace's scope.
+        No such osm_id in the workspace's scope, now or before.
     """
     boundary = (
         boundaries_in_scope(access, retired=retired)
@@ -49,6 +52,23 @@ def get_boundary(access: WorkspaceAccess, osm_id: str, *, retired: bool = False)
         .first()
     )
     if boundary is None:
+        # The latest state that had this key; its boundary has another one now.
+        earlier = (
+            BoundaryVersion.objects.filter(
+                osm_id=osm_id,
+                boundary__in=boundaries_in_scope(access, retired=retired),
+            )
+            .exclude(boundary__osm_id=osm_id)
+            .order_by("-valid_to")
+            .values_list("boundary__osm_id", "valid_to")
+            .first()
+        )
+        if earlier is not None:
+            current, until = earlier
+            raise BoundaryRekeyed(
+                f"no boundary {osm_id!r}: it was re-keyed {current!r} on {until:%Y-%m-%d}",
+                osm_id=current,
+            )
         raise BoundaryNotFound(f"no boundary {osm_id!r}")
     return boundary
 

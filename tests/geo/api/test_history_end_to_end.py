@@ -127,3 +127,18 @@ def test_variant_names_of_that_day(tmp_path: Path) -> None:
     assert found("Orient Province", as_of=then) == []
     assert found("Orient Province") == ["R12"]
     assert found("Eastern Marches") == []
+
+
+def test_a_key_an_import_replaced_leads_to_todays(api: ApiClient) -> None:
+    """Gamma was R121 until today's import re-keyed it W121: its stored id still finds it."""
+    moved = api.get("/api/v1/boundaries/R121", geometry="simplified")
+    assert moved.status_code == 301
+    assert moved["Location"] == "/api/v1/boundaries/W121?geometry=simplified"
+    followed = api.get(moved["Location"].split("?")[0], geometry="simplified").json()
+    assert (followed["osm_id"], followed["name"]) == ("W121", "Gamma")
+    assert followed["geometry"]["type"] == "MultiPolygon"
+    assert api.get("/api/v1/boundaries/R121")["Location"] == "/api/v1/boundaries/W121"
+    aliases = api.get("/api/v1/boundaries/R121/aliases")
+    assert aliases.status_code == 404
+    assert "re-keyed 'W121' on " in aliases.json()["error"]["message"]
+    assert api.get("/api/v1/boundaries/R999").status_code == 404
