@@ -29,6 +29,7 @@ import numpy as np
 from django.db import connection
 from django.utils import timezone
 
+from geo.lookup.boundaries import aliases_by_boundary
 from geo.lookup.hierarchy import Hierarchy, NameIndex, Place, alias_index, pairs
 from geo.lookup.resolve import history_key
 from geo.lookup.service import MatchOutcome, PointResult, match_in
@@ -320,10 +321,5 @@ def list_places_as_of(
     count = len(ordered)
     pages = max(1, -(-count // page_size))
     items = ordered[(page - 1) * page_size : page * page_size]
-    on_page: dict[int, list[str]] = {p.id: [] for p in items}
-    for boundary_id, alias in aliases:
-        if boundary_id in on_page:
-            on_page[boundary_id].append(alias)
-    for kept in on_page.values():
-        kept.sort(key=str.casefold)
+    on_page = aliases_by_boundary(aliases, [p.id for p in items])
     return hierarchy, PlacePage(items=items, count=count, page=page, pages=pages, aliases=on_page)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,12 +142,20 @@ def named_like(queryset: QuerySet[Boundary], access: WorkspaceAccess, q: str) ->
 
 def aliases_of(access: WorkspaceAccess, boundary_ids: list[int]) -> dict[int, list[str]]:
     """Return the workspace's aliases of these boundaries, sorted, by boundary id."""
-    result: dict[int, list[str]] = {i: [] for i in boundary_ids}
     rows = BoundaryAlias.objects.filter(
         workspace_id=access.id, boundary_id__in=boundary_ids
     ).values_list("boundary_id", "name")
+    return aliases_by_boundary(rows, boundary_ids)
+
+
+def aliases_by_boundary(
+    rows: Iterable[tuple[int, str]], boundary_ids: Iterable[int]
+) -> dict[int, list[str]]:
+    """Group ``(boundary id, alias)`` rows by these boundaries (others left out), sorted."""
+    result: dict[int, list[str]] = {i: [] for i in boundary_ids}
     for boundary_id, name in rows:
-        result[boundary_id].append(name)
+        if boundary_id in result:
+            result[boundary_id].append(name)
     for names in result.values():
         names.sort(key=str.casefold)
     return result

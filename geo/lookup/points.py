@@ -298,10 +298,10 @@ class PointIndex:
         self, spans: list[tuple[float, float]], south: float, north: float
     ) -> np.ndarray:
         """Parts whose bounding box meets the box (longitude spans x south..north)."""
-        r0, r1 = (min(int((v + 90) / GRID_DEGREES), GRID_ROWS - 1) for v in (south, north))
+        r0, r1 = _row(south), _row(north)
         chunks = []
         for west, east in spans:
-            c0, c1 = (min(int((v + 180) / GRID_DEGREES), GRID_COLUMNS - 1) for v in (west, east))
+            c0, c1 = _column(west), _column(east)
             for column in range(c0, c1 + 1):
                 first = column * GRID_ROWS
                 chunks.append(
@@ -434,20 +434,28 @@ class PointIndex:
         return covered
 
 
+def _column(x: float) -> int:
+    """Return the grid column of a longitude in -180..180 (180 in the last one)."""
+    return min(int((x + 180) / GRID_DEGREES), GRID_COLUMNS - 1)
+
+
+def _row(y: float) -> int:
+    """Return the grid row of a latitude in -90..90 (90 in the last one)."""
+    return min(int((y + 90) / GRID_DEGREES), GRID_ROWS - 1)
+
+
 def _cell(x: float, y: float) -> int:
-    column = min(int((x + 180) / GRID_DEGREES), GRID_COLUMNS - 1)
-    row = min(int((y + 90) / GRID_DEGREES), GRID_ROWS - 1)
-    return column * GRID_ROWS + row
+    return _column(x) * GRID_ROWS + _row(y)
 
 
 def _columns(xs: np.ndarray) -> np.ndarray:
-    """``_cell``'s column of each longitude (as it computes it), clipped to the grid."""
+    """``_column`` of each longitude (the same floating-point steps), clipped to the grid."""
     columns: np.ndarray = np.clip(((xs + 180) / GRID_DEGREES).astype(np.int64), 0, GRID_COLUMNS - 1)
     return columns
 
 
 def _rows(ys: np.ndarray) -> np.ndarray:
-    """``_cell``'s row of each latitude, clipped to the grid."""
+    """``_row`` of each latitude, clipped to the grid."""
     rows: np.ndarray = np.clip(((ys + 90) / GRID_DEGREES).astype(np.int64), 0, GRID_ROWS - 1)
     return rows
 

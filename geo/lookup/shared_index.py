@@ -51,9 +51,8 @@ KEEP_OLDER = 1
 HIERARCHY_FILE = "hierarchy.pickle"
 # Niceness of a build started by a serving process (its workers keep the CPU first).
 BUILD_NICENESS = 10
-_VERSION_DIR = re.compile(rf"^v(\d+)\.f{FORMAT}$")
-# A folder of any format: those of other formats are removed like old versions.
-_ANY_FORMAT_DIR = re.compile(r"^v(\d+)\.f(\d+)$")
+# A built index's folder: v<version>.f<format> (other formats are removed like old versions).
+_INDEX_DIR = re.compile(r"^v(\d+)\.f(\d+)$")
 
 
 def index_root() -> Path:
@@ -77,9 +76,9 @@ def built_versions(root: Path) -> list[int]:
     """Return the versions whose index is complete, oldest first."""
     versions = []
     for entry in root.iterdir():
-        match = _VERSION_DIR.match(entry.name)
-        if match and entry.is_dir():
-            versions.append(int(match.group(1)))
+        match = _INDEX_DIR.match(entry.name)
+        if match and int(match[2]) == FORMAT and entry.is_dir():
+            versions.append(int(match[1]))
     return sorted(versions)
 
 
@@ -197,7 +196,7 @@ def _remove_old(root: Path, *, keep_from: int) -> None:
         # Another format's folders (an upgrade's, or a downgrade's) up to this
         # version: this code never reads them. A worker of the other code still
         # mapping their files keeps its mapping (unlinked pages live on until unmapped).
-        match = _ANY_FORMAT_DIR.match(entry.name)
+        match = _INDEX_DIR.match(entry.name)
         if match and int(match[2]) != FORMAT and int(match[1]) <= keep_from:
             shutil.rmtree(entry, ignore_errors=True)
     for entry in root.glob(".build-*"):
