@@ -373,6 +373,10 @@ def _supported(hierarchy: Hierarchy, text: Text, hits: list[Hit]) -> list[Hit]:
                 for place_id, runs in mentions.items()
                 if any(end <= hit.start or start >= hit.end for start, end in runs)
             }
+        if not apart:
+            # Nothing named beside this run ("Central" alone names states too, but
+            # with the same words): no entry can be supported, however many it has.
+            continue
         entries = []
         for place_id, kind in hit.entries:
             parent_id = places[place_id].parent_id
@@ -400,9 +404,10 @@ def _longer_with_typo(text: Text, hits: list[Hit]) -> list[Hit]:
     # One place found: its own longer names are no news ("distriio jocoli" is still
     # Distrito Jocolí, "distriio jocoli vijo" is Distrito Jocolí Viejo). Several: any of
     # them may be the one the longer words name.
-    found = {place_id for hit in hits for place_id, _ in hit.entries}
-    if len(found) > 1:
-        found = set()
+    first = hit.entries[0][0]
+    # (Stops at the second place: a common name's hit holds hundreds.)
+    one = all(place_id == first for hit in hits for place_id, _ in hit.entries)
+    found = {first} if one else set()
     best: dict[int, Hit] = {}
     for index in text.indexes:
         for key, offset in index.extensions.get(text.level, {}).get(hit.matched, ()):
