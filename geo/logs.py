@@ -83,10 +83,14 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         """Answer the request inside its log context, and name its id in the response."""
         # META, not request.headers: that parses every header into a new mapping.
-        given = str(request.META.get("HTTP_X_REQUEST_ID", ""))
+        given = request.META.get("HTTP_X_REQUEST_ID")
         request_id = given if given and _VALID_ID.match(given) else os.urandom(16).hex()
-        with log_context(request_id=request_id):
+        # log_context's work without its generator: this runs on every request.
+        token = _context.set({**_context.get(), "request_id": request_id})
+        try:
             response = self.get_response(request)
+        finally:
+            _context.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response
 
