@@ -22,7 +22,9 @@ drifts; each round's ratios are taken within the round, the median reported):
 - ``match-new``: ``/api/v1/match`` on texts never sent before (names in six
   ways of replying, in two cases): the matching itself on every request;
 - ``/api/v1/locate`` (GET) on random points (half in a country's bbox, half anywhere);
-then, on this tree only, the naive GeoDjango locate (``geometry__contains`` per
+the CPU time each answer took (the servers' workers and wrk, read from
+``/proc`` and ``getrusage``), which is steadier than requests/s on a shared
+machine, with the ratios it predicts; then, on this tree only, the naive GeoDjango locate (``geometry__contains`` per
 request) on the same points, worker memory, and in-process figures: name
 matches/s and batch points/s.
 """
@@ -81,19 +83,54 @@ def wrk_lua(paths: list[str], token: str) -> str:
 
 
 def wrk(
-    url_paths: list[str], token: str, *, port: int, seconds: int, connections: int
+    url_paths: list[str],
+    token: str,
+    *,
+    port: int,
+    seconds: int,
+    connections: int,
+    master: int | None = None,
 ) -> dict[str, float]:
-    """Run wrk over a rotating list of paths; return requests/s and latency percentiles (ms)."""
+    """Run wrk over a rotating list of paths; return requests/s and latency percentiles (ms).
+
+    With ``master`` (the gunicorn master's pid), also the CPU time per request
+    (µs) of its workers (``server_us``) and of wrk itself (``client_us``).
+    """
     lua = wrk_lua(url_paths, token)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua)
+    server_before = server_cpu_seconds(master) if master else 0.0
+    client_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, f"http://127.0.0.1:{port}"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
+    client_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    server_after = server_cpu_seconds(master) if master else 0.0
     os.unlink(script.name)
 
-    return wrk_figures(out)
+    figures = wrk_figures(out)
+    if master and figures["requests"] > 0:
+        client = (client_after.ru_utime + client_after.ru_stime) - (
+            client_before.ru_utime + client_before.ru_stime
+        )
+        figures["server_us"] = (server_after - server_before) / figures["requests"] * 1e6
+        figures["client_us"] = client / figures["requests"] * 1e6
+    return figures
+
+
+def server_cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by a gunicorn master's workers, in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for child in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+        try:
+            # Fields 14 and 15 (utime, stime), counted after the command's closing parenthesis.
+            fields = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:  # a worker replaced meanwhile: its time is lost, not wrong
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def wrk_figures(out: str) -> dict[str, float]:
@@ -285,6 +322,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
                         (label, what): wrk(
                             paths(n), token, port=servers[label].port,
                             seconds=args.seconds, connections=args.connections,
+                            master=servers[label].process.pid,
                         )
                         for label, what, paths in targets
                     }
@@ -326,6 +364,7 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
                     f"{label}: {what} / {floor} = {median(each):.2f}"
                     f" (rounds {min(each):.2f}-{max(each):.2f}; goal >= {GOAL})"
                 )
+    cpu_per_request(rounds, targets, list(trees))
     ours = median([r[("this tree", "locate")]["rps"] for r in rounds])
     print(f"this tree: locate / naive GeoDjango locate = {ours / naive['rps']:.1f}x  (goal >= 10x)")
     print(
@@ -333,6 +372,47 @@ def main() -> None:  # noqa: PLR0912, PLR0915  (a script: one straight sequence 
     )
 
     in_process_figures(names, points, rng)
+
+
+def cpu_per_request(
+    rounds: list[dict[tuple[str, str], dict[str, float]]],
+    targets: list[tuple[str, str, Callable[[int], list[str]]]],
+    labels: list[str],
+) -> None:
+    """Print the CPU time each answer took, server and wrk, and the ratios it predicts.
+
+    Requests/s on two shared cores move with whatever else the machine runs
+    (a round's ratio by +-0.1); CPU time per answer moves far less. With the
+    cores saturated, requests/s is the cores' time over the CPU time per
+    answer (server + client): the floor's CPU per answer over ours predicts
+    the ratio of requests/s, and the server's alone is the stricter figure.
+    """
+
+    def cpu(label: str, what: str, part: str) -> float:
+        return median([r[(label, what)][part] for r in rounds])
+
+    print(f"\nCPU time per answer, median of rounds (µs; client = wrk){'':<6}"
+          f"{'x bare':>8}{'x bare 1w':>10}  (server only: x bare, x bare 1w)")  # fmt: skip
+    floors = {
+        floor: (cpu(floor, "one view", "server_us"), cpu(floor, "one view", "client_us"))
+        for floor in ("bare Django", BARE_ONE_WRITE)
+    }
+    for label, what, _ in targets:
+        server, client = cpu(label, what, "server_us"), cpu(label, what, "client_us")
+        both = [sum(floors[f]) / (server + client) for f in floors]
+        alone = [floors[f][0] / server for f in floors]
+        print(
+            f"{label:<20}{what:<10} server {server:6.0f} client {client:5.0f}"
+            f"{both[0]:>8.2f}{both[1]:>10.2f}  ({alone[0]:.2f}, {alone[1]:.2f})"
+        )
+    for label in labels:
+        for what in ("match", "match-new", "locate"):
+            server, client = cpu(label, what, "server_us"), cpu(label, what, "client_us")
+            predicted = min(sum(floors[f]) / (server + client) for f in floors)
+            print(
+                f"{label}: {what}, requests/s predicted by CPU per answer = {predicted:.2f}"
+                f" of the lower floor (goal >= {GOAL})"
+            )
 
 
 def in_process_figures(
