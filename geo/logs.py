@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,14 +36,24 @@ def current_context() -> dict[str, Any]:
     return _context.get()
 
 
-@contextlib.contextmanager
-def log_context(**fields: Any) -> Iterator[None]:
+class _LogContext:
+    """The block of ``log_context``: a plain class, as every request enters one."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        self._token = _context.set({**_context.get(), **self._fields})
+
+    def __exit__(self, *exc: object) -> None:
+        _context.reset(self._token)
+
+
+def log_context(**fields: Any) -> contextlib.AbstractContextManager[None]:
     """Add ``fields`` to every log line written inside the block."""
-    token = _context.set({**_context.get(), **fields})
-    try:
-        yield
-    finally:
-        _context.reset(token)
+    return _LogContext(fields)
 
 
 class ContextFilter(logging.Filter):
@@ -85,12 +95,8 @@ class RequestIdMiddleware:
         # META, not request.headers: that parses every header into a new mapping.
         given = request.META.get("HTTP_X_REQUEST_ID")
         request_id = given if given and _VALID_ID.match(given) else os.urandom(16).hex()
-        # log_context's work without its generator: this runs on every request.
-        token = _context.set({**_context.get(), "request_id": request_id})
-        try:
+        with log_context(request_id=request_id):
             response = self.get_response(request)
-        finally:
-            _context.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response
 

@@ -23,10 +23,10 @@ drifts; each round's ratios are taken within the round, the median reported):
   ways of replying, in two cases): the matching itself on every request;
 - ``/api/v1/locate`` (GET) on random points (half in a country's bbox, half anywhere);
 the CPU time each answer took (the servers' workers and wrk, read from
-``/proc`` and ``getrusage``), which is steadier than requests/s on a shared
-machine, with the ratios it predicts; then, on this tree only, the naive GeoDjango locate (``geometry__contains`` per
-request) on the same points, worker memory, and in-process figures: name
-matches/s and batch points/s.
+``/proc`` and ``getrusage``), less swayed than requests/s by a shared
+machine, with the ratios it predicts; then, on this tree only, the naive
+GeoDjango locate (``geometry__contains`` per request) on the same points,
+worker memory, and in-process figures: name matches/s and batch points/s.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def server_cpu_seconds(master: int) -> float:
     """CPU time (user + system) used so far by a gunicorn master's workers, in seconds."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
-    for child in Path(f"/proc/{master}/task/{master}/children").read_text().split():
+    for child in workers(master):
         try:
             # Fields 14 and 15 (utime, stime), counted after the command's closing parenthesis.
             fields = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()
@@ -151,10 +151,14 @@ def wrk_figures(out: str) -> dict[str, float]:
     }
 
 
+def workers(master: int) -> list[str]:
+    """The pids of a gunicorn master's workers."""
+    return Path(f"/proc/{master}/task/{master}/children").read_text().split()
+
+
 def worker_rss_mb(master: int) -> list[float]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
     sizes = []
-    for child in children:
+    for child in workers(master):
         status = Path(f"/proc/{child}/status").read_text()
         sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)  # type: ignore[union-attr]
     return sizes
@@ -382,7 +386,7 @@ def cpu_per_request(
     """Print the CPU time each answer took, server and wrk, and the ratios it predicts.
 
     Requests/s on two shared cores move with whatever else the machine runs
-    (a round's ratio by +-0.1); CPU time per answer moves far less. With the
+    (a round's ratio by +-0.1); CPU time per answer moves less (+-7 % seen). With the
     cores saturated, requests/s is the cores' time over the CPU time per
     answer (server + client): the floor's CPU per answer over ours predicts
     the ratio of requests/s, and the server's alone is the stricter figure.

@@ -406,7 +406,7 @@ def _longer_with_typo(text: Text, hits: list[Hit]) -> list[Hit]:
     # them may be the one the longer words name.
     first = hit.entries[0][0]
     # (Stops at the second place: a common name's hit holds hundreds.)
-    one = all(place_id == first for hit in hits for place_id, _ in hit.entries)
+    one = all(place_id == first for each in hits for place_id, _ in each.entries)
     found = {first} if one else set()
     best: dict[int, Hit] = {}
     for index in text.indexes:
